@@ -1,0 +1,85 @@
+"""Strict serializer fields: no silent coercion of client input."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from rest_framework import serializers
+
+
+class StrictCharField(serializers.CharField):
+    """A CharField that refuses numbers and booleans instead of stringifying them."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        if "\x00" in data:
+            raise serializers.ValidationError("Must not contain NUL characters.")
+        return super().to_internal_value(data)
+
+
+class FiniteFloatField(serializers.FloatField):
+    """A JSON number that is finite; strings, booleans, NaN and infinities are refused."""
+
+    default_error_messages = {
+        **serializers.FloatField.default_error_messages,
+        "invalid": "A finite JSON number is required.",
+        "non_finite": "Non-finite numbers (NaN, Infinity) are not allowed.",
+    }
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, str) and data.strip().lower().lstrip("+-") in {
+            "nan",
+            "inf",
+            "infinity",
+        }:
+            self.fail("non_finite")
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        if not math.isfinite(data):
+            self.fail("non_finite")
+        return super().to_internal_value(data)
+
+
+class JSONValueField(serializers.JSONField):
+    """JSON in a JSON body, or a JSON-encoded string in a multipart form."""
+
+    def __init__(self, *, expected: type | tuple[type, ...], **kwargs: Any):
+        self.expected = expected
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str):
+            try:
+                data = json.loads(data)
+            except ValueError as exc:
+                raise serializers.ValidationError(f"Not valid JSON: {exc}") from None
+        if not isinstance(data, self.expected):
+            names = (
+                self.expected if isinstance(self.expected, tuple) else (self.expected,)
+            )
+            kinds = " or ".join("an object" if t is dict else "a list" for t in names)
+            raise serializers.ValidationError(f"Must be {kinds}.")
+        try:
+            json.dumps(data, allow_nan=False)
+        except ValueError:
+            raise serializers.ValidationError(
+                "Non-finite numbers (NaN, Infinity) are not allowed."
+            ) from None
+        return data
+
+
+class RejectUnknownFieldsMixin:
+    """Unknown top-level fields are an error, not silently dropped."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        initial = getattr(self, "initial_data", None)
+        if hasattr(initial, "keys"):
+            unknown = sorted(set(initial.keys()) - set(self.fields))  # type: ignore[attr-defined]
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}
+                )
+        return super().validate(attrs)  # type: ignore[misc]

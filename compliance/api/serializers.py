@@ -1,0 +1,156 @@
+"""Input and output shapes of the API. No business logic: services decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from compliance.api.fields import (
+    FiniteFloatField,
+    JSONValueField,
+    RejectUnknownFieldsMixin,
+    StrictCharField,
+)
+from compliance.models import AISystem, Decision, ModelVersion
+
+
+class AISystemOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AISystem
+        fields = [
+            "id",
+            "name",
+            "provider",
+            "intended_purpose",
+            "annex_iii_category",
+            "deployer",
+            "instructions_for_use",
+            "known_limitations",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AISystemInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    name = StrictCharField(max_length=200)
+    provider = StrictCharField(max_length=200)
+    intended_purpose = StrictCharField(max_length=5000)
+    annex_iii_category = StrictCharField(
+        max_length=200, required=False, allow_blank=True
+    )
+    deployer = StrictCharField(max_length=200, required=False, allow_blank=True)
+    instructions_for_use = StrictCharField(
+        max_length=20000, required=False, allow_blank=True
+    )
+    known_limitations = StrictCharField(
+        max_length=20000, required=False, allow_blank=True
+    )
+
+
+class ModelVersionOutputSerializer(serializers.ModelSerializer):
+    scored_class = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id",
+            "ai_system",
+            "version",
+            "architecture",
+            "hyperparameters",
+            "weights_sha256",
+            "feature_schema",
+            "class_labels",
+            "scored_class",
+            "favourable_class",
+            "decision_threshold",
+            "training_data_summary",
+            "performance_metrics",
+            "is_active",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ModelVersionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """Multipart form: JSON-valued fields are JSON strings; ``weights`` is a safetensors file."""
+
+    ai_system = serializers.IntegerField(min_value=1)
+    version = StrictCharField(max_length=50)
+    architecture = StrictCharField(max_length=50)
+    hyperparameters = JSONValueField(expected=dict, required=False, default=dict)
+    feature_schema = JSONValueField(expected=dict)
+    class_labels = JSONValueField(expected=list)
+    favourable_class = StrictCharField(max_length=100)
+    decision_threshold = serializers.FloatField(min_value=0.0, max_value=1.0)
+    training_data_summary = StrictCharField(
+        max_length=20000, required=False, allow_blank=True, default=""
+    )
+    performance_metrics = JSONValueField(expected=dict, required=False, default=dict)
+    weights = serializers.FileField(
+        help_text="A .safetensors file; pickles are refused."
+    )
+
+    def validate_decision_threshold(self, value: float) -> float:
+        if value != value or value in (float("inf"), float("-inf")):
+            raise serializers.ValidationError("Must be a finite number.")
+        return value
+
+
+class DecisionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    model_version = serializers.IntegerField(min_value=1, max_value=2**62)
+    external_id = StrictCharField(
+        max_length=200, help_text="Idempotency key, unique per client system."
+    )
+    subject_ref = StrictCharField(
+        max_length=200, help_text="Pseudonymous subject reference; no names."
+    )
+    features = serializers.DictField(
+        help_text="{feature name: value} per the feature schema."
+    )
+    score = FiniteFloatField(
+        min_value=0.0, max_value=1.0, help_text="Probability of the scored class."
+    )
+    outcome = StrictCharField(
+        max_length=100, help_text="One of the model version's class_labels."
+    )
+    decided_at = serializers.DateTimeField(help_text="ISO 8601 with a timezone offset.")
+
+    def validate_model_version(self, value: Any) -> int:
+        if isinstance(self.initial_data.get("model_version"), bool):
+            raise serializers.ValidationError("A valid integer is required.")
+        return value
+
+    def validate_decided_at(self, value: Any) -> Any:
+        raw = self.initial_data.get("decided_at")
+        if isinstance(raw, str) and not (
+            raw.endswith(("Z", "z")) or "+" in raw[10:] or "-" in raw[10:]
+        ):
+            raise serializers.ValidationError(
+                "Include a timezone offset, e.g. 2026-11-20T10:15:00Z."
+            )
+        return timezone.localtime(value, timezone.get_fixed_timezone(0))
+
+
+class DecisionOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Decision
+        fields = [
+            "id",
+            "external_id",
+            "subject_ref",
+            "ai_system",
+            "model_version",
+            "client_system",
+            "features",
+            "score",
+            "outcome",
+            "decided_at",
+            "received_at",
+            "status",
+            "prediction_consistent",
+            "reproduced_score",
+        ]
+        read_only_fields = fields

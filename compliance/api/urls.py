@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from compliance.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("ai-systems/", views.AISystemListApi.as_view(), name="ai-system-list"),
+    path(
+        "ai-systems/<int:pk>/",
+        views.AISystemDetailApi.as_view(),
+        name="ai-system-detail",
+    ),
+    path(
+        "model-versions/",
+        views.ModelVersionListApi.as_view(),
+        name="model-version-list",
+    ),
+    path(
+        "model-versions/<int:pk>/",
+        views.ModelVersionDetailApi.as_view(),
+        name="model-version-detail",
+    ),
+    path("decisions/", views.DecisionListApi.as_view(), name="decision-list"),
+    path(
+        "decisions/<int:pk>/", views.DecisionDetailApi.as_view(), name="decision-detail"
+    ),
+]

@@ -1,0 +1,172 @@
+"""Thin API views: authenticate, shape-check, call a selector or a service, serialize."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from compliance import selectors, services
+from compliance.api.filters import DecisionFilter
+from compliance.api.parsers import StrictJSONParser
+from compliance.api.permissions import EVERY_ROLE, HasRoleForMethod
+from compliance.api.serializers import (
+    AISystemInputSerializer,
+    AISystemOutputSerializer,
+    DecisionInputSerializer,
+    DecisionOutputSerializer,
+    ModelVersionInputSerializer,
+    ModelVersionOutputSerializer,
+)
+from compliance.errors import ValidationFailed
+from compliance.models import AISystem, Decision, ModelVersion
+from compliance.principals import ADMIN, CLIENT, Principal, principal_for_request
+
+ERROR_RESPONSES = {
+    400: OpenApiResponse(
+        description="Invalid input: {code, detail, errors{field path: [messages]}}"
+    ),
+    401: OpenApiResponse(
+        description="Missing, invalid, expired or revoked credentials"
+    ),
+    403: OpenApiResponse(description="Your role may not do this"),
+}
+
+
+class PrincipalMixin:
+    """Views whose rows come from a selector scoped to the caller's organisation."""
+
+    permission_classes = [HasRoleForMethod]
+    roles_by_method: dict[str, frozenset[str]] = {}
+    model: type[Model]
+    selector: Callable[..., QuerySet[Any]]
+
+    @property
+    def principal(self) -> Principal:
+        return principal_for_request(self.request)  # type: ignore[attr-defined]
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
+            return self.model.objects.none()
+        return type(self).selector(principal=self.principal)
+
+
+class AISystemListApi(PrincipalMixin, generics.ListAPIView):
+    roles_by_method = {"GET": EVERY_ROLE, "POST": frozenset({ADMIN})}
+    serializer_class = AISystemOutputSerializer
+    parser_classes = [StrictJSONParser]
+    model = AISystem
+    selector = selectors.ai_system_list
+
+    @extend_schema(
+        request=AISystemInputSerializer,
+        responses={201: AISystemOutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(AISystemInputSerializer, request.data)
+        ai_system = services.ai_system_register(principal=self.principal, **data)
+        return Response(
+            AISystemOutputSerializer(ai_system).data, status=status.HTTP_201_CREATED
+        )
+
+
+class AISystemDetailApi(PrincipalMixin, generics.RetrieveAPIView):
+    roles_by_method = {"GET": EVERY_ROLE}
+    serializer_class = AISystemOutputSerializer
+    model = AISystem
+    selector = selectors.ai_system_list
+
+
+class ModelVersionListApi(PrincipalMixin, generics.ListAPIView):
+    roles_by_method = {"GET": EVERY_ROLE, "POST": frozenset({ADMIN})}
+    serializer_class = ModelVersionOutputSerializer
+    parser_classes = [MultiPartParser]
+    model = ModelVersion
+    selector = selectors.model_version_list
+
+    @extend_schema(
+        request={"multipart/form-data": ModelVersionInputSerializer},
+        responses={
+            201: ModelVersionOutputSerializer,
+            409: OpenApiResponse(description="Version exists"),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(ModelVersionInputSerializer, request.data)
+        ai_system = (
+            selectors.ai_system_list(principal=self.principal)
+            .filter(pk=data["ai_system"])
+            .first()
+        )
+        if ai_system is None:
+            raise ValidationFailed(
+                "Unknown AI system.", {"ai_system": ["Unknown AI system."]}
+            )
+        upload = data.pop("weights")
+        data.pop("ai_system")
+        mv = services.model_version_register(
+            principal=self.principal, ai_system=ai_system, weights=upload.read(), **data
+        )
+        return Response(
+            ModelVersionOutputSerializer(mv).data, status=status.HTTP_201_CREATED
+        )
+
+
+class ModelVersionDetailApi(PrincipalMixin, generics.RetrieveAPIView):
+    roles_by_method = {"GET": EVERY_ROLE}
+    serializer_class = ModelVersionOutputSerializer
+    model = ModelVersion
+    selector = selectors.model_version_list
+
+
+class DecisionListApi(PrincipalMixin, generics.ListAPIView):
+    roles_by_method = {"GET": EVERY_ROLE, "POST": frozenset({CLIENT})}
+    serializer_class = DecisionOutputSerializer
+    filterset_class = DecisionFilter
+    parser_classes = [StrictJSONParser]
+    model = Decision
+    selector = selectors.decision_list
+
+    @extend_schema(
+        request=DecisionInputSerializer,
+        responses={
+            201: DecisionOutputSerializer,
+            200: OpenApiResponse(
+                DecisionOutputSerializer, description="Replay of the same submission"
+            ),
+            409: OpenApiResponse(
+                description="external_id reused with a different payload"
+            ),
+            413: OpenApiResponse(description="Body over 1 MiB"),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(DecisionInputSerializer, request.data)
+        decision, created = services.decision_submit(
+            principal=self.principal, data=data
+        )
+        return Response(
+            DecisionOutputSerializer(decision).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class DecisionDetailApi(PrincipalMixin, generics.RetrieveAPIView):
+    roles_by_method = {"GET": EVERY_ROLE}
+    serializer_class = DecisionOutputSerializer
+    model = Decision
+    selector = selectors.decision_list
+
+
+def _validated(serializer_class: type, data: Any) -> dict[str, Any]:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)

@@ -1,0 +1,142 @@
+"""The hash-chained audit trail.
+
+Each event's hash is ``sha256(prev_hash + canonical JSON of the event)``, the first
+event chaining from 64 zeros. Appending is serialised (an advisory lock on
+PostgreSQL, IMMEDIATE transactions on SQLite) so the chain never forks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from compliance.models import AuditEvent, Organization
+
+GENESIS_HASH = "0" * 64
+_ADVISORY_LOCK_KEY = 0x1A5D17  # any constant shared by every appender
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """Floats become their repr: jsonb may re-spell numbers, which would break hashes."""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
+    return str(value)
+
+
+def _event_document(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "sequence": event.sequence,
+        "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": event.actor,
+        "organization": event.organization_id,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "payload": event.payload,
+    }
+
+
+def audit_event_hash(event: AuditEvent, prev_hash: str) -> str:
+    return hashlib.sha256(
+        (prev_hash + canonical_json(_event_document(event))).encode()
+    ).hexdigest()
+
+
+def audit_event_append(
+    *,
+    actor: str,
+    organization: Organization | None,
+    action: str,
+    object_type: str,
+    object_id: Any,
+    payload: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the chain. Must run inside the caller's transaction."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("audit_event_append must run inside transaction.atomic().")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
+    last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
+    event = AuditEvent(
+        sequence=(last.sequence + 1) if last else 1,
+        at=timezone.now(),
+        actor=actor,
+        organization=organization,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        payload=_json_safe(payload or {}),
+        prev_hash=last.hash if last else GENESIS_HASH,
+    )
+    event.hash = audit_event_hash(event, event.prev_hash)
+    event.save(force_insert=True)
+    return event
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    ok: bool
+    events_checked: int
+    first_broken_sequence: int | None = None
+    problem: str = ""
+
+
+def audit_chain_verify(*, batch_size: int = 2000) -> ChainVerification:
+    """Walk the whole chain in sequence order; report the first broken link."""
+    prev_hash = GENESIS_HASH
+    expected_sequence = 1
+    checked = 0
+    queryset = AuditEvent.objects.order_by("sequence")
+    for event in queryset.iterator(chunk_size=batch_size):
+        if event.sequence != expected_sequence:
+            return ChainVerification(
+                False,
+                checked,
+                expected_sequence,
+                f"sequence {expected_sequence} is missing (next present is {event.sequence})",
+            )
+        if event.prev_hash != prev_hash:
+            return ChainVerification(
+                False,
+                checked,
+                event.sequence,
+                "prev_hash does not match the previous event's hash",
+            )
+        if audit_event_hash(event, prev_hash) != event.hash:
+            return ChainVerification(
+                False,
+                checked,
+                event.sequence,
+                "contents do not match the recorded hash",
+            )
+        prev_hash = event.hash
+        expected_sequence += 1
+        checked += 1
+    return ChainVerification(True, checked)
+
+
+def actor_label(*, user: Any = None, client_system: Any = None) -> str:
+    if client_system is not None:
+        return f"client_system:{client_system.pk}:{client_system.name}"
+    if user is not None and getattr(user, "is_authenticated", False):
+        return f"user:{user.pk}:{user.get_username()}"
+    return "system"

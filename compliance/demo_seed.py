@@ -1,0 +1,155 @@
+"""Idempotent seeding of the demo organisations, people, client systems and models.
+
+Only for local demos: refuses to run unless DEBUG is on or ``allow_production`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from compliance import services
+from compliance.models import (
+    AISystem,
+    ApiKey,
+    ClientSystem,
+    Membership,
+    ModelVersion,
+    Organization,
+)
+from compliance.principals import ADMIN, Principal
+
+DEMO_ORGS = [
+    {
+        "slug": "demo-bank",
+        "name": "Demo Bank AG",
+        "jurisdiction": "EU+US",
+        "client_system": "loan-engine",
+    },
+    {
+        "slug": "demo-clinic",
+        "name": "Demo Clinic",
+        "jurisdiction": "EU",
+        "client_system": "triage-service",
+    },
+]
+ROLES = [Membership.Role.OFFICER, Membership.Role.AUDITOR, Membership.Role.ADMIN]
+ACTOR = "seed_demo"
+
+
+@dataclass
+class SeedReport:
+    logins: list[tuple[str, str, str, str]] = field(
+        default_factory=list
+    )  # user, password, role, org
+    keys: dict[str, str] = field(default_factory=dict)  # org slug -> API key
+    model_versions: dict[str, int] = field(
+        default_factory=dict
+    )  # org slug -> model version id
+    created: list[str] = field(default_factory=list)
+
+
+def _key_store(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "demo_keys.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _key_store_write(data_dir: Path, keys: dict[str, str]) -> None:
+    path = data_dir / "demo_keys.json"
+    path.write_text(json.dumps(keys, indent=2))
+    os.chmod(path, 0o600)
+
+
+def _key_usable(key: str | None) -> bool:
+    if not key:
+        return False
+    api_key = ApiKey.objects.filter(prefix=key.partition(".")[0], revoked=False).first()
+    return bool(api_key and api_key.is_valid(key) and not api_key.has_expired)
+
+
+def demo_seed(*, data_dir: Path, password: str, models_dir: Path | None) -> SeedReport:
+    report = SeedReport()
+    keys = _key_store(data_dir)
+    user_model = get_user_model()
+    for spec in DEMO_ORGS:
+        org = Organization.objects.filter(slug=spec["slug"]).first()
+        if org is None:
+            org = services.organization_create(
+                name=spec["name"],
+                slug=spec["slug"],
+                jurisdiction=spec["jurisdiction"],
+                actor=ACTOR,
+            )
+            report.created.append(f"organisation {org.slug}")
+        for role in ROLES:
+            username = f"{spec['slug']}-{role.value}"
+            if not user_model.objects.filter(username=username).exists():
+                services.membership_create(
+                    organization=org,
+                    username=username,
+                    password=password,
+                    role=role.value,
+                    actor=ACTOR,
+                )
+                report.created.append(f"user {username}")
+            report.logins.append((username, password, role.label, org.slug))
+        client = ClientSystem.objects.filter(
+            organization=org, name=spec["client_system"]
+        ).first()
+        if client is None:
+            client = services.client_system_create(
+                organization=org, name=spec["client_system"], actor=ACTOR
+            )
+            report.created.append(f"client system {client.name}")
+        if not _key_usable(keys.get(org.slug)):
+            _, keys[org.slug] = services.api_key_create(
+                client_system=client, name="demo key", actor=ACTOR
+            )
+            report.created.append(f"API key for {client.name}")
+        report.keys[org.slug] = keys[org.slug]
+    if not user_model.objects.filter(username="platform-admin").exists():
+        user_model.objects.create_superuser("platform-admin", password=password)
+        report.created.append("superuser platform-admin")
+    report.logins.append(
+        ("platform-admin", password, "Platform superuser (Django admin)", "-")
+    )
+    _key_store_write(data_dir, keys)
+    if models_dir is not None:
+        for manifest in sorted(models_dir.glob("*.json")):
+            slug, mv_id = _register_demo_model(manifest, report)
+            report.model_versions[slug] = mv_id
+    return report
+
+
+def _register_demo_model(manifest_path: Path, report: SeedReport) -> tuple[str, int]:
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    org = Organization.objects.get(slug=manifest["organization"])
+    admin_principal = Principal(organization=org, role=ADMIN)
+    with transaction.atomic():
+        ai_fields = manifest["ai_system"]
+        ai_system = AISystem.objects.filter(
+            organization=org, name=ai_fields["name"]
+        ).first()
+        if ai_system is None:
+            ai_system = services.ai_system_register(
+                principal=admin_principal, **ai_fields
+            )
+            report.created.append(f"AI system {ai_system.name}")
+    mv_fields = dict(manifest["model_version"])
+    existing = ModelVersion.objects.filter(
+        ai_system=ai_system, version=mv_fields["version"]
+    ).first()
+    if existing is not None:
+        return org.slug, existing.pk
+    weights = (manifest_path.parent / manifest["weights_file"]).read_bytes()
+    mv = services.model_version_register(
+        principal=admin_principal, ai_system=ai_system, weights=weights, **mv_fields
+    )
+    report.created.append(f"model version {ai_system.name} {mv.version}")
+    return org.slug, mv.pk

@@ -1,0 +1,49 @@
+"""Server-rendered pages. The officer and auditor UI grows here."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from compliance.principals import principal_for_request
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {"principal": principal_for_request(request)})
+
+
+def healthz(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    if _wants_json(request):
+        return HttpResponse(
+            json.dumps({"code": "not_found", "detail": "Not found.", "errors": {}}),
+            status=404,
+            content_type="application/json",
+        )
+    return render(request, "errors/404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        return HttpResponse(
+            json.dumps(
+                {
+                    "code": "server_error",
+                    "detail": "Internal error; it has been logged.",
+                    "errors": {},
+                }
+            ),
+            status=500,
+            content_type="application/json",
+        )
+    return render(request, "errors/500.html", status=500)

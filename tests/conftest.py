@@ -1,0 +1,89 @@
+"""Personas (healthchecks style): a full organisation and an outsider organisation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from compliance import services
+from compliance.principals import Principal
+from tests import factories
+
+
+@dataclass
+class World:
+    org: Any
+    officer: Any
+    auditor: Any
+    admin: Any
+    client_system: Any
+    client_key: str
+    ai_system: Any
+    model_version: Any
+    decision: Any
+    other_org: Any
+    other_officer: Any
+    other_client_key: str
+    other_decision: Any
+    other_model_version: Any
+
+
+def _decision(org: Any, client: Any, mv: Any) -> Any:
+    payload = factories.decision_payload(mv)
+    payload["decided_at"] = timezone.now()
+    decision, _ = services.decision_submit(
+        principal=Principal(organization=org, role="client", client_system=client),
+        data=payload,
+    )
+    return decision
+
+
+@pytest.fixture
+def world(db: Any) -> World:
+    org = factories.make_org("acme-bank")
+    client, key = factories.make_client(org, "loan-engine")
+    ai = factories.make_ai_system(org, "Credit scoring")
+    mv = factories.make_model_version(ai, "1.0.0")
+    other = factories.make_org("other-bank")
+    other_client, other_key = factories.make_client(other, "other-engine")
+    other_ai = factories.make_ai_system(other, "Other scoring")
+    other_mv = factories.make_model_version(other_ai, "1.0.0")
+    return World(
+        org=org,
+        officer=factories.make_member(org, "officer", "acme-officer"),
+        auditor=factories.make_member(org, "auditor", "acme-auditor"),
+        admin=factories.make_member(org, "admin", "acme-admin"),
+        client_system=client,
+        client_key=key,
+        ai_system=ai,
+        model_version=mv,
+        decision=_decision(org, client, mv),
+        other_org=other,
+        other_officer=factories.make_member(other, "officer", "other-officer"),
+        other_client_key=other_key,
+        other_decision=_decision(other, other_client, other_mv),
+        other_model_version=other_mv,
+    )
+
+
+PERSONAS = ["anonymous", "client", "officer", "auditor", "admin", "other_org"]
+
+
+def client_for(world: World, persona: str) -> APIClient:
+    api = APIClient()
+    if persona == "client":
+        api.credentials(HTTP_AUTHORIZATION=f"Api-Key {world.client_key}")
+    elif persona in ("officer", "auditor", "admin"):
+        api.force_login(getattr(world, persona))
+    elif persona == "other_org":
+        api.force_login(world.other_officer)
+    return api
+
+
+@pytest.fixture
+def api_as(world: World) -> Any:
+    return lambda persona: client_for(world, persona)

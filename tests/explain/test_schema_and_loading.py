@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import explain
+from tests.factories import TINY_SCHEMA, VALID_FEATURES, tiny_weights
+
+
+@pytest.fixture
+def schema() -> explain.FeatureSchema:
+    return explain.parse_feature_schema(TINY_SCHEMA)
+
+
+def test_encoding_lays_out_one_hot_columns_per_categorical_feature(schema):
+    assert schema.column_groups() == {
+        "income": [0],
+        "age": [1],
+        "purpose": [2, 3, 4],
+        "has_guarantor": [5],
+    }
+    row = schema.encode([dict(VALID_FEATURES, purpose="education", has_guarantor=True)])
+    assert row.tolist() == [[2500.0, 35.0, 0.0, 1.0, 0.0, 1.0]]
+
+
+def test_the_model_standardises_with_the_schemas_statistics(schema):
+    model = explain.build_model("logistic_regression", schema)
+    x = schema.encode([VALID_FEATURES])
+    expected = (2500.0 - 3000.0) / 1500.0
+    assert math.isclose(model.standardize(x)[0, 0].item(), expected, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (float("nan"), "Non-finite"),
+        (float("inf"), "Non-finite"),
+        ("NaN", "Non-finite"),
+        ("12", "Must be a number"),
+        (True, "Must be a number"),
+        (-5, "at least 0 EUR"),
+    ],
+)
+def test_feature_values_are_checked(schema, value, fragment):
+    errors = explain.validate_feature_values(schema, dict(VALID_FEATURES, income=value))
+    assert list(errors) == ["income"] and fragment in errors["income"][0]
+
+
+def test_schema_errors_name_their_path():
+    with pytest.raises(explain.SchemaError) as info:
+        explain.parse_feature_schema(
+            {
+                "features": [
+                    {"name": "a", "kind": "numeric", "min": 5, "max": 1},
+                    {"name": "a", "kind": "numeric"},
+                    {"name": "c", "kind": "categorical", "categories": []},
+                ],
+                "preprocessing": {
+                    "a": {"mean": 0, "std": 0},
+                    "ghost": {"mean": 0, "std": 1},
+                },
+            }
+        )
+    assert set(info.value.errors) == {
+        "features[0].max",
+        "features[1].name",
+        "features[2].categories",
+        "preprocessing.a.std",
+        "preprocessing.ghost",
+    }
+
+
+def test_weights_round_trip_and_a_hash_mismatch_is_refused(schema):
+    data = tiny_weights()
+    model = explain.load_model(
+        architecture="logistic_regression",
+        schema=schema,
+        hyperparameters={},
+        weights=data,
+        expected_sha256=explain.sha256_hex(data),
+    )
+    assert not model.training
+    with pytest.raises(explain.WeightsHashMismatch):
+        explain.load_model(
+            architecture="logistic_regression",
+            schema=schema,
+            hyperparameters={},
+            weights=data,
+            expected_sha256="0" * 64,
+        )
+
+
+def test_non_finite_weights_are_refused(schema):
+    model = explain.build_model("logistic_regression", schema)
+    with torch.no_grad():
+        model.linear.weight[0, 0] = float("nan")
+    with pytest.raises(explain.WeightsIncompatible, match="NaN"):
+        explain.load_model(
+            architecture="logistic_regression",
+            schema=schema,
+            hyperparameters={},
+            weights=explain.model_to_safetensors(model),
+            expected_sha256=None,
+        )
+
+
+def test_an_unknown_architecture_is_named(schema):
+    with pytest.raises(
+        explain.UnknownArchitecture, match="known: logistic_regression, mlp"
+    ):
+        explain.build_model("transformer", schema)

@@ -1,0 +1,158 @@
+"""Test data built through the services, so audit events exist as in production."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import torch
+
+import explain
+from compliance import services
+from compliance.models import AISystem, ClientSystem, ModelVersion, Organization
+from compliance.principals import ADMIN, Principal
+
+_counter = itertools.count(1)
+
+TINY_SCHEMA: dict[str, Any] = {
+    "features": [
+        {
+            "name": "income",
+            "label": "Monthly income",
+            "kind": "numeric",
+            "unit": "EUR",
+            "min": 0,
+            "max": 100000,
+            "immutable": False,
+            "protected": False,
+            "actionable_direction": "increase",
+            "reason": "Income insufficient for amount of credit requested",
+        },
+        {
+            "name": "age",
+            "label": "Age",
+            "kind": "numeric",
+            "unit": "years",
+            "min": 18,
+            "max": 100,
+            "integer": True,
+            "immutable": True,
+            "protected": True,
+            "actionable_direction": "none",
+        },
+        {
+            "name": "purpose",
+            "label": "Purpose",
+            "kind": "categorical",
+            "categories": ["car", "education", "other"],
+            "actionable_direction": "any",
+            "reason": "Loan purpose",
+        },
+        {
+            "name": "has_guarantor",
+            "label": "Has a guarantor",
+            "kind": "binary",
+            "actionable_direction": "increase",
+            "reason": "Value or type of collateral not sufficient",
+        },
+    ],
+    "preprocessing": {
+        "income": {"mean": 3000.0, "std": 1500.0},
+        "age": {"mean": 40.0, "std": 12.0},
+    },
+}
+
+VALID_FEATURES: dict[str, Any] = {
+    "income": 2500.0,
+    "age": 35,
+    "purpose": "car",
+    "has_guarantor": False,
+}
+
+
+def tiny_weights(schema: dict[str, Any] = TINY_SCHEMA, seed: int = 0) -> bytes:
+    torch.manual_seed(seed)
+    model = explain.build_model(
+        "logistic_regression", explain.parse_feature_schema(schema)
+    )
+    return explain.model_to_safetensors(model)
+
+
+def tiny_score(features: dict[str, Any], weights: bytes | None = None) -> float:
+    schema = explain.parse_feature_schema(TINY_SCHEMA)
+    data = weights or tiny_weights()
+    model = explain.load_model(
+        architecture="logistic_regression",
+        schema=schema,
+        hyperparameters={},
+        weights=data,
+        expected_sha256=None,
+    )
+    return float(explain.predict_proba(model, schema.encode([features]))[0])
+
+
+def make_org(slug: str | None = None) -> Organization:
+    n = next(_counter)
+    slug = slug or f"org-{n}"
+    return services.organization_create(
+        name=f"Org {slug}", slug=slug, jurisdiction="EU"
+    )
+
+
+def make_member(org: Organization, role: str, username: str | None = None) -> Any:
+    n = next(_counter)
+    return services.membership_create(
+        organization=org,
+        username=username or f"{org.slug}-{role}-{n}",
+        password="pw-123456789",
+        role=role,
+    ).user
+
+
+def make_client(org: Organization, name: str | None = None) -> tuple[ClientSystem, str]:
+    client = services.client_system_create(
+        organization=org, name=name or f"client-{next(_counter)}"
+    )
+    _, key = services.api_key_create(client_system=client, name="test key")
+    return client, key
+
+
+def make_ai_system(org: Organization, name: str | None = None) -> AISystem:
+    return services.ai_system_register(
+        principal=Principal(organization=org, role=ADMIN),
+        name=name or f"Credit scoring {next(_counter)}",
+        provider="Acme",
+        intended_purpose="Creditworthiness of natural persons",
+        annex_iii_category="5(b)",
+    )
+
+
+def make_model_version(ai_system: AISystem, version: str | None = None) -> ModelVersion:
+    return services.model_version_register(
+        principal=Principal(organization=ai_system.organization, role=ADMIN),
+        ai_system=ai_system,
+        version=version or f"1.{next(_counter)}",
+        architecture="logistic_regression",
+        hyperparameters={},
+        feature_schema=TINY_SCHEMA,
+        class_labels=["good", "bad"],
+        favourable_class="good",
+        decision_threshold=0.5,
+        weights=tiny_weights(),
+    )
+
+
+def decision_payload(model_version: ModelVersion, **overrides: Any) -> dict[str, Any]:
+    features = dict(overrides.pop("features", VALID_FEATURES))
+    score = tiny_score(features)
+    payload = {
+        "model_version": model_version.pk,
+        "external_id": f"loan-{next(_counter):06d}",
+        "subject_ref": "applicant-8f3a",
+        "features": features,
+        "score": score,
+        "outcome": "bad" if score >= 0.5 else "good",
+        "decided_at": "2026-11-20T10:15:00Z",
+    }
+    payload.update(overrides)
+    return payload
