@@ -9,6 +9,7 @@ held-out metrics. Same inputs and settings give byte-identical safetensors weigh
 
 from __future__ import annotations
 
+import random
 import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ ARCHITECTURE = "mlp"
 HYPERPARAMETERS: dict[str, Any] = {"hidden": [32, 16]}
 TEST_SIZE = 0.25
 TRAINING_THREADS = 1
+BACKGROUND_ROWS = 50
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,11 @@ def train_demo_model(
     train_rows = [rows[i] for i in train_indices]
     test_rows = [rows[i] for i in test_indices]
     schema_data = build_schema(train_rows)
+    schema = explain.parse_feature_schema(schema_data)
+    # reference rows for attributions: the median applicant and a small background sample
+    schema_data["baseline"] = explain.baseline_from_rows(schema, train_rows)
+    background_rng = random.Random(settings.split_seed)
+    schema_data["background"] = background_rng.sample(train_rows, BACKGROUND_ROWS)
     schema = explain.parse_feature_schema(schema_data)
 
     with deterministic_torch(settings.torch_seed):

@@ -1,47 +1,86 @@
-"""Inspectoscope's attribution engine: plain Python + torch (+ captum), no Django, no Celery.
+"""Inspectoscope's attribution engine: plain Python + torch + captum, no Django, no Celery.
 
 Public API:
-    parse_feature_schema, validate_feature_values, FeatureSchema, FeatureSpec
-    build_model, load_model, predict_proba, model_to_safetensors, sha256_hex, ARCHITECTURES
-    ExplainError and its subclasses
+    schemas: parse_feature_schema, validate_feature_values, baseline_from_rows,
+        FeatureSchema, FeatureSpec
+    models: ARCHITECTURES, build_model, load_model, predict_proba, model_to_safetensors,
+        sha256_hex, default_device
+    explanations: explain_batch, resolve_request, METHODS, OUTPUT_UNITS, RowExplanation,
+        MethodExplanation
+    counterfactuals: counterfactual_search, counterfactual_search_batch
+    errors: ExplainError and its subclasses
+
+Example:
+    >>> schema = parse_feature_schema(version.feature_schema)
+    >>> model = load_model(architecture="mlp", schema=schema, hyperparameters={"hidden": [32, 16]},
+    ...                    weights=data, expected_sha256=recorded, device=default_device())
+    >>> explain_batch(model, rows, schema=schema, class_labels=["good", "bad"],
+    ...               favourable_class="good", threshold=0.5, methods=["integrated_gradients"])
 """
 
 from __future__ import annotations
 
+from explain.counterfactual import counterfactual_search, counterfactual_search_batch
+from explain.engine import (
+    OUTPUT_UNITS,
+    MethodExplanation,
+    RowExplanation,
+    default_device,
+    explain_batch,
+    resolve_request,
+)
 from explain.errors import (
+    BadInput,
+    BadParameter,
     ExplainError,
     ModelLoadError,
     SchemaError,
     UnknownArchitecture,
+    UnknownMethod,
     UnsafeWeightsFormat,
     WeightsHashMismatch,
     WeightsIncompatible,
 )
 from explain.loading import load_model, model_to_safetensors, predict_proba, sha256_hex
+from explain.methods import METHODS
 from explain.models import ARCHITECTURES, build_model
 from explain.schema import (
     FeatureSchema,
     FeatureSpec,
+    baseline_from_rows,
     parse_feature_schema,
     validate_feature_values,
 )
 
 __all__ = [
     "ARCHITECTURES",
+    "METHODS",
+    "OUTPUT_UNITS",
+    "BadInput",
+    "BadParameter",
     "ExplainError",
     "FeatureSchema",
     "FeatureSpec",
+    "MethodExplanation",
     "ModelLoadError",
+    "RowExplanation",
     "SchemaError",
     "UnknownArchitecture",
+    "UnknownMethod",
     "UnsafeWeightsFormat",
     "WeightsHashMismatch",
     "WeightsIncompatible",
+    "baseline_from_rows",
     "build_model",
+    "counterfactual_search",
+    "counterfactual_search_batch",
+    "default_device",
+    "explain_batch",
     "load_model",
     "model_to_safetensors",
     "parse_feature_schema",
     "predict_proba",
+    "resolve_request",
     "sha256_hex",
     "validate_feature_values",
 ]

@@ -34,3 +34,15 @@ class WeightsIncompatible(ModelLoadError):
 
 class UnknownArchitecture(ModelLoadError):
     """The architecture name is not in the registry."""
+
+
+class UnknownMethod(ExplainError):
+    """The attribution method identifier is not one of ``explain.METHODS``."""
+
+
+class BadParameter(ExplainError):
+    """An attribution parameter is unknown, of the wrong type or out of range."""
+
+
+class BadInput(ExplainError):
+    """Rows to explain are malformed: wrong shape, non-finite values, unknown features."""

@@ -19,6 +19,7 @@ FEATURE_KINDS = ("numeric", "categorical", "binary")
 ACTIONABLE_DIRECTIONS = ("increase", "decrease", "any", "none")
 MAX_FEATURES = 500
 MAX_CATEGORIES = 200
+MAX_BACKGROUND_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,17 @@ class FeatureSpec:
 
 @dataclass(frozen=True)
 class FeatureSchema:
+    """A model version's features, preprocessing and reference rows.
+
+    ``baseline`` is the default attribution baseline (training medians for numeric
+    features, modes for the others); ``background`` a small sample of training rows
+    for the SHAP-family methods. Both are optional in the JSON.
+    """
+
     features: tuple[FeatureSpec, ...]
     preprocessing: dict[str, dict[str, float]] = field(default_factory=dict)
+    baseline: dict[str, Any] | None = None
+    background: tuple[dict[str, Any], ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -252,7 +262,26 @@ def parse_feature_schema(data: Any) -> FeatureSchema:
         k: {"mean": float(v["mean"]), "std": float(v["std"])}
         for k, v in preprocessing.items()
     }
-    return FeatureSchema(features=tuple(specs), preprocessing=clean_pre)
+    schema = FeatureSchema(features=tuple(specs), preprocessing=clean_pre)
+    baseline = data.get("baseline")
+    if baseline is not None:
+        for name, messages in validate_feature_values(schema, baseline).items():
+            err(f"baseline.{name}" if name else "baseline", messages[0])
+    background = data.get("background", [])
+    if not isinstance(background, list) or len(background) > MAX_BACKGROUND_ROWS:
+        err("background", f"Must be a list of at most {MAX_BACKGROUND_ROWS} rows.")
+        background = []
+    for i, row in enumerate(background):
+        for name, messages in validate_feature_values(schema, row).items():
+            err(f"background[{i}].{name}" if name else f"background[{i}]", messages[0])
+    if errors:
+        raise SchemaError(errors)
+    return FeatureSchema(
+        features=schema.features,
+        preprocessing=clean_pre,
+        baseline=dict(baseline) if baseline is not None else None,
+        background=tuple(dict(r) for r in background),
+    )
 
 
 def validate_feature_values(schema: FeatureSchema, values: Any) -> dict[str, list[str]]:
@@ -345,3 +374,39 @@ def _fmt(number: float) -> str:
 
 def _unit(spec: FeatureSpec) -> str:
     return f" {spec.unit}" if spec.unit else ""
+
+
+def baseline_from_rows(
+    schema: FeatureSchema, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The default attribution baseline: medians of numeric features, modes of the others.
+
+    Args:
+        schema: the parsed schema.
+        rows: training rows (``{feature: value}``), already valid for the schema.
+
+    Example:
+        >>> baseline_from_rows(schema, training_rows)["credit_amount"]
+        2319.5
+    """
+    import statistics
+    from collections import Counter
+
+    baseline: dict[str, Any] = {}
+    for spec in schema.features:
+        values = [row[spec.name] for row in rows]
+        if spec.kind == "numeric":
+            median = float(statistics.median(values))
+            baseline[spec.name] = int(round(median)) if spec.integer else median
+        else:
+            counts = Counter(values)
+            # ties break by declared category order (or False before True) for determinism
+            order = (
+                list(spec.categories)
+                if spec.kind == "categorical"
+                else [False, True, 0, 1]
+            )
+            baseline[spec.name] = max(
+                counts, key=lambda v: (counts[v], -order.index(v))
+            )
+    return baseline

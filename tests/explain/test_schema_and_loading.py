@@ -6,7 +6,8 @@ import pytest
 import torch
 
 import explain
-from tests.factories import TINY_SCHEMA, VALID_FEATURES, tiny_weights
+from tests.factories import tiny_weights
+from tests.schemas import TINY_SCHEMA, VALID_FEATURES
 
 
 @pytest.fixture

@@ -1,0 +1,791 @@
+"""Counterfactual explanations: the smallest actionable change that flips an outcome.
+
+Given one decision row, the search looks for a changed row that the model gives the
+other outcome, changing only features a person can act on, and verifies the answer by
+running the model on the changed row. "No actionable change found" is a valid answer
+and comes back as ``counterfactual=None`` with a note saying why.
+
+Which features may change
+    Only features with ``immutable == False``, ``protected == False`` and
+    ``actionable_direction != "none"``. Immutable and protected features are copied
+    unchanged into the changed row.
+
+    * numeric: only larger values for ``"increase"``, only smaller for ``"decrease"``,
+      either for ``"any"``; within the declared ``[min, max]``; whole numbers when
+      ``integer`` is true. A side with no declared bound is searched up to
+      ``UNBOUNDED_SEARCH_SCALES`` scales (see below) from the current value.
+    * categorical: another declared category. With ``"increase"`` or ``"decrease"`` the
+      declared category order is read as an ordinal scale: only later, respectively
+      earlier, categories.
+    * binary: flipped; ``"increase"`` allows only false -> true, ``"decrease"`` only
+      true -> false. The value keeps its type (``bool`` or ``0``/``1``).
+
+Cost (the distance minimised)
+    ``cost = sum(|new - old| / scale  for changed numeric features)
+           + 1.0 * (number of changed categorical or binary features)
+           + SPARSITY_PENALTY * (number of changed features)``
+
+    where ``scale`` is the feature's standard deviation from
+    ``schema.preprocessing[name]["std"]``, else ``(max - min) / 4`` when both bounds
+    are declared, else 1. Numeric results are snapped to a resolution of
+    ``10 ** (floor(log10(scale)) - 2)`` (at least 1 for integer features), rounded
+    away from the original value, so they read as plain numbers.
+
+Search (deterministic, every candidate scored in batched ``torch.no_grad`` passes)
+    1. Moves: for each mutable feature, its allowed values - numeric values on a grid of
+       distances ``NUMERIC_GRID_SCALES`` (in scales) toward each allowed bound plus the
+       bound itself; every allowed category; the flipped binary value.
+    2. Every single move is evaluated; moves that flip the outcome are kept.
+    3. Beam search over combinations of up to ``max_changes`` features: the
+       ``BEAM_WIDTH`` non-flipping states that moved the logit furthest toward the
+       other outcome (half by raw progress, half by progress per unit cost) are extended
+       by one more feature, using per feature the ``EXTENSION_MOVES_PER_FEATURE`` single
+       moves that helped most (chosen the same way); extensions costing more than the
+       cheapest flip so far are skipped.
+    4. The cheapest flips are refined: changes that are not needed are dropped, then
+       each numeric change is shrunk toward the original value by two rounds of a
+       batched line search, keeping the smallest change that still flips.
+    5. Verification: the cheapest refined candidate is encoded afresh with
+       ``schema.encode`` and run through the model on its own; only a candidate whose
+       re-run gives the other outcome is returned (``verified=True``).
+
+The outcome of a row is ``class_labels[1]`` when ``sigmoid(logit) >= threshold``, else
+``class_labels[0]``, as for ``predict_proba``. The search stops at
+``max_evaluations`` model rows (counting the original row and verification runs) and
+says so in the note.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from explain.schema import FeatureSchema, FeatureSpec, validate_feature_values
+
+SPARSITY_PENALTY = 0.1
+# distances (in scales) tried toward each allowed bound: 0.1 apart up to 2, then
+# 0.25 apart up to 4, then 0.5 apart up to 10
+NUMERIC_GRID_SCALES = (
+    tuple(k / 10 for k in range(1, 21))
+    + tuple(2 + k / 4 for k in range(1, 9))
+    + tuple(4 + k / 2 for k in range(1, 13))
+)
+UNBOUNDED_SEARCH_SCALES = 10.0
+BEAM_WIDTH = 16
+EXTENSION_MOVES_PER_FEATURE = 6
+REFINED_CANDIDATES = 4
+LINE_SEARCH_POINTS = 32
+LINE_SEARCH_ROUNDS = 2
+VERIFICATION_ATTEMPTS = 8
+FORWARD_CHUNK_ROWS = 8192
+
+
+@dataclass(frozen=True)
+class Counterfactual:
+    """A verified change to one decision row that flips the model's outcome.
+
+    ``changes`` maps each changed feature to ``{"from": old, "to": new}`` in the
+    user's units and categories; ``cost`` is the distance defined in the module
+    docstring; ``evaluations`` counts the model rows run during the search.
+    """
+
+    changes: dict[str, dict[str, Any]]
+    outcome_before: str
+    outcome_after: str
+    score_before: float
+    score_after: float
+    verified: bool
+    cost: float
+    descriptions: list[str]
+    evaluations: int
+
+
+@dataclass(frozen=True)
+class CounterfactualSearchResult:
+    """The search's answer: a counterfactual, or ``None`` with a note saying why."""
+
+    counterfactual: Counterfactual | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class _Move:
+    """Setting one feature to one new value, with that change's cost."""
+
+    feature_index: int
+    value: Any
+    cost: float
+
+
+_Candidate = tuple[_Move, ...]  # at most one move per feature, sorted by feature index
+
+
+@dataclass(frozen=True)
+class _Scored:
+    candidate: _Candidate
+    cost: float
+    flips: bool
+    progress: float  # logit movement toward the other outcome
+
+
+class _BudgetExhausted(Exception):
+    """Raised inside the search when no evaluations are left."""
+
+
+def counterfactual_search(
+    model: nn.Module,
+    schema: FeatureSchema,
+    row: dict[str, Any],
+    *,
+    class_labels: Sequence[str],
+    threshold: float,
+    max_changes: int = 3,
+    max_evaluations: int = 20000,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+) -> CounterfactualSearchResult:
+    """Find the cheapest actionable change to ``row`` that flips the model's outcome.
+
+    Args:
+        model: a model of ``explain.models`` (raw encoded rows in, one logit per row
+            out for the scored class ``class_labels[1]``), in eval mode, on ``device``.
+        schema: the model version's parsed feature schema.
+        row: one decision's features, ``{feature name: value}``; must validate.
+        class_labels: ``[unscored label, scored label]``, e.g. ``["good", "bad"]``.
+        threshold: the decision threshold on ``P(scored class)``.
+        max_changes: the most features the counterfactual may change.
+        max_evaluations: the most model rows to run, original and verification
+            included.
+        device: where to run the model.
+        seed: torch is seeded with it (on a forked RNG) while the model runs, so a
+            model with randomness still gives reproducible answers; the search itself
+            uses no randomness.
+
+    Returns:
+        A result with a verified ``Counterfactual``, or ``None`` and a note such as
+        "No actionable change of up to 3 features flips the outcome (...)".
+
+    Raises:
+        ValueError: the row fails validation or an argument is out of range.
+
+    Example:
+        >>> result = counterfactual_search(model, schema, features,
+        ...     class_labels=["good", "bad"], threshold=0.5)
+        >>> result.counterfactual.descriptions
+        ['Decrease Credit amount from 9000 to 6420 DM']
+    """
+    _check_arguments(schema, row, class_labels, threshold, max_changes, max_evaluations)
+    search = _Search(
+        model=model,
+        schema=schema,
+        row=row,
+        class_labels=list(class_labels),
+        threshold=float(threshold),
+        max_changes=max_changes,
+        max_evaluations=max_evaluations,
+        device=torch.device(device),
+    )
+    with _seeded_rng(seed, search.device):
+        return search.run()
+
+
+def counterfactual_search_batch(
+    model: nn.Module,
+    schema: FeatureSchema,
+    rows: list[dict[str, Any]],
+    *,
+    class_labels: Sequence[str],
+    threshold: float,
+    max_changes: int = 3,
+    max_evaluations: int = 20000,
+    device: torch.device | str = "cpu",
+    seed: int = 0,
+) -> list[CounterfactualSearchResult]:
+    """Run ``counterfactual_search`` for each row, in order, with the same settings.
+
+    Each row's candidates are scored in batched forward passes; ``max_evaluations``
+    is a budget per row.
+
+    Args:
+        model: as for ``counterfactual_search``.
+        schema: the model version's parsed feature schema.
+        rows: the decisions' feature rows.
+        class_labels, threshold, max_changes, max_evaluations, device, seed: as for
+            ``counterfactual_search``.
+
+    Example:
+        >>> results = counterfactual_search_batch(model, schema, rows,
+        ...     class_labels=["good", "bad"], threshold=0.5)
+        >>> [r.counterfactual is not None for r in results]
+        [True, False]
+    """
+    return [
+        counterfactual_search(
+            model,
+            schema,
+            row,
+            class_labels=class_labels,
+            threshold=threshold,
+            max_changes=max_changes,
+            max_evaluations=max_evaluations,
+            device=device,
+            seed=seed,
+        )
+        for row in rows
+    ]
+
+
+def is_actionable(spec: FeatureSpec) -> bool:
+    """Whether the search may change this feature.
+
+    Example:
+        >>> is_actionable(schema.by_name()["age"])
+        False
+    """
+    return (
+        not spec.immutable
+        and not spec.protected
+        and spec.actionable_direction != "none"
+    )
+
+
+def feature_scale(schema: FeatureSchema, spec: FeatureSpec) -> float:
+    """The unit of numeric change cost: preprocessing std, else (max - min) / 4, else 1.
+
+    Example:
+        >>> feature_scale(schema, schema.by_name()["income"])
+        1500.0
+    """
+    std = schema.preprocessing.get(spec.name, {}).get("std")
+    if std is not None and math.isfinite(std) and std > 0:
+        return float(std)
+    if spec.min is not None and spec.max is not None and spec.max > spec.min:
+        return (spec.max - spec.min) / 4.0
+    return 1.0
+
+
+def _check_arguments(
+    schema: FeatureSchema,
+    row: dict[str, Any],
+    class_labels: Sequence[str],
+    threshold: float,
+    max_changes: int,
+    max_evaluations: int,
+) -> None:
+    if len(class_labels) != 2:
+        raise ValueError("class_labels must hold exactly two labels.")
+    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold)):
+        raise ValueError("threshold must be a finite number.")
+    if max_changes < 1:
+        raise ValueError("max_changes must be at least 1.")
+    if max_evaluations < 2:
+        raise ValueError("max_evaluations must be at least 2.")
+    errors = validate_feature_values(schema, row)
+    if errors:
+        first_name, messages = next(iter(errors.items()))
+        raise ValueError(f"Invalid feature row: {first_name}: {messages[0]}")
+
+
+@contextmanager
+def _seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
+    """Fork torch's RNG (CPU, and the CUDA device in use), seed it, restore on exit."""
+    cuda_devices = []
+    if device.type == "cuda":
+        index = device.index
+        cuda_devices = [index if index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=cuda_devices):
+        torch.manual_seed(seed)
+        yield
+
+
+class _Search:
+    """State of one row's search: the moves, the evaluation budget, the best flips."""
+
+    def __init__(
+        self,
+        *,
+        model: nn.Module,
+        schema: FeatureSchema,
+        row: dict[str, Any],
+        class_labels: list[str],
+        threshold: float,
+        max_changes: int,
+        max_evaluations: int,
+        device: torch.device,
+    ):
+        self.model = model
+        self.schema = schema
+        self.row = dict(row)
+        self.class_labels = class_labels
+        self.threshold = threshold
+        self.max_changes = max_changes
+        self.max_evaluations = max_evaluations
+        self.device = device
+        self.specs = schema.features
+        self.groups = [schema.column_groups()[spec.name] for spec in self.specs]
+        self.evaluations = 0
+        self.exhausted = False
+        self.base_inputs = schema.encode([self.row])
+        self.mutable = [i for i, spec in enumerate(self.specs) if is_actionable(spec)]
+
+    # -- model runs ---------------------------------------------------------------
+
+    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Logits for encoded rows, in chunks, as float32 on the CPU."""
+        outputs = []
+        with torch.no_grad():
+            for start in range(0, inputs.shape[0], FORWARD_CHUNK_ROWS):
+                chunk = inputs[start : start + FORWARD_CHUNK_ROWS].to(self.device)
+                outputs.append(self.model(chunk).reshape(-1).float().cpu())
+        self.evaluations += inputs.shape[0]
+        return torch.cat(outputs)
+
+    def _is_scored(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits) >= self.threshold
+
+    def _run_single(self, row: dict[str, Any]) -> tuple[float, bool]:
+        """Score one row in a pass of its own: (P(scored class), scored?)."""
+        logit = self._forward(self.schema.encode([row]))
+        return float(torch.sigmoid(logit)[0]), bool(self._is_scored(logit)[0])
+
+    def _reserve(self) -> int:
+        return min(VERIFICATION_ATTEMPTS, max(1, self.max_evaluations // 10))
+
+    def _evaluate(self, candidates: list[_Candidate]) -> list[_Scored]:
+        """Score candidates in batched passes, in the given order, as many as the
+        budget allows.
+
+        Raises ``_BudgetExhausted`` (after scoring what fits) when some were left out.
+        """
+        ordered = list(dict.fromkeys(candidates))
+        room = self.max_evaluations - self._reserve() - self.evaluations
+        if room < len(ordered):
+            self.exhausted = True
+            ordered = ordered[: max(0, room)]
+        scored: list[_Scored] = []
+        if ordered:
+            logits = self._forward(self._encode(ordered))
+            flips = self._is_scored(logits) != self.scored_before
+            direction = -1.0 if self.scored_before else 1.0
+            progress = (direction * (logits - self.logit_before)).tolist()
+            scored = [
+                _Scored(candidate, self._cost(candidate), bool(flip), step)
+                for candidate, flip, step in zip(
+                    ordered, flips.tolist(), progress, strict=True
+                )
+            ]
+        if self.exhausted:
+            self.partial = scored
+            raise _BudgetExhausted
+        return scored
+
+    def _encode(self, candidates: list[_Candidate]) -> torch.Tensor:
+        inputs = self.base_inputs.repeat(len(candidates), 1)
+        zero_rows: list[int] = []
+        zero_cols: list[int] = []
+        set_rows: list[int] = []
+        set_cols: list[int] = []
+        set_values: list[float] = []
+        for row_index, candidate in enumerate(candidates):
+            for move in candidate:
+                spec = self.specs[move.feature_index]
+                columns = self.groups[move.feature_index]
+                if spec.kind == "categorical":
+                    zero_rows.extend([row_index] * len(columns))
+                    zero_cols.extend(columns)
+                    set_rows.append(row_index)
+                    set_cols.append(columns[spec.categories.index(move.value)])
+                    set_values.append(1.0)
+                else:
+                    set_rows.append(row_index)
+                    set_cols.append(columns[0])
+                    set_values.append(float(move.value))
+        if zero_rows:
+            inputs[zero_rows, zero_cols] = 0.0
+        if set_rows:
+            inputs[set_rows, set_cols] = torch.tensor(set_values, dtype=inputs.dtype)
+        return inputs
+
+    # -- moves and costs ---------------------------------------------------------
+
+    def _cost(self, candidate: _Candidate) -> float:
+        return sum(move.cost for move in candidate) + SPARSITY_PENALTY * len(candidate)
+
+    def _numeric_move(self, index: int, value: float) -> _Move | None:
+        spec = self.specs[index]
+        original = float(self.row[spec.name])
+        snapped = self._snap(index, value)
+        if snapped is None or float(snapped) == original:
+            return None
+        cost = abs(float(snapped) - original) / feature_scale(self.schema, spec)
+        return _Move(index, snapped, cost)
+
+    def _allowed_interval(self, index: int) -> tuple[float, float]:
+        """The values a numeric feature may take, given its direction and bounds;
+        the bounds are moved inward onto the feature's value grid."""
+        spec = self.specs[index]
+        original = float(self.row[spec.name])
+        span = UNBOUNDED_SEARCH_SCALES * feature_scale(self.schema, spec)
+        low = spec.min if spec.min is not None else original - span
+        high = spec.max if spec.max is not None else original + span
+        step, decimals = self._resolution(index)
+        low = round(math.ceil(low / step - 1e-9) * step, decimals)
+        high = round(math.floor(high / step + 1e-9) * step, decimals)
+        if spec.actionable_direction == "increase":
+            low = original
+        elif spec.actionable_direction == "decrease":
+            high = original
+        return float(min(low, original)), float(max(high, original))
+
+    def _resolution(self, index: int) -> tuple[float, int]:
+        """Step of the value grid for a numeric feature, and its decimal places."""
+        spec = self.specs[index]
+        exponent = math.floor(math.log10(feature_scale(self.schema, spec))) - 2
+        if spec.integer:
+            exponent = max(0, exponent)
+        return 10.0**exponent, max(0, -exponent)
+
+    def _snap(self, index: int, value: float) -> int | float | None:
+        """Round ``value`` away from the original onto the grid, within the interval."""
+        spec = self.specs[index]
+        original = float(self.row[spec.name])
+        low, high = self._allowed_interval(index)
+        step, decimals = self._resolution(index)
+        if value > original:
+            snapped = math.ceil(round(value / step, 9)) * step
+        elif value < original:
+            snapped = math.floor(round(value / step, 9)) * step
+        else:
+            return None
+        snapped = round(min(max(snapped, low), high), decimals)
+        if spec.integer:
+            return int(round(snapped))
+        return float(snapped)
+
+    def _moves_for(self, index: int) -> list[_Move]:
+        spec = self.specs[index]
+        current = self.row[spec.name]
+        direction = spec.actionable_direction
+        if spec.kind == "numeric":
+            original = float(current)
+            scale = feature_scale(self.schema, spec)
+            low, high = self._allowed_interval(index)
+            targets: list[float] = []
+            for bound, sign in ((high, 1.0), (low, -1.0)):
+                reach = abs(bound - original)
+                if reach <= 0:
+                    continue
+                distances = [
+                    d * scale for d in NUMERIC_GRID_SCALES if d * scale < reach
+                ]
+                targets.extend(original + sign * d for d in distances + [reach])
+            moves = [self._numeric_move(index, target) for target in targets]
+            unique = {move.value: move for move in moves if move is not None}
+            return list(unique.values())
+        if spec.kind == "categorical":
+            position = spec.categories.index(current)
+            allowed = [
+                category
+                for k, category in enumerate(spec.categories)
+                if k != position
+                and (direction != "increase" or k > position)
+                and (direction != "decrease" or k < position)
+            ]
+            return [_Move(index, category, 1.0) for category in allowed]
+        # binary: keep the value's type (bool or 0/1)
+        is_true = bool(current)
+        if (direction == "increase" and is_true) or (
+            direction == "decrease" and not is_true
+        ):
+            return []
+        flipped: Any = (not is_true) if isinstance(current, bool) else int(not is_true)
+        return [_Move(index, flipped, 1.0)]
+
+    # -- the search ---------------------------------------------------------------
+
+    def run(self) -> CounterfactualSearchResult:
+        self.partial: list[_Scored] = []
+        logit = self._forward(self.base_inputs)
+        self.logit_before = float(logit[0])
+        self.scored_before = bool(self._is_scored(logit)[0])
+        self.score_before = float(torch.sigmoid(logit)[0])
+        moves = [move for index in self.mutable for move in self._moves_for(index)]
+        if not moves:
+            return CounterfactualSearchResult(
+                None,
+                "No actionable change possible: every feature is immutable, "
+                "protected, not actionable or already at its allowed limit.",
+            )
+        flips: list[_Scored] = []
+        try:
+            self._beam_search(moves, flips)
+        except _BudgetExhausted:
+            flips.extend(s for s in self.partial if s.flips)
+        refined: list[_Scored] = []
+        try:
+            for start in sorted(flips, key=_rank)[:REFINED_CANDIDATES]:
+                refined.append(self._refine(start))
+        except _BudgetExhausted:
+            pass
+        return self._verified_result(refined, flips, len(self.mutable))
+
+    def _beam_search(self, moves: list[_Move], flips: list[_Scored]) -> None:
+        """Singles first, then extend the most promising non-flips one feature at a
+        time; every flip found is appended to ``flips``."""
+        singles = sorted(
+            ((move,) for move in moves), key=lambda c: (self._cost(c), _key(c))
+        )
+        states: list[_Scored] = []
+        for scored in self._evaluate(singles):
+            (flips if scored.flips else states).append(scored)
+        extension_moves = _extension_moves(states)
+        for _ in range(2, self.max_changes + 1):
+            best_cost = min((s.cost for s in flips), default=math.inf)
+            beam = _select_beam(states, BEAM_WIDTH)
+            extensions: list[_Candidate] = []
+            for state in beam:
+                used = {move.feature_index for move in state.candidate}
+                for move in extension_moves:
+                    if move.feature_index in used:
+                        continue
+                    candidate = _sorted_candidate(state.candidate + (move,))
+                    if self._cost(candidate) < best_cost:
+                        extensions.append(candidate)
+            if not extensions:
+                break
+            states = []
+            for scored in self._evaluate(extensions):
+                (flips if scored.flips else states).append(scored)
+
+    def _refine(self, start: _Scored) -> _Scored:
+        """Drop unneeded changes, then shrink numeric ones toward the original value."""
+        current = start
+        while len(current.candidate) > 1:
+            reduced = [
+                current.candidate[:k] + current.candidate[k + 1 :]
+                for k in range(len(current.candidate))
+            ]
+            flipping = [s for s in self._evaluate(reduced) if s.flips]
+            if not flipping:
+                break
+            current = min(flipping, key=_rank)
+        for feature_index in [m.feature_index for m in current.candidate]:
+            if self.specs[feature_index].kind == "numeric":
+                current = self._shrink(current, feature_index)
+        return current
+
+    def _shrink(self, current: _Scored, feature_index: int) -> _Scored:
+        """Batched line search between the original value and the changed one."""
+        spec = self.specs[feature_index]
+        original = float(self.row[spec.name])
+        others = tuple(m for m in current.candidate if m.feature_index != feature_index)
+        position = next(
+            m for m in current.candidate if m.feature_index == feature_index
+        )
+        near, far = original, float(position.value)  # near: not known to flip
+        for _ in range(LINE_SEARCH_ROUNDS):
+            trial_values = [
+                near + (far - near) * k / LINE_SEARCH_POINTS
+                for k in range(LINE_SEARCH_POINTS)
+            ]
+            trials: list[_Candidate] = []
+            for value in trial_values:
+                move = self._numeric_move(feature_index, value)
+                trials.append(
+                    _sorted_candidate(others + ((move,) if move is not None else ()))
+                )
+            trials = [t for t in trials if t]
+            if not trials:
+                break
+            scored = {s.candidate: s for s in self._evaluate(trials)}
+            best_far = far
+            for trial in trials:  # closest to the original first
+                result = scored.get(trial)
+                if result is not None and result.flips:
+                    if result.cost < current.cost:
+                        current = result
+                    best_far = _value_of(trial, feature_index, original)
+                    break
+                near = _value_of(trial, feature_index, original)
+            if (
+                best_far == far
+                or abs(best_far - near) <= self._resolution(feature_index)[0]
+            ):
+                break
+            far = best_far
+        return current
+
+    def _verified_result(
+        self, refined: list[_Scored], flips: list[_Scored], searched_features: int
+    ) -> CounterfactualSearchResult:
+        seen: set[_Candidate] = set()
+        ordered: list[_Scored] = []
+        for scored in sorted(refined, key=_rank) + sorted(flips, key=_rank):
+            if scored.candidate not in seen:
+                seen.add(scored.candidate)
+                ordered.append(scored)
+        for scored in ordered[:VERIFICATION_ATTEMPTS]:
+            if self.evaluations >= self.max_evaluations:
+                break
+            changed_row = self._changed_row(scored.candidate)
+            if validate_feature_values(self.schema, changed_row):
+                continue
+            score_after, scored_after = self._run_single(changed_row)
+            if scored_after == self.scored_before:
+                continue
+            note = None
+            if self.exhausted:
+                note = (
+                    f"The search stopped at the evaluation budget "
+                    f"({self.max_evaluations} evaluations); a smaller change may exist."
+                )
+            return CounterfactualSearchResult(
+                self._counterfactual(scored, score_after, scored_after), note
+            )
+        features = _plural(searched_features, "actionable feature")
+        if self.exhausted:
+            note = (
+                f"No actionable change found within budget ({features}, "
+                f"{self.evaluations} evaluations of at most {self.max_evaluations})."
+            )
+        elif ordered:
+            note = (
+                "Candidate changes found by the search did not flip the outcome when "
+                f"re-run on their own ({features}, {self.evaluations} evaluations)."
+            )
+        else:
+            note = (
+                f"No actionable change of up to "
+                f"{_plural(self.max_changes, 'feature')} flips the outcome "
+                f"(searched {features}, {self.evaluations} evaluations)."
+            )
+        return CounterfactualSearchResult(None, note)
+
+    def _changed_row(self, candidate: _Candidate) -> dict[str, Any]:
+        changed = dict(self.row)
+        for move in candidate:
+            changed[self.specs[move.feature_index].name] = move.value
+        return changed
+
+    def _counterfactual(
+        self, scored: _Scored, score_after: float, scored_after: bool
+    ) -> Counterfactual:
+        changes: dict[str, dict[str, Any]] = {}
+        descriptions: list[str] = []
+        for move in scored.candidate:
+            spec = self.specs[move.feature_index]
+            before = self.row[spec.name]
+            changes[spec.name] = {"from": before, "to": move.value}
+            descriptions.append(describe_change(spec, before, move.value))
+        return Counterfactual(
+            changes=changes,
+            outcome_before=self.class_labels[int(self.scored_before)],
+            outcome_after=self.class_labels[int(scored_after)],
+            score_before=self.score_before,
+            score_after=score_after,
+            verified=scored_after != self.scored_before,
+            cost=round(scored.cost, 6),
+            descriptions=descriptions,
+            evaluations=self.evaluations,
+        )
+
+
+def describe_change(spec: FeatureSpec, before: Any, after: Any) -> str:
+    """One sentence for one changed feature, in the user's units and categories.
+
+    Example:
+        >>> describe_change(duration_spec, 48, 24)
+        'Decrease Duration in months from 48 to 24 months'
+    """
+    if spec.kind == "numeric":
+        verb = "Increase" if float(after) > float(before) else "Decrease"
+        unit = f" {spec.unit}" if spec.unit else ""
+        return (
+            f"{verb} {spec.label} from {format_number(before)} to "
+            f"{format_number(after)}{unit}"
+        )
+    if spec.kind == "binary":
+        before, after = _yes_no(before), _yes_no(after)
+    return f"Change {spec.label} from '{before}' to '{after}'"
+
+
+def format_number(value: float) -> str:
+    """A number as people write it: whole numbers without decimals, others to about
+    six significant digits, never in scientific notation.
+
+    Example:
+        >>> format_number(24.0), format_number(0.1 + 0.2), format_number(3127.456)
+        ('24', '0.3', '3127.46')
+    """
+    number = float(value)
+    if number.is_integer():
+        return str(int(number))
+    digits_before_point = math.floor(math.log10(abs(number))) + 1
+    decimals = min(15, max(0, 6 - digits_before_point))
+    text = f"{number:.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _yes_no(value: Any) -> str:
+    return "yes" if bool(value) else "no"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def _key(candidate: _Candidate) -> tuple[tuple[int, str], ...]:
+    return tuple((move.feature_index, repr(move.value)) for move in candidate)
+
+
+def _rank(scored: _Scored) -> tuple[float, int, tuple[tuple[int, str], ...]]:
+    return (scored.cost, len(scored.candidate), _key(scored.candidate))
+
+
+def _sorted_candidate(moves: Iterable[_Move]) -> _Candidate:
+    return tuple(sorted(moves, key=lambda move: move.feature_index))
+
+
+def _value_of(candidate: _Candidate, feature_index: int, original: float) -> float:
+    for move in candidate:
+        if move.feature_index == feature_index:
+            return float(move.value)
+    return original
+
+
+def _extension_moves(singles: list[_Scored]) -> list[_Move]:
+    """The single moves worth combining: those that moved the logit toward the other
+    outcome, per feature the ``EXTENSION_MOVES_PER_FEATURE`` best (half by progress,
+    half by progress per unit cost), most efficient first."""
+    by_feature: dict[int, list[_Scored]] = {}
+    for scored in singles:
+        if scored.progress > 0:
+            by_feature.setdefault(scored.candidate[0].feature_index, []).append(scored)
+    chosen: list[_Scored] = []
+    for options in by_feature.values():
+        chosen.extend(_select_beam(options, EXTENSION_MOVES_PER_FEATURE))
+    chosen.sort(key=lambda s: (-s.progress / s.cost, s.cost, _key(s.candidate)))
+    return [scored.candidate[0] for scored in chosen]
+
+
+def _select_beam(states: list[_Scored], width: int) -> list[_Scored]:
+    """Half the beam by progress toward the other outcome, half by progress per
+    unit cost; ties go to the cheaper, then the earlier candidate."""
+    by_progress = sorted(states, key=lambda s: (-s.progress, s.cost, _key(s.candidate)))
+    by_efficiency = sorted(
+        states, key=lambda s: (-s.progress / s.cost, s.cost, _key(s.candidate))
+    )
+    chosen: dict[_Candidate, _Scored] = {}
+    for scored in by_progress[: width // 2]:
+        chosen[scored.candidate] = scored
+    for scored in by_efficiency:
+        if len(chosen) >= width:
+            break
+        chosen.setdefault(scored.candidate, scored)
+    return list(chosen.values())
