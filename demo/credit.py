@@ -110,7 +110,9 @@ CATEGORICAL_FEATURES: dict[str, dict[str, Any]] = {
     "credit_history": {
         "label": "Credit history",
         "actionable_direction": "none",
-        "reason": "Delinquent past or present credit obligations with others",
+        # not "Delinquent ... obligations": in this data some clean histories ("all paid
+        # back duly") also push toward "bad", and a reason must not misstate the facts
+        "reason": "Other: credit history",
         "description": "Repayment record on past and existing credits; the past cannot be changed.",
     },
     "purpose": {

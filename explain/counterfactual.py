@@ -42,12 +42,13 @@ Search (deterministic, every candidate scored in batched ``torch.no_grad`` passe
        by one more feature, using per feature the ``EXTENSION_MOVES_PER_FEATURE`` single
        moves that helped most (chosen the same way); extensions costing more than the
        cheapest flip so far are skipped.
-    4. The cheapest flips are refined: changes that are not needed are dropped, then
+    4. The ``REFINED_CANDIDATES`` cheapest flips are refined: changes that are not needed are dropped, then
        each numeric change is shrunk toward the original value by two rounds of a
        batched line search, keeping the smallest change that still flips.
     5. Verification: the cheapest refined candidate is encoded afresh with
        ``schema.encode`` and run through the model on its own; only a candidate whose
-       re-run gives the other outcome is returned (``verified=True``).
+       re-run gives the other outcome is returned (``verified=True``); should it not,
+       the next cheapest candidates are tried, ``VERIFICATION_ATTEMPTS`` in all.
 
 The outcome of a row is ``class_labels[1]`` when ``sigmoid(logit) >= threshold``, else
 ``class_labels[0]``, as for ``predict_proba``. The search stops at
@@ -331,6 +332,10 @@ class _Search:
         self.groups = [schema.column_groups()[spec.name] for spec in self.specs]
         self.evaluations = 0
         self.exhausted = False
+        self.partial: list[_Scored] = []  # what the last, budget-cut batch scored
+        self.logit_before = 0.0
+        self.scored_before = False
+        self.score_before = 0.0
         self.base_inputs = schema.encode([self.row])
         self.mutable = [i for i, spec in enumerate(self.specs) if is_actionable(spec)]
 
@@ -510,7 +515,6 @@ class _Search:
     # -- the search ---------------------------------------------------------------
 
     def run(self) -> CounterfactualSearchResult:
-        self.partial: list[_Scored] = []
         logit = self._forward(self.base_inputs)
         self.logit_before = float(logit[0])
         self.scored_before = bool(self._is_scored(logit)[0])

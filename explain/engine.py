@@ -36,7 +36,7 @@ from explain.quality import (
     top_k_agreement,
 )
 from explain.reasons import principal_reasons, protected_influence
-from explain.schema import FeatureSchema, validate_feature_values
+from explain.schema import FeatureSchema, first_invalid_row
 
 OUTPUT_UNITS = "logit"
 DEFAULT_MEMORY_BUDGET = 256 * 1024 * 1024
@@ -191,11 +191,11 @@ def _encode_rows(
         return rows.to(torch.float32), None
     if not isinstance(rows, (list, tuple)) or not rows:
         raise BadInput("rows must be a non-empty list of {feature: value} objects.")
-    for i, row in enumerate(rows):
-        errors = validate_feature_values(schema, row)
-        if errors:
-            name, messages = next(iter(errors.items()))
-            raise BadInput(f"Row {i}: feature '{name}': {messages[0]}")
+    invalid = first_invalid_row(schema, list(rows))
+    if invalid is not None:
+        i, errors = invalid
+        name, messages = next(iter(errors.items()))
+        raise BadInput(f"Row {i}: feature '{name}': {messages[0]}")
     return schema.encode(list(rows)), list(rows)
 
 
@@ -322,6 +322,7 @@ def explain_batch(
     }
 
     per_method_results: dict[str, list[MethodExplanation]] = {}
+    feature_tensors: dict[str, torch.Tensor] = {}
     for method in methods:
         params = per_method[method]
         kind = params.get(
@@ -401,25 +402,30 @@ def explain_batch(
 
             sens = sensitivity_per_row(explanation_func, inputs, noise_scale, seed=seed)
 
+        # one conversion to Python floats per tensor, not one per element
+        attr_rows = feature_attr.tolist()
+        output_values = outputs.tolist()
+        baseline_value = float(baseline_out)
+        delta_values = None if deltas is None else deltas.tolist()
+        infid_values = None if infid is None else infid.tolist()
+        sens_values = None if sens is None else sens.tolist()
         results = []
         for i in range(n):
-            attributions = {
-                name: float(feature_attr[i, g]) for g, name in enumerate(names)
-            }
-            expected_gap = float(outputs[i] - baseline_out)
+            attributions = dict(zip(names, attr_rows[i], strict=True))
+            expected_gap = output_values[i] - baseline_value
             quality: dict[str, Any] = {}
-            if deltas is not None:
-                gap = abs(float(deltas[i]))
+            if delta_values is not None:
+                gap = abs(delta_values[i])
                 quality["completeness_gap"] = gap
                 quality["completeness_gap_relative"] = (
                     gap / abs(expected_gap) if expected_gap else None
                 )
             if method == "shapley_sampling" or method == "feature_ablation":
                 quality["attribution_sum"] = sum(attributions.values())
-            if infid is not None:
-                quality["infidelity"] = float(infid[i])
-            if sens is not None:
-                quality["sensitivity_max"] = float(sens[i])
+            if infid_values is not None:
+                quality["infidelity"] = infid_values[i]
+            if sens_values is not None:
+                quality["sensitivity_max"] = sens_values[i]
             resolved = dict(params, baseline=kind)
             if steps_used[i] is not None:
                 resolved["n_steps"] = steps_used[i]
@@ -427,11 +433,11 @@ def explain_batch(
                 MethodExplanation(
                     method=method,
                     attributions=attributions,
-                    output=float(outputs[i]),
-                    baseline_output=float(baseline_out),
+                    output=output_values[i],
+                    baseline_output=baseline_value,
                     baseline=baseline_described,
                     baseline_kind=kind,
-                    convergence_delta=None if deltas is None else float(deltas[i]),
+                    convergence_delta=None if delta_values is None else delta_values[i],
                     n_steps=steps_used[i],
                     parameters=resolved,
                     quality=quality,
@@ -444,6 +450,7 @@ def explain_batch(
                 )
             )
         per_method_results[method] = results
+        feature_tensors[method] = feature_attr.cpu()
 
     outcomes = [
         class_labels[1] if float(p) >= threshold else class_labels[0]
@@ -460,6 +467,16 @@ def explain_batch(
         general=general,
         device=device,
     )
+    primary_attr = feature_tensors[methods[0]]
+    reasons = principal_reasons(
+        schema,
+        primary_attr,
+        class_labels=class_labels,
+        favourable_class=favourable_class,
+    )
+    protected_flags = protected_influence(schema, primary_attr)
+    prediction_values = predictions.tolist()
+    output_values = outputs.tolist()
     explanations = []
     for i in range(n):
         by_method = {m: per_method_results[m][i] for m in methods}
@@ -481,21 +498,16 @@ def explain_batch(
             review_reasons.append("methods_disagree")
         warnings = [
             {"code": "protected_attribute_influence", **flag}
-            for flag in protected_influence(schema, primary.attributions)
+            for flag in protected_flags[i]
         ]
         cf, note = counterfactuals[i]
         explanations.append(
             RowExplanation(
-                prediction=float(predictions[i]),
-                output=float(outputs[i]),
+                prediction=prediction_values[i],
+                output=output_values[i],
                 predicted_outcome=outcomes[i],
                 methods=by_method,
-                reasons=principal_reasons(
-                    schema,
-                    primary.attributions,
-                    class_labels=class_labels,
-                    favourable_class=favourable_class,
-                ),
+                reasons=reasons[i],
                 agreement=agreement,
                 warnings=warnings,
                 needs_review=bool(review_reasons),

@@ -69,34 +69,81 @@ def coalitions(
             remaining_weight -= size_weight[size - 1]
             enumerated_sizes.add(size)
         remaining_budget -= count
-    open_sizes = [s for s in range(1, m) if s not in enumerated_sizes]
-    if open_sizes and remaining_budget >= 2:
+    open_pairs = [s for s in range(1, n_paired_sizes + 1) if s not in enumerated_sizes]
+    if open_pairs and remaining_budget >= 2:
         generator = torch.Generator().manual_seed(seed)
-        probs = torch.tensor(
-            [size_weight[s - 1] for s in open_sizes], dtype=torch.float64
-        )
-        samples: dict[tuple[int, ...], float] = {}
-        n_pairs = remaining_budget // 2
-        drawn_sizes = torch.multinomial(
-            probs / probs.sum(), n_pairs, True, generator=generator
-        )
-        for idx in drawn_sizes.tolist():
-            size = open_sizes[idx]
-            perm = torch.randperm(m, generator=generator)[:size].tolist()
-            key = tuple(sorted(perm))
-            complement = tuple(j for j in range(m) if j not in key)
-            for k in (key, complement):
-                samples[k] = samples.get(k, 0.0) + 1.0
-        total = sum(samples.values())
-        for key, hits in samples.items():
-            row = [0.0] * m
-            for j in key:
-                row[j] = 1.0
-            masks.append(row)
-            weights.append(remaining_weight * hits / total)
+        # stratified by coalition size: each open size pair gets a share of the budget
+        # proportional to its kernel weight, spent on distinct coalitions and their
+        # complements (lower variance than drawing sizes with replacement)
+        pair_weight = {
+            s: size_weight[s - 1] + (size_weight[m - s - 1] if s != m - s else 0.0)
+            for s in open_pairs
+        }
+        caps = {s: math.comb(m, s) // (2 if s == m - s else 1) for s in open_pairs}
+        draws = _allocate(remaining_budget // 2, pair_weight, caps)
+        for s, k in draws.items():
+            if k == 0:
+                continue
+            middle = s == m - s
+            chosen = _distinct_subsets(m, s, k, generator, exclude_complements=middle)
+            complements = [tuple(j for j in range(m) if j not in c) for c in chosen]
+            strata = (
+                [(s, chosen + complements)]
+                if middle
+                else [(s, chosen), (m - s, complements)]
+            )
+            for size, members in strata:
+                w_each = size_weight[size - 1] / len(members)
+                for combo in members:
+                    row = [0.0] * m
+                    for j in combo:
+                        row[j] = 1.0
+                    masks.append(row)
+                    weights.append(w_each)
     return torch.tensor(masks, dtype=torch.float64), torch.tensor(
         weights, dtype=torch.float64
     )
+
+
+def _allocate(
+    total: int, weight: dict[int, float], cap: dict[int, int]
+) -> dict[int, int]:
+    """Split ``total`` draws across strata by weight (largest remainder), within caps."""
+    counts = {s: 0 for s in weight}
+    remaining = total
+    while remaining > 0:
+        open_strata = {s: w for s, w in weight.items() if counts[s] < cap[s]}
+        if not open_strata:
+            break
+        norm = sum(open_strata.values())
+        shares = {s: remaining * w / norm for s, w in open_strata.items()}
+        given = 0
+        for s, share in shares.items():
+            add = min(int(share), cap[s] - counts[s])
+            counts[s] += add
+            given += add
+        if given == 0:  # hand out one draw by largest remainder
+            s = max(open_strata, key=lambda k: (shares[k] - int(shares[k]), -k))
+            counts[s] += 1
+            given = 1
+        remaining -= given
+    return counts
+
+
+def _distinct_subsets(
+    m: int, size: int, k: int, generator: torch.Generator, *, exclude_complements: bool
+) -> list[tuple[int, ...]]:
+    """``k`` distinct sorted subsets of ``range(m)`` of the given size, seeded."""
+    chosen: list[tuple[int, ...]] = []
+    seen: set[tuple[int, ...]] = set()
+    while len(chosen) < k:
+        combo = tuple(sorted(torch.randperm(m, generator=generator)[:size].tolist()))
+        complement = tuple(j for j in range(m) if j not in combo)
+        if combo in seen or (exclude_complements and complement in seen):
+            continue
+        seen.add(combo)
+        chosen.append(combo)
+    return chosen
 
 
 def _regression_operator(masks: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -242,7 +242,9 @@ def _run_method(
     forward = model
     gradient_func = summed_output_gradients if fast_gradients else compute_gradients
     single = baselines if baselines.dim() == 1 else baselines[0]
-    single_b = single.unsqueeze(0).expand_as(inputs)
+    # a [1, width] baseline broadcasts inside Captum; an expanded [N, width] view makes
+    # every path-point tensor a full copy and IG several times slower
+    single_b = single.unsqueeze(0)
     if method == "integrated_gradients":
         ig = IntegratedGradients(forward)
         ig.gradient_func = gradient_func

@@ -105,15 +105,16 @@ class FeatureSchema:
             torch.Size([1, 1 + number_of_purposes])
         """
         out = torch.zeros((len(rows), self.input_width), dtype=torch.float32)
-        groups = self.column_groups()
-        for i, row in enumerate(rows):
-            for spec in self.features:
-                cols = groups[spec.name]
-                value = row[spec.name]
-                if spec.kind == "categorical":
-                    out[i, cols[spec.categories.index(value)]] = 1.0
-                else:
-                    out[i, cols[0]] = float(value)
+        start = 0
+        for spec in self.features:
+            values = [row[spec.name] for row in rows]
+            if spec.kind == "categorical":
+                index = {category: i for i, category in enumerate(spec.categories)}
+                hot = torch.tensor([start + index[v] for v in values], dtype=torch.long)
+                out[torch.arange(len(rows)), hot] = 1.0
+            else:
+                out[:, start] = torch.tensor([float(v) for v in values])
+            start += spec.width
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -410,3 +411,44 @@ def baseline_from_rows(
                 counts, key=lambda v: (counts[v], -order.index(v))
             )
     return baseline
+
+
+def first_invalid_row(
+    schema: FeatureSchema, rows: list[Any]
+) -> tuple[int, dict[str, list[str]]] | None:
+    """The first invalid row of a batch and its errors, or None when all are valid.
+
+    Checks column by column (fast for large batches); only a failing batch is
+    re-checked row by row to name the problem.
+    """
+    names = set(schema.names)
+    if all(isinstance(row, dict) and row.keys() == names for row in rows) and all(
+        _column_valid(spec, [row[spec.name] for row in rows])
+        for spec in schema.features
+    ):
+        return None
+    for i, row in enumerate(rows):
+        errors = validate_feature_values(schema, row)
+        if errors:
+            return i, errors
+    return None
+
+
+def _column_valid(spec: FeatureSpec, values: list[Any]) -> bool:
+    if spec.kind == "categorical":
+        allowed = set(spec.categories)
+        return all(isinstance(v, str) and v in allowed for v in values)
+    if spec.kind == "binary":
+        return all(
+            isinstance(v, bool) or (_is_number(v) and v in (0, 1)) for v in values
+        )
+    if not all(_is_number(v) for v in values):
+        return False
+    floats = [float(v) for v in values]
+    if not all(math.isfinite(v) for v in floats):
+        return False
+    if spec.integer and not all(v.is_integer() for v in floats):
+        return False
+    lo = -math.inf if spec.min is None else spec.min
+    hi = math.inf if spec.max is None else spec.max
+    return lo <= min(floats) and max(floats) <= hi

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import explain
+from explain.schema import first_invalid_row
 from tests.factories import tiny_weights
 from tests.schemas import TINY_SCHEMA, VALID_FEATURES
 
@@ -112,3 +113,27 @@ def test_an_unknown_architecture_is_named(schema):
         explain.UnknownArchitecture, match="known: logistic_regression, mlp"
     ):
         explain.build_model("transformer", schema)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"income": float("nan")},
+        {"income": -1},
+        {"income": "5"},
+        {"age": 30.5},
+        {"age": True},
+        {"purpose": "yacht"},
+        {"purpose": 1},
+        {"has_guarantor": 2},
+        {"has_guarantor": "no"},
+    ],
+)
+def test_the_batch_check_finds_the_same_rows_as_the_row_check(schema, bad):
+    rows = [dict(VALID_FEATURES) for _ in range(5)]
+    assert first_invalid_row(schema, rows) is None
+    rows[3].update(bad)
+    index, errors = first_invalid_row(schema, rows)
+    assert index == 3 and errors == explain.validate_feature_values(schema, rows[3])
+    extra = [dict(VALID_FEATURES), dict(VALID_FEATURES, shoe_size=3)]
+    assert first_invalid_row(schema, extra)[0] == 1
