@@ -41,6 +41,7 @@ DEMO_ORGS = [
 ]
 ROLES = [Membership.Role.OFFICER, Membership.Role.AUDITOR, Membership.Role.ADMIN]
 ACTOR = "seed_demo"
+DEMO_EXPLANATION_METHODS = ["integrated_gradients", "deeplift", "shapley_sampling"]
 
 
 @dataclass
@@ -138,7 +139,10 @@ def _register_demo_model(manifest_path: Path, report: SeedReport) -> tuple[str, 
         ).first()
         if ai_system is None:
             ai_system = services.ai_system_register(
-                principal=admin_principal, **ai_fields
+                principal=admin_principal,
+                explain_on_receipt=True,
+                default_explanation_methods=DEMO_EXPLANATION_METHODS,
+                **ai_fields,
             )
             report.created.append(f"AI system {ai_system.name}")
     mv_fields = dict(manifest["model_version"])

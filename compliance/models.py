@@ -89,6 +89,14 @@ class AISystem(models.Model):
     deployer = models.CharField(max_length=200, blank=True)
     instructions_for_use = models.TextField(blank=True)
     known_limitations = models.TextField(blank=True)
+    explain_on_receipt = models.BooleanField(
+        default=False, help_text="Queue an explanation job for every decision received."
+    )
+    default_explanation_methods = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Methods for explain-on-receipt; empty = default.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -261,3 +269,99 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.sequence} {self.action} {self.object_type}:{self.object_id}"
+
+
+class ExplanationJob(models.Model):
+    """A request for explanations of one decision. The table is the source of truth for
+    work: a Celery message only wakes a worker, which claims jobs here with a lease."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, related_name="explanation_jobs"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="+"
+    )
+    methods = models.JSONField()
+    parameters = models.JSONField(default=dict)
+    request_sha256 = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_token = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "request_sha256"],
+                name="uniq_explanation_job_per_request",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "model_version", "created_at"]),
+            models.Index(fields=["status", "lease_until"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Explanation job {self.pk} ({self.status})"
+
+
+class Explanation(models.Model):
+    """One method's explanation of a decision, as computed by a job. Immutable."""
+
+    job = models.ForeignKey(
+        ExplanationJob, on_delete=models.PROTECT, related_name="explanations"
+    )
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, related_name="explanations"
+    )
+    method = models.CharField(max_length=40)
+    parameters = models.JSONField(default=dict)
+    attributions = models.JSONField()
+    output = models.FloatField()
+    baseline_output = models.FloatField()
+    output_units = models.CharField(max_length=40, default="logit")
+    prediction = models.FloatField()
+    baseline = models.JSONField()
+    baseline_kind = models.CharField(max_length=20)
+    convergence_delta = models.FloatField(null=True, blank=True)
+    n_steps = models.PositiveIntegerField(null=True, blank=True)
+    reasons = models.JSONField(default=list)
+    counterfactual = models.JSONField(null=True, blank=True)
+    counterfactual_note = models.TextField(blank=True)
+    quality = models.JSONField(default=dict)
+    agreement = models.JSONField(default=dict)
+    warnings = models.JSONField(default=list)
+    needs_review = models.BooleanField(default=False)
+    needs_review_reasons = models.JSONField(default=list)
+    manifest = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # a job's result per method is stored once, even if two workers race
+            models.UniqueConstraint(
+                fields=["job", "method"], name="uniq_explanation_per_job_method"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} explanation of decision {self.decision_id}"

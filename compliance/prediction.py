@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import threading
 from collections import OrderedDict
@@ -15,15 +17,32 @@ logger = logging.getLogger(__name__)
 # |reproduced - reported| at or under this counts as reproduced (float32 vs float64 noise).
 SCORE_TOLERANCE = 1e-4
 _CACHE_SIZE = 8
-_cache: OrderedDict[tuple[int, str], Any] = OrderedDict()
+_cache: OrderedDict[tuple[int, str, str, str], Any] = OrderedDict()
 _lock = threading.Lock()
 
 
 def model_version_load(
-    model_version: ModelVersion,
+    model_version: ModelVersion, device: Any = "cpu"
 ) -> tuple[Any, explain.FeatureSchema]:
-    """The model of a version and its parsed schema, loaded safely and hash-checked."""
-    key = (model_version.pk, model_version.weights_sha256)
+    """The model of a version and its parsed schema, loaded safely and hash-checked.
+
+    Kept in a bounded LRU per (version, weights hash, device): web processes use the
+    CPU to re-check scores, workers the GPU when there is one.
+    """
+    definition = json.dumps(
+        [
+            model_version.architecture,
+            model_version.hyperparameters,
+            model_version.feature_schema,
+        ],
+        sort_keys=True,
+    )
+    key = (
+        model_version.pk,
+        model_version.weights_sha256,
+        hashlib.sha256(definition.encode()).hexdigest(),
+        str(device),
+    )
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
@@ -37,6 +56,7 @@ def model_version_load(
         hyperparameters=model_version.hyperparameters,
         weights=data,
         expected_sha256=model_version.weights_sha256,
+        device=device,
     )
     with _lock:
         _cache[key] = (model, schema)

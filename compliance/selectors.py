@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from compliance.models import AISystem, AuditEvent, Decision, ModelVersion
+from compliance.models import (
+    AISystem,
+    AuditEvent,
+    Decision,
+    Explanation,
+    ExplanationJob,
+    ModelVersion,
+)
 from compliance.principals import Principal
 
 
@@ -32,6 +39,20 @@ def decision_list(*, principal: Principal) -> QuerySet[Decision]:
     return Decision.objects.filter(organization=principal.organization).select_related(
         "ai_system", "model_version", "client_system"
     )
+
+
+def explanation_job_list(*, principal: Principal) -> QuerySet[ExplanationJob]:
+    return ExplanationJob.objects.filter(organization=principal.organization)
+
+
+def explanation_list(*, principal: Principal, decision: Decision) -> list[Explanation]:
+    """The newest stored explanation per method of a decision in the caller's org."""
+    newest: dict[str, Explanation] = {}
+    for explanation in Explanation.objects.filter(
+        decision=decision, decision__organization=principal.organization
+    ).order_by("-created_at", "-id"):
+        newest.setdefault(explanation.method, explanation)
+    return sorted(newest.values(), key=lambda e: e.method)
 
 
 def audit_event_list(*, principal: Principal) -> QuerySet[AuditEvent]:

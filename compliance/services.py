@@ -16,6 +16,7 @@ from django.utils import timezone
 import explain
 from compliance.audit import actor_label, audit_event_append, canonical_json
 from compliance.errors import Conflict, ValidationFailed
+from compliance.explanations import explanation_request, explanation_request_check
 from compliance.models import (
     AISystem,
     ApiKey,
@@ -162,8 +163,18 @@ AI_SYSTEM_FIELDS = (
 
 
 @transaction.atomic
-def ai_system_register(*, principal: Principal, **fields: Any) -> AISystem:
+def ai_system_register(
+    *,
+    principal: Principal,
+    explain_on_receipt: bool = False,
+    default_explanation_methods: list[str] | None = None,
+    **fields: Any,
+) -> AISystem:
+    """Register an AI system; optionally explain every decision it sends on receipt."""
     organization = principal.organization
+    methods = list(default_explanation_methods or [])
+    if methods:
+        explanation_request_check(methods, {})
     if AISystem.objects.filter(organization=organization, name=fields["name"]).exists():
         raise Conflict(
             f"An AI system named '{fields['name']}' already exists.",
@@ -174,7 +185,10 @@ def ai_system_register(*, principal: Principal, **fields: Any) -> AISystem:
             },
         )
     ai_system = AISystem.objects.create(
-        organization=organization, **{k: fields.get(k, "") for k in AI_SYSTEM_FIELDS}
+        organization=organization,
+        explain_on_receipt=explain_on_receipt,
+        default_explanation_methods=methods,
+        **{k: fields.get(k, "") for k in AI_SYSTEM_FIELDS},
     )
     audit_event_append(
         actor=principal.actor,
@@ -182,7 +196,11 @@ def ai_system_register(*, principal: Principal, **fields: Any) -> AISystem:
         action="ai_system.registered",
         object_type="ai_system",
         object_id=ai_system.pk,
-        payload={k: getattr(ai_system, k) for k in AI_SYSTEM_FIELDS},
+        payload={
+            **{k: getattr(ai_system, k) for k in AI_SYSTEM_FIELDS},
+            "explain_on_receipt": explain_on_receipt,
+            "default_explanation_methods": methods,
+        },
     )
     return ai_system
 
@@ -446,6 +464,12 @@ def decision_submit(
                     "prediction_consistent": consistent,
                 },
             )
+            if mv.ai_system.explain_on_receipt:
+                explanation_request(
+                    actor=principal.actor,
+                    decision=decision,
+                    methods=mv.ai_system.default_explanation_methods or None,
+                )
     except IntegrityError:
         # A concurrent identical external_id won the race; answer as a replay.
         existing = Decision.objects.get(

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 HOST, PORT = "127.0.0.1", 8000
 BASE = f"http://{HOST}:{PORT}"
+DEMO_METHODS = ["integrated_gradients", "deeplift", "shapley_sampling"]
 
 
 def _port_free() -> bool:
@@ -41,11 +42,13 @@ def _wait_until_up(server: subprocess.Popen, timeout: float = 60.0) -> None:
     raise SystemExit(f"The server did not answer on {BASE} within {timeout:.0f} s.")
 
 
-def _post(path: str, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+def _request(
+    method: str, path: str, key: str, body: dict[str, Any] | None = None
+) -> tuple[int, Any]:
     request = urllib.request.Request(  # noqa: S310 (loopback, fixed scheme)
         f"{BASE}{path}",
-        data=json.dumps(body).encode(),
-        method="POST",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
         headers={"Authorization": f"Api-Key {key}", "Content-Type": "application/json"},
     )
     try:
@@ -55,24 +58,93 @@ def _post(path: str, key: str, body: dict[str, Any]) -> tuple[int, dict[str, Any
         return exc.code, json.loads(exc.read() or b"{}")
 
 
-def submit_samples(summary: dict[str, Any], models_dir: Path) -> None:
+def submit_samples(summary: dict[str, Any], models_dir: Path) -> list[tuple[str, int]]:
+    """Submit each demo model's sample decisions; returns (org, decision id) pairs."""
+    submitted: list[tuple[str, int]] = []
     for manifest_path in sorted(models_dir.glob("*.json")):
         manifest = json.loads(manifest_path.read_text())
         org = manifest["organization"]
         key, mv_id = summary["keys"][org], summary["model_versions"][org]
         counts: dict[int, int] = {}
         for sample in manifest["sample_decisions"]:
-            status, body = _post(
-                "/api/v1/decisions/", key, {"model_version": mv_id, **sample}
+            status, body = _request(
+                "POST", "/api/v1/decisions/", key, {"model_version": mv_id, **sample}
             )
             counts[status] = counts.get(status, 0) + 1
-            if status not in (200, 201):
+            if status in (200, 201):
+                submitted.append((org, body["id"]))
+            else:
                 print(f"  ! {sample['external_id']}: {status} {body}", file=sys.stderr)
         described = ", ".join(
             f"{n} {'new' if s == 201 else 'already present' if s == 200 else f'failed ({s})'}"
             for s, n in sorted(counts.items())
         )
         print(f"Submitted {org}'s sample decisions through the API: {described}")
+    return submitted
+
+
+def explain_samples(summary: dict[str, Any], submitted: list[tuple[str, int]]) -> None:
+    """Ask for explanations over the API and follow the jobs until they finish."""
+    jobs: dict[str, str] = {}  # job path -> org
+    for org, decision_id in submitted:
+        status, body = _request(
+            "POST",
+            f"/api/v1/decisions/{decision_id}/explanations/",
+            summary["keys"][org],
+            {"methods": DEMO_METHODS},
+        )
+        if status != 202:
+            print(
+                f"  ! explanation request for decision {decision_id}: {status} {body}"
+            )
+            continue
+        jobs[f"/api/v1/jobs/{body['id']}/"] = org
+    deadline = time.monotonic() + 180
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        for path, org in jobs.items():
+            if states.get(path) not in ("done", "failed"):
+                states[path] = _request("GET", path, summary["keys"][org])[1]["status"]
+        finished = sum(1 for s in states.values() if s in ("done", "failed"))
+        print(
+            f"\r  explanations: {finished}/{len(jobs)} jobs finished",
+            end="",
+            flush=True,
+        )
+        if finished == len(jobs):
+            break
+        time.sleep(0.5)
+    print()
+    failed = [p for p, s in states.items() if s == "failed"]
+    pending = [p for p, s in states.items() if s not in ("done", "failed")]
+    print(
+        f"Explained {len(jobs) - len(failed) - len(pending)} decisions "
+        f"({len(failed)} failed, {len(pending)} still pending) with {', '.join(DEMO_METHODS)}."
+    )
+    if submitted:
+        org, decision_id = submitted[0]
+        _, explanations = _request(
+            "GET",
+            f"/api/v1/decisions/{decision_id}/explanations/",
+            summary["keys"][org],
+        )
+        if explanations:
+            first = explanations[0]
+            reasons = "; ".join(r["text"] for r in first["reasons"])
+            print(f"  decision {decision_id}: principal reasons: {reasons}")
+
+
+def _start(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(command, cwd=ROOT)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def main() -> None:
@@ -81,13 +153,32 @@ def main() -> None:
         raise SystemExit(
             f"Port {PORT} on {HOST} is in use; stop whatever serves there and rerun."
         )
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"],
-        cwd=ROOT,
+    server = _start(
+        [sys.executable, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"]
+    )
+    # one worker for both queues, with the sweeper's schedule (beat) embedded;
+    # without REDIS_URL it talks over Kombu's filesystem transport under .data/broker
+    worker = _start(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "--beat",
+            "-Q",
+            "attributions,dossiers",
+            "--pool",
+            "solo",
+            "--loglevel",
+            "WARNING",
+        ]
     )
     try:
         _wait_until_up(server)
-        submit_samples(summary, DATA / "demo_models")
+        submitted = submit_samples(summary, DATA / "demo_models")
+        explain_samples(summary, submitted)
         print("\nInspectoscope is running at", BASE)
         print("  API docs:", f"{BASE}/api/docs/", "  Django admin:", f"{BASE}/admin/")
         print("\nLogins (user / password / role / organisation):")
@@ -101,16 +192,13 @@ def main() -> None:
             f'\nTry: curl -H "Authorization: Api-Key {first_key}" {BASE}/api/v1/decisions/'
         )
         print("Press Ctrl-C to stop.")
-        server.wait()
+        while server.poll() is None and worker.poll() is None:
+            time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
-        if server.poll() is None:
-            server.send_signal(signal.SIGINT)
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        _stop(server)
+        _stop(worker)
 
 
 if __name__ == "__main__":

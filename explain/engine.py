@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -255,6 +256,7 @@ def explain_batch(
     weights_sha256: str | None = None,
     memory_budget_bytes: int = DEFAULT_MEMORY_BUDGET,
     fast_gradients: bool = True,
+    progress: Callable[[float], None] | None = None,
 ) -> list[RowExplanation]:
     """Explain many decisions of one model version; one Captum call per method.
 
@@ -269,6 +271,7 @@ def explain_batch(
         parameters: per-method parameters and general options (see ``resolve_request``).
         weights_sha256: recorded in the manifest.
         memory_budget_bytes: bounds Captum's ``internal_batch_size``.
+        progress: called with the fraction of methods done (0..1) after each method.
         fast_gradients: use the summed-output gradient when rows are independent.
 
     Raises:
@@ -450,6 +453,8 @@ def explain_batch(
                 )
             )
         per_method_results[method] = results
+        if progress is not None:
+            progress((methods.index(method) + 1) / len(methods))
         feature_tensors[method] = feature_attr.cpu()
 
     outcomes = [

@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from compliance import services
+from compliance.explanations import explanation_request
 from compliance.principals import Principal
 from tests import factories
 
@@ -30,6 +31,7 @@ class World:
     other_client_key: str
     other_decision: Any
     other_model_version: Any
+    job: Any = None
 
 
 def _decision(org: Any, client: Any, mv: Any) -> Any:
@@ -52,7 +54,7 @@ def world(db: Any) -> World:
     other_client, other_key = factories.make_client(other, "other-engine")
     other_ai = factories.make_ai_system(other, "Other scoring")
     other_mv = factories.make_model_version(other_ai, "1.0.0")
-    return World(
+    world = World(
         org=org,
         officer=factories.make_member(org, "officer", "acme-officer"),
         auditor=factories.make_member(org, "auditor", "acme-auditor"),
@@ -68,6 +70,10 @@ def world(db: Any) -> World:
         other_decision=_decision(other, other_client, other_mv),
         other_model_version=other_mv,
     )
+    world.job, _ = explanation_request(
+        actor="test", decision=world.decision, methods=["deeplift"]
+    )
+    return world
 
 
 PERSONAS = ["anonymous", "client", "officer", "auditor", "admin", "other_org"]

@@ -1,4 +1,7 @@
-"""Celery application and thin tasks (explanation jobs, dossier rendering).
+"""Celery app and thin tasks. ``celery -A workers worker`` finds ``workers.app``."""
 
-The Celery app is wired in by the workers issue; until then explanations are not queued.
-"""
+from __future__ import annotations
+
+from workers.celery import app
+
+__all__ = ["app"]

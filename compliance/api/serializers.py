@@ -13,7 +13,13 @@ from compliance.api.fields import (
     RejectUnknownFieldsMixin,
     StrictCharField,
 )
-from compliance.models import AISystem, Decision, ModelVersion
+from compliance.models import (
+    AISystem,
+    Decision,
+    Explanation,
+    ExplanationJob,
+    ModelVersion,
+)
 
 
 class AISystemOutputSerializer(serializers.ModelSerializer):
@@ -28,6 +34,8 @@ class AISystemOutputSerializer(serializers.ModelSerializer):
             "deployer",
             "instructions_for_use",
             "known_limitations",
+            "explain_on_receipt",
+            "default_explanation_methods",
             "created_at",
         ]
         read_only_fields = fields
@@ -46,6 +54,10 @@ class AISystemInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
     known_limitations = StrictCharField(
         max_length=20000, required=False, allow_blank=True
+    )
+    explain_on_receipt = serializers.BooleanField(required=False, default=False)
+    default_explanation_methods = serializers.ListField(
+        child=StrictCharField(max_length=40), required=False, max_length=10
     )
 
 
@@ -152,5 +164,68 @@ class DecisionOutputSerializer(serializers.ModelSerializer):
             "status",
             "prediction_consistent",
             "reproduced_score",
+        ]
+        read_only_fields = fields
+
+
+class ExplanationRequestInputSerializer(
+    RejectUnknownFieldsMixin, serializers.Serializer
+):
+    methods = serializers.ListField(
+        child=StrictCharField(max_length=40),
+        required=False,
+        max_length=10,
+        help_text="Method identifiers; default ['integrated_gradients'].",
+    )
+    parameters = serializers.DictField(
+        required=False, help_text="Per-method parameters and general options."
+    )
+
+
+class ExplanationJobOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExplanationJob
+        fields = [
+            "id",
+            "status",
+            "progress",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "decision",
+            "methods",
+            "parameters",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+
+class ExplanationOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Explanation
+        fields = [
+            "method",
+            "attributions",
+            "output",
+            "baseline_output",
+            "output_units",
+            "prediction",
+            "baseline",
+            "baseline_kind",
+            "convergence_delta",
+            "n_steps",
+            "reasons",
+            "counterfactual",
+            "counterfactual_note",
+            "quality",
+            "agreement",
+            "warnings",
+            "needs_review",
+            "needs_review_reasons",
+            "manifest",
+            "parameters",
+            "job",
+            "created_at",
         ]
         read_only_fields = fields

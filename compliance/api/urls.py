@@ -27,4 +27,10 @@ urlpatterns = [
     path(
         "decisions/<int:pk>/", views.DecisionDetailApi.as_view(), name="decision-detail"
     ),
+    path(
+        "decisions/<int:pk>/explanations/",
+        views.DecisionExplanationsApi.as_view(),
+        name="decision-explanations",
+    ),
+    path("jobs/<int:pk>/", views.JobDetailApi.as_view(), name="job-detail"),
 ]

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compliance import selectors, services
+from compliance import explanations, selectors, services
 from compliance.api.filters import DecisionFilter
 from compliance.api.parsers import StrictJSONParser
 from compliance.api.permissions import EVERY_ROLE, HasRoleForMethod
@@ -21,12 +22,21 @@ from compliance.api.serializers import (
     AISystemOutputSerializer,
     DecisionInputSerializer,
     DecisionOutputSerializer,
+    ExplanationJobOutputSerializer,
+    ExplanationOutputSerializer,
+    ExplanationRequestInputSerializer,
     ModelVersionInputSerializer,
     ModelVersionOutputSerializer,
 )
 from compliance.errors import ValidationFailed
-from compliance.models import AISystem, Decision, ModelVersion
-from compliance.principals import ADMIN, CLIENT, Principal, principal_for_request
+from compliance.models import AISystem, Decision, ExplanationJob, ModelVersion
+from compliance.principals import (
+    ADMIN,
+    CLIENT,
+    OFFICER,
+    Principal,
+    principal_for_request,
+)
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(
@@ -170,3 +180,51 @@ def _validated(serializer_class: type, data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
+
+
+class DecisionExplanationsApi(PrincipalMixin, generics.GenericAPIView):
+    """POST: queue explanations (202 + Location of the job). GET: the stored ones."""
+
+    roles_by_method = {"GET": EVERY_ROLE, "POST": frozenset({CLIENT, OFFICER, ADMIN})}
+    parser_classes = [StrictJSONParser]
+    model = Decision
+    selector = selectors.decision_list
+    serializer_class = ExplanationOutputSerializer
+    pagination_class = None
+
+    @extend_schema(responses={200: ExplanationOutputSerializer(many=True)})
+    def get(self, request: Request, pk: int) -> Response:
+        decision = self.get_object()
+        rows = selectors.explanation_list(principal=self.principal, decision=decision)
+        return Response(ExplanationOutputSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=ExplanationRequestInputSerializer,
+        responses={
+            202: ExplanationJobOutputSerializer,
+            409: OpenApiResponse(description="The model version is retired"),
+            **ERROR_RESPONSES,
+        },
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        decision = self.get_object()
+        data = _validated(ExplanationRequestInputSerializer, request.data)
+        job, _ = explanations.explanation_request(
+            actor=self.principal.actor,
+            decision=decision,
+            methods=data.get("methods"),
+            parameters=data.get("parameters"),
+        )
+        location = reverse("api:job-detail", kwargs={"pk": job.pk})
+        return Response(
+            ExplanationJobOutputSerializer(job).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": request.build_absolute_uri(location)},
+        )
+
+
+class JobDetailApi(PrincipalMixin, generics.RetrieveAPIView):
+    roles_by_method = {"GET": EVERY_ROLE}
+    serializer_class = ExplanationJobOutputSerializer
+    model = ExplanationJob
+    selector = selectors.explanation_job_list

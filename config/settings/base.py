@@ -77,6 +77,53 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL") or None
 
+
+# --- Celery: the job table is the source of truth; messages only wake workers ----------
+# Without REDIS_URL the embedded default is a real worker on Kombu's filesystem transport.
+def celery_broker(redis_url: str | None, broker_dir: Path) -> tuple[str, dict]:
+    """Broker URL and transport options: Redis, or folders for the filesystem transport."""
+    if redis_url:
+        return redis_url, {
+            "visibility_timeout": 3600,  # longer than the hard time limit
+            # a producer facing a dead broker gives up fast (the sweeper re-wakes)
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        }
+    return "filesystem://", {
+        "data_folder_in": str(broker_dir / "messages"),
+        "data_folder_out": str(broker_dir / "messages"),
+        "processed_folder": str(broker_dir / "processed"),
+        "store_processed": False,
+    }
+
+
+BROKER_DIR = Path(env_str("INSPECTOSCOPE_BROKER_DIR", str(DATA_DIR / "broker")) or ".")
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = celery_broker(
+    REDIS_URL, BROKER_DIR
+)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# publishing must not hang a web request when the broker is away: the sweeper re-wakes
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_TASK_DEFAULT_QUEUE = "attributions"
+CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# explanation jobs: claims per batch, lease length, attempts before a job fails
+EXPLANATION_BATCH_SIZE = env_int("EXPLANATION_BATCH_SIZE", 256)
+EXPLANATION_LEASE_SECONDS = env_int("EXPLANATION_LEASE_SECONDS", 120)
+EXPLANATION_MAX_ATTEMPTS = env_int("EXPLANATION_MAX_ATTEMPTS", 5)
+SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 15)
+
 AUTH_PASSWORD_VALIDATORS = [
     {
         "NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"

@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
+from config.settings.base import DATABASES, REDIS_URL, celery_broker
 
 DEBUG = False
 SECRET_KEY = "test-secret-key"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="inspectoscope-test-media-"))
+# Worker subprocesses started by tests share these through the environment.
+MEDIA_ROOT = Path(
+    os.environ.get("MEDIA_ROOT") or tempfile.mkdtemp(prefix="inspectoscope-test-media-")
+)
+BROKER_DIR = Path(
+    os.environ.get("INSPECTOSCOPE_BROKER_DIR")
+    or tempfile.mkdtemp(prefix="inspectoscope-test-broker-")
+)
+CELERY_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS = celery_broker(
+    REDIS_URL, BROKER_DIR
+)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # a file, not :memory:, so a worker subprocess can open the test database
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(
+            Path(tempfile.gettempdir()) / f"inspectoscope-test-{os.getpid()}.sqlite3"
+        )
+    }
+EXPLANATION_LEASE_SECONDS = int(os.environ.get("EXPLANATION_LEASE_SECONDS", "120"))
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]

@@ -12,7 +12,13 @@ from typing import Any
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from compliance.models import AISystem, Decision, ModelVersion
+from compliance.models import (
+    AISystem,
+    AuditEvent,
+    Decision,
+    ExplanationJob,
+    ModelVersion,
+)
 from tests import factories
 from tests.conftest import PERSONAS
 
@@ -104,6 +110,27 @@ MATRIX: list[tuple[str, Any, Any, bool, dict[str, int]]] = [
         {A: 401, C: 201, OFF: 403, U: 403, D: 403, X: 403},
     ),
     (
+        "post",
+        lambda w: f"/api/v1/decisions/{w.decision.pk}/explanations/",
+        lambda w: {"methods": ["saliency"]},
+        False,
+        {A: 401, C: 202, OFF: 202, U: 403, D: 202, X: 404},
+    ),
+    (
+        "get",
+        lambda w: f"/api/v1/decisions/{w.decision.pk}/explanations/",
+        None,
+        False,
+        {A: 401, C: 200, OFF: 200, U: 200, D: 200, X: 404},
+    ),
+    (
+        "get",
+        lambda w: f"/api/v1/jobs/{w.job.pk}/",
+        None,
+        False,
+        {A: 401, C: 200, OFF: 200, U: 200, D: 200, X: 404},
+    ),
+    (
         "get",
         lambda w: f"/api/v1/decisions/{w.decision.pk}/",
         None,
@@ -121,6 +148,11 @@ CASES = [
 ]
 
 
+def _row_counts() -> tuple[int, ...]:
+    models = (Decision, ModelVersion, AISystem, ExplanationJob, AuditEvent)
+    return tuple(model.objects.count() for model in models)
+
+
 def test_every_case_names_every_persona():
     for _, _, _, _, expectations in MATRIX:
         assert set(expectations) == set(PERSONAS)
@@ -134,22 +166,13 @@ def test_role_matrix(world, api_as, method, url, body, multipart, persona, expec
     kwargs: dict[str, Any] = {}
     if body is not None:
         kwargs = {"data": body(world), "format": "multipart" if multipart else "json"}
-    counts = (
-        Decision.objects.count(),
-        ModelVersion.objects.count(),
-        AISystem.objects.count(),
-    )
+    counts = _row_counts()
     response = getattr(api, method)(url(world), **kwargs)
     assert response.status_code == expected, response.content
     if expected >= 400:
         body_json = response.json()
         assert set(body_json) == {"code", "detail", "errors"}
-        # denied writes change nothing
-        assert counts == (
-            Decision.objects.count(),
-            ModelVersion.objects.count(),
-            AISystem.objects.count(),
-        )
+        assert counts == _row_counts()  # denied writes change nothing
     if expected == 401:
         assert response["WWW-Authenticate"] == "Api-Key"
 

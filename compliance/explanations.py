@@ -1,0 +1,438 @@
+"""Explanation jobs: request, claim with a lease, explain in batches, store, sweep.
+
+The ``ExplanationJob`` table is the source of truth. A Celery message only wakes a
+worker, which claims up to N queued jobs of one model version (``SKIP LOCKED`` on
+PostgreSQL; on SQLite the IMMEDIATE transaction serialises claimers), explains them
+with one ``explain_batch`` call per request shape, and stores the results only while
+its lease token is still the job's. A lost message is re-sent by the sweeper; a
+killed worker's jobs are reclaimed when their lease expires.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
+from django.db.models import F, Q
+from django.utils import timezone
+
+import explain
+from compliance.audit import audit_event_append, canonical_json
+from compliance.errors import Conflict, ValidationFailed
+from compliance.models import Decision, Explanation, ExplanationJob
+from compliance.prediction import model_version_load
+
+logger = logging.getLogger(__name__)
+Status = ExplanationJob.Status
+
+PROCESS_TASK = "workers.tasks.explanations_process"
+_broker_down_until = 0.0
+BROKER_BACKOFF_SECONDS = 5.0
+
+
+# --- requesting ------------------------------------------------------------------------
+
+
+def _request_sha256(methods: list[str], parameters: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        canonical_json({"methods": methods, "parameters": parameters}).encode()
+    ).hexdigest()
+
+
+def explanation_request_check(methods: Any, parameters: Any) -> tuple[list[str], dict]:
+    """Validate methods and parameters now, so a bad request is a 400, not a failed job."""
+    if parameters is None:
+        parameters = {}
+    try:
+        explain.resolve_request(methods, parameters)
+    except explain.UnknownMethod as exc:
+        raise ValidationFailed(str(exc), {"methods": [str(exc)]}) from exc
+    except explain.BadParameter as exc:
+        field = "methods" if str(exc).startswith("methods") else "parameters"
+        raise ValidationFailed(str(exc), {field: [str(exc)]}) from exc
+    return list(methods), dict(parameters)
+
+
+def explanation_request(
+    *,
+    actor: str,
+    decision: Decision,
+    methods: list[str] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> tuple[ExplanationJob, bool]:
+    """Queue an explanation job; the same request again returns the same job.
+
+    Returns ``(job, created)``. A failed job asked for again is queued again.
+    """
+    methods, parameters = explanation_request_check(
+        [explain.METHODS[0]] if methods is None else methods, parameters
+    )
+    mv = decision.model_version
+    if not mv.is_active:
+        raise Conflict(
+            "The decision's model version is retired; it is no longer explained.",
+            {"model_version": ["This model version is retired."]},
+        )
+    request_sha = _request_sha256(methods, parameters)
+    with transaction.atomic():
+        job = (
+            ExplanationJob.objects.select_for_update()
+            .filter(decision=decision, request_sha256=request_sha)
+            .first()
+        )
+        if job is not None:
+            if job.status == Status.FAILED:
+                job.status, job.attempts, job.error, job.progress = (
+                    Status.QUEUED,
+                    0,
+                    "",
+                    0.0,
+                )
+                job.save(update_fields=["status", "attempts", "error", "progress"])
+                audit_event_append(
+                    actor=actor,
+                    organization=decision.organization,
+                    action="explanation.requeued",
+                    object_type="explanation_job",
+                    object_id=job.pk,
+                    payload={"decision": decision.pk},
+                )
+                _wake_on_commit(mv.pk)
+            return job, False
+        try:
+            with transaction.atomic():
+                job = ExplanationJob.objects.create(
+                    organization=decision.organization,
+                    decision=decision,
+                    model_version=mv,
+                    methods=methods,
+                    parameters=parameters,
+                    request_sha256=request_sha,
+                )
+        except IntegrityError:  # a concurrent identical request won
+            return ExplanationJob.objects.get(
+                decision=decision, request_sha256=request_sha
+            ), False
+        audit_event_append(
+            actor=actor,
+            organization=decision.organization,
+            action="explanation.requested",
+            object_type="explanation_job",
+            object_id=job.pk,
+            payload={
+                "decision": decision.pk,
+                "methods": methods,
+                "request_sha256": request_sha,
+            },
+        )
+        _wake_on_commit(mv.pk)
+    return job, True
+
+
+def _wake_on_commit(model_version_id: int) -> None:
+    transaction.on_commit(lambda: explanation_wake(model_version_id))
+
+
+def explanation_wake(model_version_id: int | None = None) -> bool:
+    """Send a wake-up message; never raise. Returns whether it was sent.
+
+    With the broker away the job stays queued in the database and the sweeper sends
+    the message later; for a few seconds after a failure no publish is tried, so web
+    requests do not wait on a dead broker.
+    """
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        return False
+    from workers.celery import app
+
+    try:
+        app.send_task(
+            PROCESS_TASK,
+            kwargs={"model_version_id": model_version_id},
+            queue="attributions",
+            retry=False,
+        )
+        return True
+    except Exception as exc:  # the broker client raises many kinds; all mean "not sent"
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        logger.warning(
+            "Could not publish a wake-up for model version %s (%s); the job stays "
+            "queued and the sweeper will wake a worker.",
+            model_version_id,
+            exc,
+        )
+        return False
+
+
+# --- claiming, processing, storing ------------------------------------------------------
+
+
+def _claimable(now: Any) -> Q:
+    return Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_until__lt=now)
+
+
+def explanation_jobs_claim(
+    *, worker: str, limit: int
+) -> tuple[str, list[ExplanationJob]]:
+    """Lease up to ``limit`` claimable jobs of one model version. Returns (token, jobs)."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    with transaction.atomic():
+        first = (
+            ExplanationJob.objects.filter(_claimable(now))
+            .order_by("created_at", "id")
+            .values_list("model_version_id", flat=True)
+            .first()
+        )
+        if first is None:
+            return token, []
+        candidates = ExplanationJob.objects.filter(
+            _claimable(now), model_version_id=first
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
+        jobs = list(candidates.order_by("created_at", "id")[:limit])
+        exhausted = [
+            j.pk for j in jobs if j.attempts >= settings.EXPLANATION_MAX_ATTEMPTS
+        ]
+        if exhausted:
+            ExplanationJob.objects.filter(pk__in=exhausted).update(
+                status=Status.FAILED,
+                finished_at=now,
+                lease_token="",
+                lease_until=None,
+                error=(
+                    f"Gave up after {settings.EXPLANATION_MAX_ATTEMPTS} attempts: the "
+                    "worker was lost or failed each time (see the worker logs)."
+                ),
+            )
+        claimed = [j.pk for j in jobs if j.pk not in set(exhausted)]
+        ExplanationJob.objects.filter(pk__in=claimed).update(
+            status=Status.RUNNING,
+            lease_token=token,
+            worker=worker[:200],
+            progress=0.05,
+            lease_until=now + timedelta(seconds=settings.EXPLANATION_LEASE_SECONDS),
+            started_at=now,
+            attempts=F("attempts") + 1,
+        )
+    return token, list(
+        ExplanationJob.objects.filter(pk__in=claimed, lease_token=token)
+        .select_related("decision", "model_version", "model_version__ai_system")
+        .order_by("created_at", "id")
+    )
+
+
+def explanation_batch_process(*, worker: str, limit: int) -> int:
+    """Claim, explain and store one batch. Returns the number of jobs claimed (0: idle)."""
+    token, jobs = explanation_jobs_claim(worker=worker, limit=limit)
+    if not jobs:
+        return 0
+    try:
+        return _batch_explain(jobs, token=token, worker=worker)
+    except (OperationalError, InterfaceError):
+        # transient: give the jobs back now rather than when the lease expires
+        try:
+            explanation_jobs_release(token=token)
+        except DatabaseError:
+            logger.warning(
+                "Could not release jobs of lease %s; the sweeper will.", token
+            )
+        raise
+
+
+def _batch_explain(jobs: list[ExplanationJob], *, token: str, worker: str) -> int:
+    mv = jobs[0].model_version
+    try:
+        model, schema = model_version_load(mv, device=explain.default_device())
+    except (explain.ModelLoadError, explain.SchemaError, OSError) as exc:
+        _jobs_fail(jobs, token, f"The model version could not be loaded: {exc}")
+        return len(jobs)
+    by_request: dict[str, list[ExplanationJob]] = defaultdict(list)
+    for job in jobs:
+        by_request[job.request_sha256].append(job)
+    for group in by_request.values():
+        pks = [j.pk for j in group]
+
+        def progress(fraction: float, _pks: list[int] = pks) -> None:
+            ExplanationJob.objects.filter(pk__in=_pks, lease_token=token).update(
+                progress=round(0.05 + 0.9 * fraction, 3)
+            )
+
+        try:
+            results = explain.explain_batch(
+                model,
+                [j.decision.features for j in group],
+                schema=schema,
+                class_labels=mv.class_labels,
+                favourable_class=mv.favourable_class,
+                threshold=mv.decision_threshold,
+                methods=group[0].methods,
+                parameters=group[0].parameters,
+                weights_sha256=mv.weights_sha256,
+                progress=progress,
+            )
+        except explain.ExplainError as exc:
+            _jobs_fail(group, token, f"The explanation could not be computed: {exc}")
+            continue
+        _results_store(group, results, token=token, worker=worker)
+    return len(jobs)
+
+
+def _jobs_fail(jobs: list[ExplanationJob], token: str, message: str) -> None:
+    with transaction.atomic():
+        for job in jobs:
+            updated = ExplanationJob.objects.filter(
+                pk=job.pk, lease_token=token
+            ).update(
+                status=Status.FAILED,
+                error=message[:2000],
+                finished_at=timezone.now(),
+                lease_token="",
+                lease_until=None,
+            )
+            if updated:
+                audit_event_append(
+                    actor="worker",
+                    organization=job.decision.organization,
+                    action="explanation.failed",
+                    object_type="explanation_job",
+                    object_id=job.pk,
+                    payload={"decision": job.decision_id, "error": message[:500]},
+                )
+
+
+def _results_store(
+    jobs: list[ExplanationJob],
+    results: list[explain.RowExplanation],
+    *,
+    token: str,
+    worker: str,
+) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        for job, result in zip(jobs, results, strict=True):
+            locked = (
+                ExplanationJob.objects.select_for_update().filter(pk=job.pk).first()
+            )
+            if (
+                locked is None
+                or locked.lease_token != token
+                or locked.status != Status.RUNNING
+            ):
+                logger.warning(
+                    "Lease on job %s was lost; its results are discarded.", job.pk
+                )
+                continue
+            try:
+                with transaction.atomic():
+                    _explanations_create(locked, result)
+            except IntegrityError:
+                logger.warning("Job %s already has stored results; skipping.", job.pk)
+                continue
+            locked.status, locked.progress, locked.finished_at = Status.DONE, 1.0, now
+            locked.lease_token, locked.lease_until = "", None
+            locked.save(
+                update_fields=[
+                    "status",
+                    "progress",
+                    "finished_at",
+                    "lease_token",
+                    "lease_until",
+                ]
+            )
+            decision = job.decision
+            if result.needs_review and decision.status == Decision.Status.UNREVIEWED:
+                Decision.objects.filter(
+                    pk=decision.pk, status=Decision.Status.UNREVIEWED
+                ).update(status=Decision.Status.NEEDS_REVIEW)
+            audit_event_append(
+                actor=f"worker:{worker}"[:200],
+                organization=decision.organization,
+                action="explanation.stored",
+                object_type="decision",
+                object_id=decision.pk,
+                payload={
+                    "job": job.pk,
+                    "methods": job.methods,
+                    "needs_review": result.needs_review,
+                    "input_sha256": next(iter(result.methods.values())).manifest[
+                        "input_sha256"
+                    ],
+                },
+            )
+
+
+def _explanations_create(job: ExplanationJob, result: explain.RowExplanation) -> None:
+    for method, m in result.methods.items():
+        Explanation.objects.create(
+            job=job,
+            decision_id=job.decision_id,
+            method=method,
+            parameters=m.parameters,
+            attributions=m.attributions,
+            output=m.output,
+            baseline_output=m.baseline_output,
+            output_units=result.output_units,
+            prediction=result.prediction,
+            baseline=m.baseline,
+            baseline_kind=m.baseline_kind,
+            convergence_delta=m.convergence_delta,
+            n_steps=m.n_steps,
+            reasons=result.reasons,
+            counterfactual=result.counterfactual,
+            counterfactual_note=result.counterfactual_note or "",
+            quality=m.quality,
+            agreement=result.agreement,
+            warnings=result.warnings,
+            needs_review=result.needs_review,
+            needs_review_reasons=result.needs_review_reasons,
+            manifest=m.manifest,
+        )
+
+
+def explanation_jobs_release(*, token: str) -> int:
+    """Give claimed jobs back to the queue (after a transient error)."""
+    return ExplanationJob.objects.filter(
+        lease_token=token, status=Status.RUNNING
+    ).update(status=Status.QUEUED, lease_token="", lease_until=None, progress=0.0)
+
+
+# --- sweeping ---------------------------------------------------------------------------
+
+
+def explanation_jobs_sweep() -> dict[str, int]:
+    """Reclaim expired leases and re-wake model versions with queued jobs."""
+    now = timezone.now()
+    reclaimed = ExplanationJob.objects.filter(
+        status=Status.RUNNING, lease_until__lt=now
+    ).update(status=Status.QUEUED, lease_token="", lease_until=None, progress=0.0)
+    if reclaimed:
+        logger.warning("Reclaimed %s explanation jobs whose lease expired.", reclaimed)
+    versions = list(
+        ExplanationJob.objects.filter(status=Status.QUEUED)
+        .values_list("model_version_id", flat=True)
+        .distinct()
+    )
+    global _broker_down_until
+    _broker_down_until = 0.0  # the sweeper always tries
+    woken = sum(1 for mv_id in versions if explanation_wake(mv_id))
+    return {
+        "reclaimed": reclaimed,
+        "model_versions_woken": woken,
+        "queued_versions": len(versions),
+    }

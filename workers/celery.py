@@ -1,0 +1,51 @@
+"""The Celery application, configured from Django settings (CELERY_* names).
+
+Queues: ``attributions`` (GPU workers: explanation batches) and ``dossiers`` (CPU).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from celery import Celery
+from kombu import Exchange, Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+
+app = Celery("inspectoscope")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = tuple(
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in ("attributions", "dossiers")
+)
+app.conf.task_routes = {
+    "workers.tasks.explanations_process": {"queue": "attributions"},
+    "workers.tasks.explanations_sweep": {"queue": "attributions"},
+    "workers.tasks.dossier_render": {"queue": "dossiers"},
+}
+
+
+def _beat_schedule() -> dict:
+    from django.conf import settings
+
+    return {
+        "sweep-explanation-jobs": {
+            "task": "workers.tasks.explanations_sweep",
+            "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
+        }
+    }
+
+
+@app.on_after_configure.connect
+def _configure(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    sender.conf.beat_schedule = _beat_schedule()
+    options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+        if key in options:
+            Path(options[key]).mkdir(parents=True, exist_ok=True)
+
+
+app.autodiscover_tasks(["workers"], related_name="tasks")
