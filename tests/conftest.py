@@ -70,6 +70,12 @@ def world(db: Any) -> World:
         other_decision=_decision(other, other_client, other_mv),
         other_model_version=other_mv,
     )
+    return world
+
+
+@pytest.fixture
+def world_with_job(world: World) -> World:
+    """The world with one queued explanation job of its decision."""
     world.job, _ = explanation_request(
         actor="test", decision=world.decision, methods=["deeplift"]
     )

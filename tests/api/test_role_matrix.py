@@ -161,13 +161,18 @@ def test_every_case_names_every_persona():
 @pytest.mark.parametrize(
     ("method", "url", "body", "multipart", "persona", "expected"), CASES
 )
-def test_role_matrix(world, api_as, method, url, body, multipart, persona, expected):
+def test_role_matrix(
+    world_with_job, api_as, method, url, body, multipart, persona, expected
+):
     api = api_as(persona)
     kwargs: dict[str, Any] = {}
     if body is not None:
-        kwargs = {"data": body(world), "format": "multipart" if multipart else "json"}
+        kwargs = {
+            "data": body(world_with_job),
+            "format": "multipart" if multipart else "json",
+        }
     counts = _row_counts()
-    response = getattr(api, method)(url(world), **kwargs)
+    response = getattr(api, method)(url(world_with_job), **kwargs)
     assert response.status_code == expected, response.content
     if expected >= 400:
         body_json = response.json()
