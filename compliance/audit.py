@@ -70,26 +70,55 @@ def audit_event_append(
     payload: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the chain. Must run inside the caller's transaction."""
+    return audit_events_append(
+        [
+            {
+                "actor": actor,
+                "organization": organization,
+                "action": action,
+                "object_type": object_type,
+                "object_id": object_id,
+                "payload": payload,
+            }
+        ]
+    )[0]
+
+
+def audit_events_append(events: list[dict[str, Any]]) -> list[AuditEvent]:
+    """Append several events in order, with one read of the chain's end and one insert.
+
+    Each item has the keyword arguments of ``audit_event_append``. Must run inside the
+    caller's transaction.
+    """
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("audit_event_append must run inside transaction.atomic().")
+        raise RuntimeError("audit events must be appended inside transaction.atomic().")
+    if not events:
+        return []
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_ADVISORY_LOCK_KEY])
     last = AuditEvent.objects.order_by("-sequence").only("sequence", "hash").first()
-    event = AuditEvent(
-        sequence=(last.sequence + 1) if last else 1,
-        at=timezone.now(),
-        actor=actor,
-        organization=organization,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        payload=_json_safe(payload or {}),
-        prev_hash=last.hash if last else GENESIS_HASH,
-    )
-    event.hash = audit_event_hash(event, event.prev_hash)
-    event.save(force_insert=True)
-    return event
+    sequence, prev_hash = (last.sequence, last.hash) if last else (0, GENESIS_HASH)
+    now = timezone.now()
+    created = []
+    for item in events:
+        sequence += 1
+        event = AuditEvent(
+            sequence=sequence,
+            at=now,
+            actor=item["actor"],
+            organization=item["organization"],
+            action=item["action"],
+            object_type=item["object_type"],
+            object_id=str(item["object_id"]),
+            payload=_json_safe(item.get("payload") or {}),
+            prev_hash=prev_hash,
+        )
+        event.hash = audit_event_hash(event, prev_hash)
+        prev_hash = event.hash
+        created.append(event)
+    AuditEvent.objects.bulk_create(created)
+    return created
 
 
 @dataclass(frozen=True)

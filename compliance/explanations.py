@@ -31,7 +31,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 import explain
-from compliance.audit import audit_event_append, canonical_json
+from compliance.audit import audit_event_append, audit_events_append, canonical_json
 from compliance.errors import Conflict, ValidationFailed
 from compliance.models import Decision, Explanation, ExplanationJob
 from compliance.prediction import model_version_load
@@ -323,86 +323,95 @@ def _results_store(
     token: str,
     worker: str,
 ) -> None:
+    """Store a batch's results in one transaction, only for jobs whose lease is ours.
+
+    The unique (job, method) constraint makes a second store of the same job fail
+    rather than duplicate; the lease check makes a reclaimed job's late results vanish.
+    """
     now = timezone.now()
     with transaction.atomic():
-        for job, result in zip(jobs, results, strict=True):
-            locked = (
-                ExplanationJob.objects.select_for_update().filter(pk=job.pk).first()
+        held = set(
+            ExplanationJob.objects.select_for_update()
+            .filter(
+                pk__in=[j.pk for j in jobs], lease_token=token, status=Status.RUNNING
             )
-            if (
-                locked is None
-                or locked.lease_token != token
-                or locked.status != Status.RUNNING
-            ):
-                logger.warning(
-                    "Lease on job %s was lost; its results are discarded.", job.pk
-                )
-                continue
-            try:
-                with transaction.atomic():
-                    _explanations_create(locked, result)
-            except IntegrityError:
-                logger.warning("Job %s already has stored results; skipping.", job.pk)
-                continue
-            locked.status, locked.progress, locked.finished_at = Status.DONE, 1.0, now
-            locked.lease_token, locked.lease_until = "", None
-            locked.save(
-                update_fields=[
-                    "status",
-                    "progress",
-                    "finished_at",
-                    "lease_token",
-                    "lease_until",
-                ]
-            )
-            decision = job.decision
-            if result.needs_review and decision.status == Decision.Status.UNREVIEWED:
-                Decision.objects.filter(
-                    pk=decision.pk, status=Decision.Status.UNREVIEWED
-                ).update(status=Decision.Status.NEEDS_REVIEW)
-            audit_event_append(
-                actor=f"worker:{worker}"[:200],
-                organization=decision.organization,
-                action="explanation.stored",
-                object_type="decision",
-                object_id=decision.pk,
-                payload={
-                    "job": job.pk,
-                    "methods": job.methods,
-                    "needs_review": result.needs_review,
-                    "input_sha256": next(iter(result.methods.values())).manifest[
-                        "input_sha256"
-                    ],
-                },
-            )
-
-
-def _explanations_create(job: ExplanationJob, result: explain.RowExplanation) -> None:
-    for method, m in result.methods.items():
-        Explanation.objects.create(
-            job=job,
-            decision_id=job.decision_id,
-            method=method,
-            parameters=m.parameters,
-            attributions=m.attributions,
-            output=m.output,
-            baseline_output=m.baseline_output,
-            output_units=result.output_units,
-            prediction=result.prediction,
-            baseline=m.baseline,
-            baseline_kind=m.baseline_kind,
-            convergence_delta=m.convergence_delta,
-            n_steps=m.n_steps,
-            reasons=result.reasons,
-            counterfactual=result.counterfactual,
-            counterfactual_note=result.counterfactual_note or "",
-            quality=m.quality,
-            agreement=result.agreement,
-            warnings=result.warnings,
-            needs_review=result.needs_review,
-            needs_review_reasons=result.needs_review_reasons,
-            manifest=m.manifest,
+            .values_list("pk", flat=True)
         )
+        lost = [j.pk for j in jobs if j.pk not in held]
+        if lost:
+            logger.warning("Lease lost on jobs %s; their results are discarded.", lost)
+        kept = [(j, r) for j, r in zip(jobs, results, strict=True) if j.pk in held]
+        if not kept:
+            return
+        Explanation.objects.bulk_create(
+            [
+                _explanation_row(job, result, method)
+                for job, result in kept
+                for method in result.methods
+            ]
+        )
+        ExplanationJob.objects.filter(pk__in=held, lease_token=token).update(
+            status=Status.DONE,
+            progress=1.0,
+            finished_at=now,
+            lease_token="",
+            lease_until=None,
+        )
+        flagged = [job.decision_id for job, result in kept if result.needs_review]
+        if flagged:
+            Decision.objects.filter(
+                pk__in=flagged, status=Decision.Status.UNREVIEWED
+            ).update(status=Decision.Status.NEEDS_REVIEW)
+        audit_events_append(
+            [
+                {
+                    "actor": f"worker:{worker}"[:200],
+                    "organization": job.decision.organization,
+                    "action": "explanation.stored",
+                    "object_type": "decision",
+                    "object_id": job.decision_id,
+                    "payload": {
+                        "job": job.pk,
+                        "methods": job.methods,
+                        "needs_review": result.needs_review,
+                        "input_sha256": next(iter(result.methods.values())).manifest[
+                            "input_sha256"
+                        ],
+                    },
+                }
+                for job, result in kept
+            ]
+        )
+
+
+def _explanation_row(
+    job: ExplanationJob, result: explain.RowExplanation, method: str
+) -> Explanation:
+    m = result.methods[method]
+    return Explanation(
+        job=job,
+        decision_id=job.decision_id,
+        method=method,
+        parameters=m.parameters,
+        attributions=m.attributions,
+        output=m.output,
+        baseline_output=m.baseline_output,
+        output_units=result.output_units,
+        prediction=result.prediction,
+        baseline=m.baseline,
+        baseline_kind=m.baseline_kind,
+        convergence_delta=m.convergence_delta,
+        n_steps=m.n_steps,
+        reasons=result.reasons,
+        counterfactual=result.counterfactual,
+        counterfactual_note=result.counterfactual_note or "",
+        quality=m.quality,
+        agreement=result.agreement,
+        warnings=result.warnings,
+        needs_review=result.needs_review,
+        needs_review_reasons=result.needs_review_reasons,
+        manifest=m.manifest,
+    )
 
 
 def explanation_jobs_release(*, token: str) -> int:

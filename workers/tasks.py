@@ -53,3 +53,9 @@ def explanations_process(self: Any, model_version_id: int | None = None) -> int:
 def explanations_sweep() -> dict[str, int]:
     """Periodic (Celery beat): reclaim expired leases, re-wake queued jobs."""
     return explanations.explanation_jobs_sweep()
+
+
+@shared_task(name="workers.tasks.ping", ignore_result=False)
+def ping() -> str:
+    """Does nothing: used to check that a worker answers, and to measure per-message cost."""
+    return "pong"
