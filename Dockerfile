@@ -9,7 +9,7 @@ RUN /opt/venv/bin/pip install -r /tmp/requirements.txt gunicorn==23.0.0
 
 FROM python:3.11-slim-bookworm
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 inspectoscope
 COPY --from=build /opt/venv /opt/venv

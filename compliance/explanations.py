@@ -182,7 +182,8 @@ def explanation_wake(model_version_id: int | None = None) -> bool:
 
 
 def _claimable(now: Any) -> Q:
-    return Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_until__lt=now)
+    due = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_until__lt=now)
+    return due & Q(kind=ExplanationJob.Kind.EXPLANATION)
 
 
 def explanation_jobs_claim(

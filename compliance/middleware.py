@@ -8,7 +8,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-MODEL_UPLOAD_PATHS = ("/api/v1/model-versions/",)
+MODEL_UPLOAD_PATHS = ("/api/v1/model-versions/", "/api/v1/dossiers/verify")
 
 
 def _json_error(status: int, code: str, detail: str) -> HttpResponse:

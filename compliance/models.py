@@ -275,6 +275,10 @@ class ExplanationJob(models.Model):
     """A request for explanations of one decision. The table is the source of truth for
     work: a Celery message only wakes a worker, which claims jobs here with a lease."""
 
+    class Kind(models.TextChoices):
+        EXPLANATION = "explanation", "Explanation"
+        DOSSIER = "dossier", "Dossier"
+
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
@@ -290,9 +294,15 @@ class ExplanationJob(models.Model):
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.PROTECT, related_name="+"
     )
+    kind = models.CharField(
+        max_length=12, choices=Kind.choices, default=Kind.EXPLANATION
+    )
     methods = models.JSONField()
     parameters = models.JSONField(default=dict)
     request_sha256 = models.CharField(max_length=64)
+    dossier = models.ForeignKey(
+        "Dossier", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED
     )
@@ -365,3 +375,33 @@ class Explanation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} explanation of decision {self.decision_id}"
+
+
+class Dossier(models.Model):
+    """An issued explanation dossier (PDF). Immutable: a reissue is a new version."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, related_name="dossiers"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+"
+    )
+    version = models.PositiveIntegerField()
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64, unique=True)
+    size_bytes = models.PositiveIntegerField()
+    pages = models.PositiveIntegerField()
+    issued_by = models.CharField(max_length=200)
+    issued_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["decision", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "version"], name="uniq_dossier_version"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} v{self.version}"

@@ -8,6 +8,7 @@ from compliance.models import (
     AISystem,
     AuditEvent,
     Decision,
+    Dossier,
     Explanation,
     ExplanationJob,
     ModelVersion,
@@ -53,6 +54,15 @@ def explanation_list(*, principal: Principal, decision: Decision) -> list[Explan
     ).order_by("-created_at", "-id"):
         newest.setdefault(explanation.method, explanation)
     return sorted(newest.values(), key=lambda e: e.method)
+
+
+def dossier_list(*, principal: Principal) -> QuerySet[Dossier]:
+    """The organisation's dossiers, newest version first (bytes deferred)."""
+    return (
+        Dossier.objects.filter(organization=principal.organization)
+        .defer("pdf")
+        .order_by("-decision_id", "-version")
+    )
 
 
 def audit_event_list(*, principal: Principal) -> QuerySet[AuditEvent]:

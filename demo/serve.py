@@ -134,6 +134,55 @@ def explain_samples(summary: dict[str, Any], submitted: list[tuple[str, int]]) -
             print(f"  decision {decision_id}: principal reasons: {reasons}")
 
 
+def issue_dossiers(summary: dict[str, Any], submitted: list[tuple[str, int]]) -> None:
+    """Issue a dossier for the first adverse decision of each organisation (through the
+    API, rendered by the worker on the dossiers queue) and save the PDFs."""
+    out = DATA / "dossiers"
+    out.mkdir(parents=True, exist_ok=True)
+    done_orgs: set[str] = set()
+    for org, decision_id in submitted:
+        key = summary["keys"][org]
+        if org in done_orgs:
+            continue
+        decision = _request("GET", f"/api/v1/decisions/{decision_id}/", key)[1]
+        if decision["outcome"] not in ("bad", "malignant"):
+            continue
+        existing = _request("GET", f"/api/v1/dossiers/?decision={decision_id}", key)[1]
+        if existing.get("results"):
+            dossier = existing["results"][0]
+        else:
+            status, job = _request(
+                "POST", f"/api/v1/decisions/{decision_id}/dossiers/", key
+            )
+            if status != 202:
+                print(f"  ! dossier for decision {decision_id}: {status} {job}")
+                continue
+            deadline = time.monotonic() + 60
+            while (
+                job["status"] not in ("done", "failed") and time.monotonic() < deadline
+            ):
+                time.sleep(0.3)
+                job = _request("GET", f"/api/v1/jobs/{job['id']}/", key)[1]
+            if job["status"] != "done":
+                print(
+                    f"  ! dossier job {job['id']}: {job['status']} {job.get('error', '')}"
+                )
+                continue
+            dossier = _request("GET", f"/api/v1/dossiers/{job['dossier']}/", key)[1]
+        request = urllib.request.Request(  # noqa: S310 (loopback)
+            f"{BASE}/api/v1/dossiers/{dossier['id']}/pdf",
+            headers={"Authorization": f"Api-Key {key}"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            path = out / f"{dossier['public_id']}-v{dossier['version']}.pdf"
+            path.write_bytes(response.read())
+        print(
+            f"Dossier for {org} decision {decision_id}: {path} ({dossier['pages']} pages, "
+            f"sha256 {dossier['sha256'][:16]}...)"
+        )
+        done_orgs.add(org)
+
+
 def _start(command: list[str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT)
 
@@ -179,6 +228,7 @@ def main() -> None:
         _wait_until_up(server)
         submitted = submit_samples(summary, DATA / "demo_models")
         explain_samples(summary, submitted)
+        issue_dossiers(summary, submitted)
         print("\nInspectoscope is running at", BASE)
         print("  API docs:", f"{BASE}/api/docs/", "  Django admin:", f"{BASE}/admin/")
         print("\nLogins (user / password / role / organisation):")

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 
 from compliance import services
 from compliance.explanations import explanation_request
+from compliance.models import Dossier
 from compliance.principals import Principal
 from tests import factories
 
@@ -32,6 +33,7 @@ class World:
     other_decision: Any
     other_model_version: Any
     job: Any = None
+    dossier: Any = None
 
 
 def _decision(org: Any, client: Any, mv: Any) -> Any:
@@ -78,6 +80,19 @@ def world_with_job(world: World) -> World:
     """The world with one queued explanation job of its decision."""
     world.job, _ = explanation_request(
         actor="test", decision=world.decision, methods=["deeplift"]
+    )
+    # a stored dossier row (its bytes need not be a rendered PDF for access checks)
+    world.dossier = Dossier.objects.create(
+        public_id="DOS-TEST00000001",
+        decision=world.decision,
+        organization=world.org,
+        version=1,
+        pdf=b"%PDF-1.7 test",
+        sha256="ab" * 32,
+        size_bytes=13,
+        pages=1,
+        issued_by="test",
+        issued_at=timezone.now(),
     )
     return world
 

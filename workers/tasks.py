@@ -59,3 +59,15 @@ def explanations_sweep() -> dict[str, int]:
 def ping() -> str:
     """Does nothing: used to check that a worker answers, and to measure per-message cost."""
     return "pong"
+
+
+@shared_task(
+    name="workers.tasks.dossier_render",
+    soft_time_limit=60,
+    time_limit=90,
+)
+def dossier_render(job_id: int) -> None:
+    """Render and store one dossier (the dossiers queue, CPU workers)."""
+    from compliance.dossiers import dossier_job_run
+
+    dossier_job_run(job_id=job_id, worker=_worker_name())

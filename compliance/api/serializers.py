@@ -16,6 +16,7 @@ from compliance.api.fields import (
 from compliance.models import (
     AISystem,
     Decision,
+    Dossier,
     Explanation,
     ExplanationJob,
     ModelVersion,
@@ -193,9 +194,10 @@ class ExplanationJobOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "started_at",
             "finished_at",
+            "kind",
             "decision",
+            "dossier",
             "methods",
-            "parameters",
             "attempts",
         ]
         read_only_fields = fields
@@ -229,3 +231,37 @@ class ExplanationOutputSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+
+class DossierOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Dossier
+        fields = [
+            "id",
+            "public_id",
+            "decision",
+            "version",
+            "sha256",
+            "size_bytes",
+            "pages",
+            "issued_by",
+            "issued_at",
+        ]
+        read_only_fields = fields
+
+
+class DossierVerifyInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False)
+    pdf = serializers.FileField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if ("sha256" in attrs) == ("pdf" in attrs):
+            raise serializers.ValidationError(
+                {
+                    "non_field_errors": [
+                        "Send either a sha256 (JSON) or a pdf file (multipart)."
+                    ]
+                }
+            )
+        return attrs

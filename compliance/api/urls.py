@@ -32,5 +32,14 @@ urlpatterns = [
         views.DecisionExplanationsApi.as_view(),
         name="decision-explanations",
     ),
+    path(
+        "decisions/<int:pk>/dossiers/",
+        views.DecisionDossiersApi.as_view(),
+        name="decision-dossiers",
+    ),
+    path("dossiers/", views.DossierListApi.as_view(), name="dossier-list"),
+    path("dossiers/verify", views.DossierVerifyApi.as_view(), name="dossier-verify"),
+    path("dossiers/<int:pk>/", views.DossierDetailApi.as_view(), name="dossier-detail"),
+    path("dossiers/<int:pk>/pdf", views.DossierPdfApi.as_view(), name="dossier-pdf"),
     path("jobs/<int:pk>/", views.JobDetailApi.as_view(), name="job-detail"),
 ]

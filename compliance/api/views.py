@@ -6,14 +6,16 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Model, QuerySet
+from django.http import HttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compliance import explanations, selectors, services
+from compliance import dossiers, explanations, selectors, services
 from compliance.api.filters import DecisionFilter
 from compliance.api.parsers import StrictJSONParser
 from compliance.api.permissions import EVERY_ROLE, HasRoleForMethod
@@ -22,6 +24,8 @@ from compliance.api.serializers import (
     AISystemOutputSerializer,
     DecisionInputSerializer,
     DecisionOutputSerializer,
+    DossierOutputSerializer,
+    DossierVerifyInputSerializer,
     ExplanationJobOutputSerializer,
     ExplanationOutputSerializer,
     ExplanationRequestInputSerializer,
@@ -29,7 +33,7 @@ from compliance.api.serializers import (
     ModelVersionOutputSerializer,
 )
 from compliance.errors import ValidationFailed
-from compliance.models import AISystem, Decision, ExplanationJob, ModelVersion
+from compliance.models import AISystem, Decision, Dossier, ExplanationJob, ModelVersion
 from compliance.principals import (
     ADMIN,
     CLIENT,
@@ -228,3 +232,114 @@ class JobDetailApi(PrincipalMixin, generics.RetrieveAPIView):
     serializer_class = ExplanationJobOutputSerializer
     model = ExplanationJob
     selector = selectors.explanation_job_list
+
+
+class DecisionDossiersApi(PrincipalMixin, generics.GenericAPIView):
+    """POST: issue a dossier (202 + Location of the job); refused when content is missing."""
+
+    roles_by_method = {"POST": frozenset({CLIENT, OFFICER, ADMIN})}
+    parser_classes = [StrictJSONParser]
+    model = Decision
+    selector = selectors.decision_list
+    serializer_class = ExplanationJobOutputSerializer
+
+    @extend_schema(
+        request=None,
+        responses={202: ExplanationJobOutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        job = dossiers.dossier_request(
+            actor=self.principal.actor, decision=self.get_object()
+        )
+        location = reverse("api:job-detail", kwargs={"pk": job.pk})
+        return Response(
+            ExplanationJobOutputSerializer(job).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": request.build_absolute_uri(location)},
+        )
+
+
+class DossierListApi(PrincipalMixin, generics.ListAPIView):
+    roles_by_method = {"GET": EVERY_ROLE}
+    serializer_class = DossierOutputSerializer
+    model = Dossier
+    selector = selectors.dossier_list
+
+    @extend_schema(parameters=[OpenApiParameter("decision", int, required=False)])
+    def get(self, request: Request) -> Response:
+        return super().get(request)
+
+    def get_queryset(self) -> QuerySet[Any]:
+        queryset = super().get_queryset()
+        decision = self.request.query_params.get("decision")
+        if decision is not None:
+            if not decision.isdigit():
+                raise ValidationFailed(
+                    "decision must be an id.", {"decision": ["Enter a whole number."]}
+                )
+            queryset = queryset.filter(decision_id=int(decision))
+        return queryset
+
+
+class DossierDetailApi(PrincipalMixin, generics.RetrieveAPIView):
+    roles_by_method = {"GET": EVERY_ROLE}
+    serializer_class = DossierOutputSerializer
+    model = Dossier
+    selector = selectors.dossier_list
+
+
+class DossierPdfApi(PrincipalMixin, generics.GenericAPIView):
+    """The stored bytes, exactly; each download is an audit event."""
+
+    roles_by_method = {"GET": EVERY_ROLE}
+    model = Dossier
+    selector = selectors.dossier_list
+    serializer_class = DossierOutputSerializer
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        dossier = self.get_object()
+        data = dossiers.dossier_download(dossier=dossier, actor=self.principal.actor)
+        response = HttpResponse(data, content_type="application/pdf")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{dossier.public_id}-v{dossier.version}.pdf"'
+        )
+        response["X-Content-SHA256"] = dossier.sha256
+        return response
+
+
+class DossierVerifyApi(PrincipalMixin, generics.GenericAPIView):
+    """Which decision, version and issue time a PDF (or sha256) belongs to, if ours."""
+
+    roles_by_method = {"POST": EVERY_ROLE}
+    parser_classes = [StrictJSONParser, MultiPartParser]
+    model = Dossier
+    selector = selectors.dossier_list
+    serializer_class = DossierVerifyInputSerializer
+
+    @extend_schema(
+        request=DossierVerifyInputSerializer, responses={200: OpenApiTypes.OBJECT}
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(DossierVerifyInputSerializer, request.data)
+        upload = data.get("pdf")
+        dossier = dossiers.dossier_verify(
+            organization=self.principal.organization,
+            sha256=data.get("sha256"),
+            pdf=upload.read() if upload is not None else None,
+        )
+        if dossier is None:
+            return Response(
+                {"verified": False, "detail": "Not issued by this service."}
+            )
+        return Response(
+            {
+                "verified": True,
+                "dossier": dossier.pk,
+                "public_id": dossier.public_id,
+                "decision": dossier.decision_id,
+                "version": dossier.version,
+                "issued_at": dossier.issued_at,
+                "sha256": dossier.sha256,
+            }
+        )

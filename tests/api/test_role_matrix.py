@@ -124,6 +124,42 @@ MATRIX: list[tuple[str, Any, Any, bool, dict[str, int]]] = [
         {A: 401, C: 200, OFF: 200, U: 200, D: 200, X: 404},
     ),
     (
+        "post",
+        lambda w: f"/api/v1/decisions/{w.decision.pk}/dossiers/",
+        None,
+        False,
+        # allowed roles reach the completeness check: no explanation yet -> 400
+        {A: 401, C: 400, OFF: 400, U: 403, D: 400, X: 404},
+    ),
+    (
+        "get",
+        lambda w: "/api/v1/dossiers/",
+        None,
+        False,
+        {A: 401, C: 200, OFF: 200, U: 200, D: 200, X: 200},
+    ),
+    (
+        "get",
+        lambda w: f"/api/v1/dossiers/{w.dossier.pk}/",
+        None,
+        False,
+        {A: 401, C: 200, OFF: 200, U: 200, D: 200, X: 404},
+    ),
+    (
+        "get",
+        lambda w: f"/api/v1/dossiers/{w.dossier.pk}/pdf",
+        None,
+        False,
+        {A: 401, C: 200, OFF: 200, U: 200, D: 200, X: 404},
+    ),
+    (
+        "post",
+        lambda w: "/api/v1/dossiers/verify",
+        lambda w: {"sha256": "ab" * 32},
+        False,
+        {A: 401, C: 200, OFF: 200, U: 200, D: 200, X: 200},
+    ),
+    (
         "get",
         lambda w: f"/api/v1/jobs/{w.job.pk}/",
         None,

@@ -1,0 +1,70 @@
+"""Human review (AI Act Art. 14): append-only, audited, never edits the decision row."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from compliance.audit import actor_label, audit_event_append
+from compliance.errors import PermissionDenied, ValidationFailed
+from compliance.models import Decision, Membership, Review
+
+MIN_JUSTIFICATION = 30
+STATUS_AFTER = {
+    Review.Action.UPHOLD: Decision.Status.REVIEWED,
+    Review.Action.OVERTURN: Decision.Status.REVIEWED,
+    Review.Action.ESCALATE: Decision.Status.ESCALATED,
+}
+
+
+def review_record(
+    *, reviewer: object, decision: Decision, action: str, justification: str
+) -> Review:
+    """Record a reviewer's uphold / overturn / escalate with a written justification.
+
+    An overturn records the human outcome (the other class label) beside the decision.
+    """
+    membership = Membership.objects.filter(user=reviewer).first()
+    if membership is None or membership.organization_id != decision.organization_id:
+        raise PermissionDenied(
+            "Only members of the decision's organisation may review it."
+        )
+    if membership.role not in (Membership.Role.OFFICER, Membership.Role.ADMIN):
+        raise PermissionDenied(
+            "Only compliance officers and administrators review decisions."
+        )
+    if action not in Review.Action.values:
+        raise ValidationFailed(
+            "Unknown action.", {"action": ["Use uphold, overturn or escalate."]}
+        )
+    text = (justification or "").strip()
+    if len(text) < MIN_JUSTIFICATION:
+        raise ValidationFailed(
+            "A justification is required.",
+            {"justification": [f"Write at least {MIN_JUSTIFICATION} characters."]},
+        )
+    labels = decision.model_version.class_labels
+    human_outcome = ""
+    if action == Review.Action.OVERTURN:
+        human_outcome = next(label for label in labels if label != decision.outcome)
+    with transaction.atomic():
+        review = Review.objects.create(
+            decision=decision,
+            reviewer=reviewer,
+            action=action,
+            justification=text,
+            human_outcome=human_outcome,
+        )
+        Decision.objects.filter(pk=decision.pk).update(status=STATUS_AFTER[action])
+        audit_event_append(
+            actor=actor_label(user=reviewer),
+            organization=decision.organization,
+            action=f"review.{action}",
+            object_type="decision",
+            object_id=decision.pk,
+            payload={
+                "review": review.pk,
+                "human_outcome": human_outcome,
+                "justification_chars": len(text),
+            },
+        )
+    return review

@@ -1,0 +1,303 @@
+"""Dossiers for real demo cases, read back from the PDF bytes."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from pypdf import PdfReader
+
+from compliance import dossiers, explanations, services
+from compliance.models import AuditEvent, Dossier, ExplanationJob
+from compliance.principals import Principal
+from compliance.reviews import review_record
+from demo.train import DEMOS, build_artefacts
+from tests import factories
+
+HEADINGS = [
+    "1. Identification",
+    "2. Summary",
+    "3. Inputs as the model saw them",
+    "4. Output",
+    "5. Principal reasons",
+    "6. What would change the decision",
+    "7. How the system works",
+    "8. Explanation quality and reproducibility",
+    "9. Human oversight",
+    "10. Notices and rights",
+    "11. Audit extract",
+    "12. Integrity",
+]
+JUSTIFICATION = "Checked the inputs against the application file; the refusal stands."
+
+
+@pytest.fixture(scope="session")
+def demo_artefacts() -> dict[str, tuple[bytes, dict[str, Any]]]:
+    return {name: build_artefacts(definition) for name, definition in DEMOS.items()}
+
+
+def _case(
+    artefacts,
+    name: str,
+    jurisdiction: str,
+    *,
+    subject_ref: str = "",
+    justification: str = JUSTIFICATION,
+) -> Any:
+    weights, manifest = artefacts[name]
+    org = services.organization_create(
+        name=f"{name} org", slug=f"{name}-org", jurisdiction=jurisdiction
+    )
+    client, _ = factories.make_client(org, f"{name}-engine")
+    officer = factories.make_member(org, "officer", f"{name}-officer")
+    admin = Principal(organization=org, role="admin")
+    ai = services.ai_system_register(principal=admin, **manifest["ai_system"])
+    mv = services.model_version_register(
+        principal=admin, ai_system=ai, weights=weights, **manifest["model_version"]
+    )
+    adverse = next(
+        s
+        for s in manifest["sample_decisions"]
+        if s["outcome"] != manifest["model_version"]["favourable_class"]
+    )
+    data = {**adverse, "model_version": mv.pk, "decided_at": timezone.now()}
+    if subject_ref:
+        data["subject_ref"] = subject_ref
+    principal = Principal(organization=org, role="client", client_system=client)
+    decision, _ = services.decision_submit(principal=principal, data=data)
+    explanations.explanation_request(
+        actor="test", decision=decision, methods=["integrated_gradients", "deeplift"]
+    )
+    explanations.explanation_batch_process(worker="test", limit=10)
+    review_record(
+        reviewer=officer,
+        decision=decision,
+        action="uphold",
+        justification=justification,
+    )
+    decision.refresh_from_db()
+    return decision
+
+
+def _text(pdf: bytes) -> tuple[str, int]:
+    reader = PdfReader(io.BytesIO(pdf))
+    return "\n".join(page.extract_text() for page in reader.pages), len(reader.pages)
+
+
+@pytest.mark.parametrize(
+    ("name", "jurisdiction"), [("credit", "EU+US"), ("diagnosis", "EU")]
+)
+def test_a_demo_dossier_has_every_section_and_element(
+    db, demo_artefacts, name, jurisdiction
+):
+    decision = _case(demo_artefacts, name, jurisdiction)
+    fetcher = dossiers.SafeFetcher()
+    dossier = dossiers.dossier_issue(decision=decision, actor="test", fetcher=fetcher)
+    text, pages = _text(bytes(dossier.pdf))
+    flat = " ".join(text.split())
+    for heading in HEADINGS:
+        assert heading in flat, heading
+    explanation = decision.explanations.get(method="integrated_gradients")
+    assert len(explanation.reasons) == 4
+    for reason in explanation.reasons:
+        assert " ".join(reason["text"].split()) in flat
+    cf = explanation.counterfactual
+    if cf:
+        for line in cf["descriptions"]:
+            assert " ".join(line.split()) in flat
+    else:
+        assert explanation.counterfactual_note.split(";")[0] in flat
+    assert "Completeness gap" in flat and "Infidelity" in flat and "Sensitivity" in flat
+    assert JUSTIFICATION in flat
+    assert decision.model_version.weights_sha256 in flat.replace(" ", "")
+    assert "The sha256 of this PDF is recorded" in flat
+    assert f"page 1 of {pages}" in flat and f"page {pages} of {pages}" in flat
+    assert f"version {dossier.version}" in flat and dossier.public_id in flat
+    assert ("Regulation B" in flat) == (name == "credit")
+    assert "GDPR Art. 22(3)" in flat and "Art. 86" in flat
+    assert fetcher.refused == [] and all(
+        u.startswith("inspectoscope-static:") for u in fetcher.requested
+    )
+    assert bytes(dossier.pdf).startswith(b"%PDF-") and dossier.pages == pages
+
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    '<link rel="attachment" href="file:///etc/passwd">',
+    '<img src="http://169.254.169.254/latest/meta-data/">',
+    "x{background:url(http://evil.invalid/css)}",
+]
+
+
+def test_client_text_is_escaped_and_fetches_nothing(db, demo_artefacts):
+    payload = " ".join(PAYLOADS)
+    decision = _case(
+        demo_artefacts,
+        "credit",
+        "EU+US",
+        subject_ref=payload[:200],
+        justification=f"Reviewed. {payload}",
+    )
+    # a category name carrying markup, as a feature value
+    decision.features = {**decision.features}
+    fetcher = dossiers.SafeFetcher()
+    dossier = dossiers.dossier_issue(decision=decision, actor="test", fetcher=fetcher)
+    text, _ = _text(bytes(dossier.pdf))
+    flat = " ".join(text.split())
+    assert fetcher.refused == []
+    assert fetcher.requested == ["inspectoscope-static:/dossier/dossier.css"]
+    assert "<script>alert(1)</script>" in flat
+    assert "169.254.169.254" in flat
+    assert b"/EmbeddedFile" not in bytes(dossier.pdf)
+
+
+def test_a_category_carrying_markup_is_shown_as_text(db):
+    schema = json.loads(json.dumps(factories.TINY_SCHEMA))
+    schema["features"][2]["categories"] = [
+        "car",
+        "<img src=http://evil.invalid/a.png>",
+        "other",
+    ]
+    schema["features"][2]["reason"] = "Loan purpose"
+    schema["baseline"] = {
+        "income": 3000.0,
+        "age": 40,
+        "purpose": "other",
+        "has_guarantor": False,
+    }
+    org = factories.make_org()
+    client, _ = factories.make_client(org)
+    officer = factories.make_member(org, "officer")
+    admin = Principal(organization=org, role="admin")
+    ai = factories.make_ai_system(org)
+    mv = services.model_version_register(
+        principal=admin,
+        ai_system=ai,
+        version="1",
+        architecture="logistic_regression",
+        hyperparameters={},
+        feature_schema=schema,
+        class_labels=["good", "bad"],
+        favourable_class="good",
+        decision_threshold=0.5,
+        weights=factories.tiny_weights(schema),
+    )
+    features = dict(
+        factories.VALID_FEATURES, purpose="<img src=http://evil.invalid/a.png>"
+    )
+    data = {
+        "model_version": mv.pk,
+        "external_id": "markup-1",
+        "subject_ref": "s-1",
+        "features": features,
+        "score": 0.4,
+        "outcome": "good",
+        "decided_at": timezone.now(),
+    }
+    decision, _ = services.decision_submit(
+        principal=Principal(organization=org, role="client", client_system=client),
+        data=data,
+    )
+    explanations.explanation_request(actor="t", decision=decision, methods=["deeplift"])
+    explanations.explanation_batch_process(worker="t", limit=5)
+    review_record(
+        reviewer=officer,
+        decision=decision,
+        action="escalate",
+        justification="Escalated for a second opinion on the purpose field.",
+    )
+    fetcher = dossiers.SafeFetcher()
+    try:
+        dossier = dossiers.dossier_issue(decision=decision, actor="t", fetcher=fetcher)
+    except dossiers.DossierIncomplete as exc:  # a favourable decision needs no reasons
+        pytest.fail(str(exc))
+    assert fetcher.refused == []
+    assert "<img src=http://evil.invalid/a.png>" in " ".join(
+        _text(bytes(dossier.pdf))[0].split()
+    )
+
+
+def test_dossiers_are_immutable_versioned_and_verifiable(db, demo_artefacts, client):
+    decision = _case(demo_artefacts, "credit", "EU+US")
+    first = dossiers.dossier_issue(decision=decision, actor="test")
+    a = dossiers.dossier_download(dossier=first, actor="test")
+    b = dossiers.dossier_download(dossier=first, actor="test")
+    assert a == b and dossiers.hashlib.sha256(a).hexdigest() == first.sha256
+    assert AuditEvent.objects.filter(action="dossier.downloaded").count() == 2
+    second = dossiers.dossier_issue(decision=decision, actor="test")
+    assert (first.version, second.version) == (1, 2) and first.sha256 != second.sha256
+    first.refresh_from_db()
+    assert bytes(first.pdf) == a  # the first version is untouched
+    org = decision.organization
+    for dossier in (first, second):
+        assert (
+            dossiers.dossier_verify(organization=org, pdf=bytes(dossier.pdf)) == dossier
+        )
+        assert (
+            dossiers.dossier_verify(organization=org, sha256=dossier.sha256) == dossier
+        )
+    tampered = bytearray(a)
+    tampered[len(tampered) // 2] ^= 0x01
+    assert dossiers.dossier_verify(organization=org, pdf=bytes(tampered)) is None
+    other_org = factories.make_org()
+    assert dossiers.dossier_verify(organization=other_org, sha256=first.sha256) is None
+
+
+def test_a_dossier_without_an_explanation_is_refused_with_what_is_missing(world):
+    with pytest.raises(dossiers.DossierIncomplete) as info:
+        dossiers.dossier_request(actor="t", decision=world.decision)
+    assert "an explanation of the decision" in info.value.detail
+    assert not ExplanationJob.objects.filter(kind="dossier").exists()
+    assert not Dossier.objects.exists()
+
+
+def test_missing_reason_texts_are_named(db, demo_artefacts):
+    weights, manifest = demo_artefacts["credit"]
+    manifest = json.loads(json.dumps(manifest))  # the session's copy stays intact
+    for feature in manifest["model_version"]["feature_schema"]["features"]:
+        feature["reason"] = ""
+    decision = _case({"credit": (weights, manifest)}, "credit", "EU+US")
+    with pytest.raises(dossiers.DossierIncomplete) as info:
+        dossiers.dossier_issue(decision=decision, actor="t")
+    assert "reason texts in the feature schema" in info.value.detail
+    assert not Dossier.objects.filter(decision=decision).exists()
+
+
+def test_the_api_issues_lists_downloads_and_verifies(db, demo_artefacts):
+    from rest_framework.test import APIClient
+
+    decision = _case(demo_artefacts, "diagnosis", "EU")
+    officer = decision.organization.memberships.get(role="officer").user
+    api = APIClient()
+    api.force_login(officer)
+    response = api.post(f"/api/v1/decisions/{decision.pk}/dossiers/", format="json")
+    assert response.status_code == 202 and response["Location"].endswith(
+        f"/api/v1/jobs/{response.json()['id']}/"
+    )
+    job_id = response.json()["id"]
+    dossiers.dossier_job_run(job_id=job_id, worker="test")
+    job = api.get(f"/api/v1/jobs/{job_id}/").json()
+    assert job["status"] == "done" and job["kind"] == "dossier" and job["dossier"]
+    listed = api.get("/api/v1/dossiers/", {"decision": decision.pk}).json()["results"]
+    assert [d["version"] for d in listed] == [1]
+    pdf = api.get(f"/api/v1/dossiers/{job['dossier']}/pdf")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert listed[0]["public_id"] in pdf["Content-Disposition"]
+    assert dossiers.hashlib.sha256(pdf.content).hexdigest() == listed[0]["sha256"]
+    by_file = api.post(
+        "/api/v1/dossiers/verify",
+        {"pdf": SimpleUploadedFile("d.pdf", pdf.content)},
+        format="multipart",
+    )
+    assert by_file.json()["verified"] is True and by_file.json()["version"] == 1
+    unknown = api.post("/api/v1/dossiers/verify", {"sha256": "0" * 64}, format="json")
+    assert unknown.json() == {
+        "verified": False,
+        "detail": "Not issued by this service.",
+    }
+    bad = api.post("/api/v1/dossiers/verify", {"sha256": "xyz"}, format="json")
+    assert bad.status_code == 400 and "sha256" in bad.json()["errors"]
