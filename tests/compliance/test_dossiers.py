@@ -301,3 +301,20 @@ def test_the_api_issues_lists_downloads_and_verifies(db, demo_artefacts):
     }
     bad = api.post("/api/v1/dossiers/verify", {"sha256": "xyz"}, format="json")
     assert bad.status_code == 400 and "sha256" in bad.json()["errors"]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (13.254999999999999, "13.255"),
+        (0.0062959999999999995, "0.006296"),
+        (True, "yes"),
+        (48, "48"),
+        ("radio/television", "radio/television"),
+        (None, "none"),
+    ],
+)
+def test_feature_values_are_shown_without_float_noise(value, shown):
+    from compliance.templatetags.dossier_format import feature_value
+
+    assert feature_value(value) == shown
