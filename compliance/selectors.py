@@ -69,3 +69,67 @@ def audit_event_list(*, principal: Principal) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(organization=principal.organization).order_by(
         "-sequence"
     )
+
+
+CASE_FLAGS = {
+    "not_reproduced": "Prediction not reproduced",
+    "low_quality": "Low explanation quality",
+    "protected_influence": "Protected-attribute influence",
+}
+
+
+def case_queue(*, principal: Principal, filters: dict[str, str]) -> QuerySet[Decision]:
+    """The organisation's decisions, newest first, with the UI's filters applied.
+
+    Unknown or malformed filter values are ignored (the form shows what applies).
+    """
+    from django.db.models import Exists, OuterRef
+
+    flagged_low = Explanation.objects.filter(decision=OuterRef("pk"), needs_review=True)
+    flagged_protected = Explanation.objects.filter(decision=OuterRef("pk")).exclude(
+        warnings=[]
+    )
+    queryset = (
+        decision_list(principal=principal)
+        .annotate(
+            low_quality=Exists(flagged_low),
+            protected_influence=Exists(flagged_protected),
+        )
+        .order_by("-decided_at", "-id")
+    )
+    if filters.get("ai_system", "").isdigit():
+        queryset = queryset.filter(ai_system_id=int(filters["ai_system"]))
+    if filters.get("outcome"):
+        queryset = queryset.filter(outcome=filters["outcome"])
+    if filters.get("status") in Decision.Status.values:
+        queryset = queryset.filter(status=filters["status"])
+    flag = filters.get("flag")
+    if flag == "not_reproduced":
+        queryset = queryset.filter(prediction_consistent=False)
+    elif flag == "low_quality":
+        queryset = queryset.filter(low_quality=True)
+    elif flag == "protected_influence":
+        queryset = queryset.filter(protected_influence=True)
+    for key, lookup in (
+        ("decided_after", "decided_at__date__gte"),
+        ("decided_before", "decided_at__date__lte"),
+    ):
+        value = filters.get(key, "")
+        if value:
+            try:
+                from datetime import date
+
+                queryset = queryset.filter(**{lookup: date.fromisoformat(value)})
+            except ValueError:
+                pass
+    return queryset
+
+
+def case_counts(*, principal: Principal) -> dict[str, int]:
+    from django.db.models import Count
+
+    counts = {status: 0 for status in Decision.Status.values}
+    rows = decision_list(principal=principal).values("status").annotate(n=Count("id"))
+    for row in rows:
+        counts[row["status"]] = row["n"]
+    return counts

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from csp.decorators import csp_exempt
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -10,13 +11,18 @@ urlpatterns = [
     path("", web_views.home, name="home"),
     path("healthz", web_views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("", include("compliance.web.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Swagger UI's page runs an inline script: the one page exempt from the CSP
     path(
-        "api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"
+        "api/docs/",
+        csp_exempt()(SpectacularSwaggerView.as_view(url_name="schema")),
+        name="api-docs",
     ),
     path("api/v1/", include("compliance.api.urls")),
 ]
 
+handler403 = "compliance.web.views.forbidden"
 handler404 = "compliance.web.views.not_found"
 handler500 = "compliance.web.views.server_error"

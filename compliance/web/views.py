@@ -6,13 +6,30 @@ import json
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from compliance.principals import principal_for_request
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "home.html", {"principal": principal_for_request(request)})
+    """People with a role land on the case queue; others see what the service is."""
+    if principal_for_request(request) is not None:
+        return redirect("web:case-list")
+    return render(request, "home.html", {"principal": None})
+
+
+def forbidden(request: HttpRequest, exception: Any = None) -> HttpResponse:
+    if _wants_json(request):
+        return HttpResponse(
+            json.dumps(
+                {"code": "permission_denied", "detail": "Forbidden.", "errors": {}}
+            ),
+            status=403,
+            content_type="application/json",
+        )
+    return render(
+        request, "errors/403.html", {"reason": str(exception or "")}, status=403
+    )
 
 
 def healthz(request: HttpRequest) -> HttpResponse:

@@ -1,0 +1,170 @@
+"""The case queue and case detail for officers (review) and auditors (read-only)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+import explain
+from compliance import dossiers, explanations, selectors
+from compliance.charts import attribution_bars_svg
+from compliance.errors import DomainError
+from compliance.models import AISystem, AuditEvent, Decision, Dossier, Review
+from compliance.reviews import MIN_JUSTIFICATION, review_record
+from compliance.web.access import REVIEWERS, can_review, member_required
+
+PAGE_SIZE = 25
+UI_METHODS = ["integrated_gradients", "deeplift", "shapley_sampling"]
+
+
+@require_GET
+@member_required()
+def case_list(request: HttpRequest) -> HttpResponse:
+    principal = request.principal  # type: ignore[attr-defined]
+    filters = {k: v for k, v in request.GET.items() if k != "page"}
+    queryset = selectors.case_queue(principal=principal, filters=filters)
+    page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "cases/list.html",
+        {
+            "page": page,
+            "filters": filters,
+            "query": query.urlencode(),
+            "counts": selectors.case_counts(principal=principal),
+            "statuses": Decision.Status.choices,
+            "flags": selectors.CASE_FLAGS,
+            "ai_systems": AISystem.objects.filter(organization=principal.organization),
+            "principal": principal,
+        },
+    )
+
+
+def _decision_for(request: HttpRequest, pk: int) -> Decision:
+    principal = request.principal  # type: ignore[attr-defined]
+    return get_object_or_404(selectors.decision_list(principal=principal), pk=pk)
+
+
+@require_GET
+@member_required()
+def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    principal = request.principal  # type: ignore[attr-defined]
+    decision = _decision_for(request, pk)
+    mv = decision.model_version
+    schema = explain.parse_feature_schema(mv.feature_schema)
+    specs = schema.by_name()
+    shown = selectors.explanation_list(principal=principal, decision=decision)
+    by_method = {e.method: e for e in shown}
+    method = request.GET.get("method")
+    current = (
+        by_method.get(method)
+        or by_method.get("integrated_gradients")
+        or (shown[0] if shown else None)
+    )
+    sign = 1.0 if mv.class_labels[-1] != mv.favourable_class else -1.0
+    chart = None
+    if current is not None:
+        chart = attribution_bars_svg(
+            sorted(
+                ((specs[n].label, v) for n, v in current.attributions.items()),
+                key=lambda kv: -abs(kv[1]),
+            )[:12],
+            adverse_sign=sign,
+            title=f"Attributions ({current.method})",
+        )
+    history = AuditEvent.objects.filter(
+        organization=principal.organization,
+        object_type="decision",
+        object_id=str(decision.pk),
+    ).order_by("sequence")
+    return render(
+        request,
+        "cases/detail.html",
+        {
+            "decision": decision,
+            "mv": mv,
+            "ai": decision.ai_system,
+            "principal": principal,
+            "inputs": [(s, decision.features.get(s.name)) for s in schema.features],
+            "explanations": shown,
+            "current": current,
+            "chart": chart,
+            "reviews": decision.reviews.select_related("reviewer"),
+            "history": history,
+            "can_review": can_review(principal),
+            "dossiers": Dossier.objects.filter(decision=decision)
+            .defer("pdf")
+            .order_by("-version"),
+            "actions": Review.Action.choices,
+            "min_justification": MIN_JUSTIFICATION,
+            "ui_methods": UI_METHODS,
+            "job_id": request.GET.get("job", ""),
+        },
+    )
+
+
+def _reviewer(request: HttpRequest) -> None:
+    if request.principal.role not in REVIEWERS:  # type: ignore[attr-defined]
+        raise PermissionDenied("Auditors have read-only access.")
+
+
+@require_POST
+@member_required()
+def case_review(request: HttpRequest, pk: int) -> HttpResponse:
+    _reviewer(request)
+    decision = _decision_for(request, pk)
+    try:
+        review_record(
+            reviewer=request.user,
+            decision=decision,
+            action=request.POST.get("action", ""),
+            justification=request.POST.get("justification", ""),
+        )
+    except DomainError as exc:
+        for field_messages in exc.errors.values():
+            for message in field_messages:
+                messages.error(request, message)
+        if not exc.errors:
+            messages.error(request, exc.detail)
+        return redirect("web:case-detail", pk=decision.pk)
+    messages.success(request, "Your review was recorded.")
+    return redirect("web:case-detail", pk=decision.pk)
+
+
+@require_POST
+@member_required()
+def case_explain(request: HttpRequest, pk: int) -> HttpResponse:
+    _reviewer(request)
+    decision = _decision_for(request, pk)
+    try:
+        job, _ = explanations.explanation_request(
+            actor=request.principal.actor,
+            decision=decision,  # type: ignore[attr-defined]
+            methods=UI_METHODS,
+        )
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("web:case-detail", pk=decision.pk)
+    return redirect(f"/cases/{decision.pk}/?job={job.pk}")
+
+
+@require_POST
+@member_required()
+def case_dossier(request: HttpRequest, pk: int) -> HttpResponse:
+    _reviewer(request)
+    decision = _decision_for(request, pk)
+    try:
+        job = dossiers.dossier_request(
+            actor=request.principal.actor,
+            decision=decision,  # type: ignore[attr-defined]
+        )
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("web:case-detail", pk=decision.pk)
+    return redirect(f"/cases/{decision.pk}/?job={job.pk}")

@@ -1,0 +1,83 @@
+"""Dossiers, the audit trail and verification pages (auditors and officers)."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from compliance import dossiers, selectors
+from compliance.audit import audit_chain_verify
+from compliance.web.access import member_required
+
+MAX_VERIFY_UPLOAD = 20 * 1024 * 1024
+
+
+@require_GET
+@member_required()
+def dossier_list(request: HttpRequest) -> HttpResponse:
+    principal = request.principal  # type: ignore[attr-defined]
+    page = Paginator(selectors.dossier_list(principal=principal), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(
+        request, "records/dossiers.html", {"page": page, "principal": principal}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@member_required()
+def dossier_verify(request: HttpRequest) -> HttpResponse:
+    """Upload a PDF: was it issued by this service (for this organisation)?"""
+    principal = request.principal  # type: ignore[attr-defined]
+    context: dict = {"principal": principal}
+    if request.method == "POST":
+        upload = request.FILES.get("pdf")
+        if upload is None:
+            context["error"] = "Choose a PDF file to verify."
+        elif upload.size > MAX_VERIFY_UPLOAD:
+            context["error"] = "The file is larger than any dossier we issue (20 MB)."
+        else:
+            data = upload.read()
+            context["sha256"] = hashlib.sha256(data).hexdigest()
+            context["dossier"] = dossiers.dossier_verify(
+                organization=principal.organization, pdf=data
+            )
+            context["checked"] = True
+    return render(request, "records/verify.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@member_required()
+def audit_trail(request: HttpRequest) -> HttpResponse:
+    """The organisation's audit events with filters; POST runs the chain check."""
+    principal = request.principal  # type: ignore[attr-defined]
+    events = selectors.audit_event_list(principal=principal)
+    action = request.GET.get("action", "")
+    object_id = request.GET.get("object_id", "")
+    if action:
+        events = events.filter(action=action)
+    if object_id:
+        events = events.filter(object_id=object_id)
+    chain = audit_chain_verify() if request.method == "POST" else None
+    actions = (
+        selectors.audit_event_list(principal=principal)
+        .order_by()
+        .values_list("action", flat=True)
+        .distinct()
+    )
+    return render(
+        request,
+        "records/audit.html",
+        {
+            "page": Paginator(events, 50).get_page(request.GET.get("page")),
+            "actions": sorted(set(actions)),
+            "action": action,
+            "object_id": object_id,
+            "chain": chain,
+            "principal": principal,
+        },
+    )

@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from compliance.web import cases, records
+
+app_name = "web"
+
+urlpatterns = [
+    path("cases/", cases.case_list, name="case-list"),
+    path("cases/<int:pk>/", cases.case_detail, name="case-detail"),
+    path("cases/<int:pk>/review", cases.case_review, name="case-review"),
+    path("cases/<int:pk>/explain", cases.case_explain, name="case-explain"),
+    path("cases/<int:pk>/dossier", cases.case_dossier, name="case-dossier"),
+    path("dossiers/", records.dossier_list, name="dossier-list"),
+    path("dossiers/verify", records.dossier_verify, name="dossier-verify"),
+    path("audit/", records.audit_trail, name="audit-trail"),
+]
