@@ -10,13 +10,14 @@ import logging
 import mimetypes
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import F, Max, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -28,6 +29,8 @@ from compliance.models import AuditEvent, Decision, Dossier, Explanation, Explan
 
 logger = logging.getLogger(__name__)
 MAX_FEATURES = 300
+DOSSIER_MAX_ATTEMPTS = 3
+DOSSIER_LEASE_SECONDS = 300  # longer than the dossier task's hard time limit
 CHART_FEATURES = 12  # the table below the chart lists every feature
 STATIC_SCHEME = "inspectoscope-static:"
 RETENTION = "10 years after the decision (EU AI Act Art. 19; credit records)"
@@ -232,42 +235,55 @@ def dossier_render(
     return buffer.getvalue(), len(document.pages)
 
 
+def _next_version(decision: Decision) -> int:
+    latest = Dossier.objects.filter(decision=decision).aggregate(v=Max("version"))["v"]
+    return (latest or 0) + 1
+
+
 def dossier_issue(
     *, decision: Decision, actor: str, fetcher: SafeFetcher | None = None
 ) -> Dossier:
-    """Render and store the next version of a decision's dossier, with its audit event."""
-    with transaction.atomic():
-        Decision.objects.select_for_update().filter(pk=decision.pk).first()
-        version = (
-            Dossier.objects.filter(decision=decision).aggregate(v=Max("version"))["v"]
-            or 0
-        ) + 1
+    """Render and store the next version of a decision's dossier, with its audit event.
+
+    Rendering happens outside any transaction (it takes up to a second and must not
+    hold the database's write lock); the store re-checks the version number and
+    renders again if another issue took it meanwhile.
+    """
+    for _ in range(3):
+        version = _next_version(decision)
         public_id = f"DOS-{uuid.uuid4().hex[:12].upper()}"
         pdf, pages = dossier_render(
             decision, public_id=public_id, version=version, fetcher=fetcher
         )
         sha = hashlib.sha256(pdf).hexdigest()
-        dossier = Dossier.objects.create(
-            public_id=public_id,
-            decision=decision,
-            organization=decision.organization,
-            version=version,
-            pdf=pdf,
-            sha256=sha,
-            size_bytes=len(pdf),
-            pages=pages,
-            issued_by=actor[:200],
-            issued_at=timezone.now(),
-        )
-        audit_event_append(
-            actor=actor,
-            organization=decision.organization,
-            action="dossier.issued",
-            object_type="decision",
-            object_id=decision.pk,
-            payload={"dossier": public_id, "version": version, "sha256": sha},
-        )
-    return dossier
+        with transaction.atomic():
+            Decision.objects.select_for_update().filter(pk=decision.pk).first()
+            if _next_version(decision) != version:
+                continue  # a concurrent issue took this version number
+            dossier = Dossier.objects.create(
+                public_id=public_id,
+                decision=decision,
+                organization=decision.organization,
+                version=version,
+                pdf=pdf,
+                sha256=sha,
+                size_bytes=len(pdf),
+                pages=pages,
+                issued_by=actor[:200],
+                issued_at=timezone.now(),
+            )
+            audit_event_append(
+                actor=actor,
+                organization=decision.organization,
+                action="dossier.issued",
+                object_type="decision",
+                object_id=decision.pk,
+                payload={"dossier": public_id, "version": version, "sha256": sha},
+            )
+            return dossier
+    raise ValidationFailed(
+        "Too many concurrent dossier issues for this decision; retry."
+    )
 
 
 def dossier_download(*, dossier: Dossier, actor: str) -> bytes:
@@ -336,26 +352,43 @@ def dossier_wake(job_id: int) -> bool:
 
 
 def dossier_job_run(*, job_id: int, worker: str) -> None:
+    """Claim a dossier job with a lease (the sweeper re-queues it if this worker dies),
+    render and store it, and record the outcome on the job."""
     Status = ExplanationJob.Status
+    now = timezone.now()
+    lease = timedelta(seconds=DOSSIER_LEASE_SECONDS)
+    due = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_until__lt=now)
     claimed = ExplanationJob.objects.filter(
-        pk=job_id, kind=ExplanationJob.Kind.DOSSIER, status=Status.QUEUED
+        due, pk=job_id, kind=ExplanationJob.Kind.DOSSIER
     ).update(
         status=Status.RUNNING,
         worker=worker[:200],
-        started_at=timezone.now(),
+        started_at=now,
         progress=0.1,
-        attempts=1,
+        lease_until=now + lease,
+        attempts=F("attempts") + 1,
     )
     if not claimed:
         return
     job = ExplanationJob.objects.select_related("decision").get(pk=job_id)
+    if job.attempts > DOSSIER_MAX_ATTEMPTS:
+        ExplanationJob.objects.filter(pk=job_id).update(
+            status=Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"Gave up after {DOSSIER_MAX_ATTEMPTS} attempts: the worker was lost "
+            "each time (see the worker logs).",
+        )
+        return
     try:
         dossier = dossier_issue(
             decision=job.decision, actor=job.parameters.get("actor", "worker")
         )
     except ValidationFailed as exc:
         ExplanationJob.objects.filter(pk=job_id).update(
-            status=Status.FAILED, error=exc.detail[:2000], finished_at=timezone.now()
+            status=Status.FAILED,
+            error=exc.detail[:2000],
+            finished_at=timezone.now(),
+            lease_until=None,
         )
         return
     except SoftTimeLimitExceeded:
@@ -373,5 +406,9 @@ def dossier_job_run(*, job_id: int, worker: str) -> None:
         )
         raise
     ExplanationJob.objects.filter(pk=job_id).update(
-        status=Status.DONE, progress=1.0, finished_at=timezone.now(), dossier=dossier
+        lease_until=None,
+        status=Status.DONE,
+        progress=1.0,
+        finished_at=timezone.now(),
+        dossier=dossier,
     )

@@ -18,6 +18,7 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -53,12 +54,21 @@ def _request_sha256(methods: list[str], parameters: dict[str, Any]) -> str:
     ).hexdigest()
 
 
-def explanation_request_check(methods: Any, parameters: Any) -> tuple[list[str], dict]:
-    """Validate methods and parameters now, so a bad request is a 400, not a failed job."""
+def explanation_request_check(
+    methods: Any, parameters: Any, feature_schema: Any = None
+) -> tuple[list[str], dict]:
+    """Validate methods and parameters now, so a bad request is a 400, not a failed job.
+
+    With the model version's schema, also check that the baselines asked for exist.
+    """
     if parameters is None:
         parameters = {}
     try:
-        explain.resolve_request(methods, parameters)
+        _, per_method, _ = explain.resolve_request(methods, parameters)
+        if feature_schema is not None:
+            explain.baselines_check(
+                explain.parse_feature_schema(feature_schema), per_method
+            )
     except explain.UnknownMethod as exc:
         raise ValidationFailed(str(exc), {"methods": [str(exc)]}) from exc
     except explain.BadParameter as exc:
@@ -78,10 +88,12 @@ def explanation_request(
 
     Returns ``(job, created)``. A failed job asked for again is queued again.
     """
-    methods, parameters = explanation_request_check(
-        [explain.METHODS[0]] if methods is None else methods, parameters
-    )
     mv = decision.model_version
+    methods, parameters = explanation_request_check(
+        [explain.METHODS[0]] if methods is None else methods,
+        parameters,
+        mv.feature_schema,
+    )
     if not mv.is_active:
         raise Conflict(
             "The decision's model version is retired; it is no longer explained.",
@@ -245,8 +257,8 @@ def explanation_batch_process(*, worker: str, limit: int) -> int:
         return 0
     try:
         return _batch_explain(jobs, token=token, worker=worker)
-    except (OperationalError, InterfaceError):
-        # transient: give the jobs back now rather than when the lease expires
+    except (OperationalError, InterfaceError, SoftTimeLimitExceeded):
+        # transient (or out of time): give the jobs back now, not when the lease expires
         try:
             explanation_jobs_release(token=token)
         except DatabaseError:
@@ -270,8 +282,11 @@ def _batch_explain(jobs: list[ExplanationJob], *, token: str, worker: str) -> in
         pks = [j.pk for j in group]
 
         def progress(fraction: float, _pks: list[int] = pks) -> None:
+            # progress also renews the lease: a long batch is alive, not lost
             ExplanationJob.objects.filter(pk__in=_pks, lease_token=token).update(
-                progress=round(0.05 + 0.9 * fraction, 3)
+                progress=round(0.05 + 0.9 * fraction, 3),
+                lease_until=timezone.now()
+                + timedelta(seconds=settings.EXPLANATION_LEASE_SECONDS),
             )
 
         try:
@@ -289,6 +304,16 @@ def _batch_explain(jobs: list[ExplanationJob], *, token: str, worker: str) -> in
             )
         except explain.ExplainError as exc:
             _jobs_fail(group, token, f"The explanation could not be computed: {exc}")
+            continue
+        except (OperationalError, InterfaceError, SoftTimeLimitExceeded):
+            raise  # transient or the time limit: the caller gives the jobs back
+        except Exception as exc:  # a bug or resource error must not strand the batch
+            logger.exception("Explaining %s jobs failed unexpectedly.", len(group))
+            _jobs_fail(
+                group,
+                token,
+                f"Unexpected error while explaining: {type(exc).__name__}: {exc}",
+            )
             continue
         _results_store(group, results, token=token, worker=worker)
     return len(jobs)
@@ -434,14 +459,26 @@ def explanation_jobs_sweep() -> dict[str, int]:
     if reclaimed:
         logger.warning("Reclaimed %s explanation jobs whose lease expired.", reclaimed)
     versions = list(
-        ExplanationJob.objects.filter(status=Status.QUEUED)
+        ExplanationJob.objects.filter(
+            status=Status.QUEUED, kind=ExplanationJob.Kind.EXPLANATION
+        )
         .values_list("model_version_id", flat=True)
         .distinct()
     )
+    from compliance.dossiers import dossier_wake
+
+    dossier_jobs = list(
+        ExplanationJob.objects.filter(
+            status=Status.QUEUED, kind=ExplanationJob.Kind.DOSSIER
+        ).values_list("pk", flat=True)[:500]
+    )
+    for job_id in dossier_jobs:
+        dossier_wake(job_id)
     global _broker_down_until
     _broker_down_until = 0.0  # the sweeper always tries
     woken = sum(1 for mv_id in versions if explanation_wake(mv_id))
     return {
+        "dossier_jobs_woken": len(dossier_jobs),
         "reclaimed": reclaimed,
         "model_versions_woken": woken,
         "queued_versions": len(versions),

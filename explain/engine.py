@@ -226,6 +226,19 @@ def _baseline(
     }
 
 
+def baselines_check(
+    schema: FeatureSchema, per_method: dict[str, dict[str, Any]]
+) -> None:
+    """Raise BadParameter when a method's baseline is not in the schema (before any work).
+
+    Args:
+        schema: the model version's parsed schema.
+        per_method: resolved parameters per method, as ``resolve_request`` returns them.
+    """
+    for params in per_method.values():
+        _baseline(schema, params.get("baseline", "zeros"), schema.input_width)
+
+
 def _group_matrix(schema: FeatureSchema) -> tuple[list[list[int]], torch.Tensor]:
     groups = list(schema.column_groups().values())
     matrix = torch.zeros(schema.input_width, len(groups))

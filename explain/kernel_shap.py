@@ -184,6 +184,11 @@ def kernel_shap(
     """
     n, width = inputs.shape
     m = len(groups)
+    if m == 1:  # one feature takes the whole change from the baseline
+        with torch.no_grad():
+            reference = baselines.reshape(-1, width)
+            f_b = torch.stack([forward(b.expand_as(inputs)) for b in reference]).mean(0)
+            return (forward(inputs) - f_b).to(torch.float64).unsqueeze(1)
     background = baselines.reshape(-1, width)
     masks, weights = coalitions(m, n_samples, seed=seed)
     operator = _regression_operator(masks, weights)  # [M-1, S]

@@ -107,6 +107,8 @@ def resolve_parameters(method: str, given: dict[str, Any] | None) -> dict[str, A
             and isinstance(value, int)
             and not isinstance(value, bool)
         ):
+            if abs(value) > 2**53:
+                raise BadParameter(f"{method}.{name} is too large.")
             value = float(value)
         if not isinstance(value, spec.kind) or (
             spec.kind is not bool and isinstance(value, bool)

@@ -20,6 +20,7 @@ ACTIONABLE_DIRECTIONS = ("increase", "decrease", "any", "none")
 MAX_FEATURES = 500
 MAX_CATEGORIES = 200
 MAX_BACKGROUND_ROWS = 200
+MAX_INTEGER = 2**53  # larger JSON integers cannot be floats without overflow or loss
 
 
 @dataclass(frozen=True)
@@ -330,6 +331,8 @@ def _value_error(spec: FeatureSpec, value: Any) -> str | None:
             return "Non-finite numbers (NaN, Infinity) are not allowed."
         if not _is_number(value):
             return f"Must be a number, got {_json_type(value)}."
+        if isinstance(value, int) and abs(value) > MAX_INTEGER:
+            return "The number is too large."
         if not math.isfinite(value):
             return "Non-finite numbers (NaN, Infinity) are not allowed."
         if spec.integer and float(value) != int(value):
@@ -443,6 +446,8 @@ def _column_valid(spec: FeatureSpec, values: list[Any]) -> bool:
             isinstance(v, bool) or (_is_number(v) and v in (0, 1)) for v in values
         )
     if not all(_is_number(v) for v in values):
+        return False
+    if any(isinstance(v, int) and abs(v) > MAX_INTEGER for v in values):
         return False
     floats = [float(v) for v in values]
     if not all(math.isfinite(v) for v in floats):

@@ -11,7 +11,7 @@ import explain
 from compliance import services
 from compliance.models import AISystem, ClientSystem, ModelVersion, Organization
 from compliance.principals import ADMIN, Principal
-from tests.schemas import TINY_SCHEMA, VALID_FEATURES
+from tests.schemas import TINY_BASELINE, TINY_SCHEMA, VALID_FEATURES
 
 _counter = itertools.count(1)
 
@@ -80,7 +80,7 @@ def make_model_version(ai_system: AISystem, version: str | None = None) -> Model
         version=version or f"1.{next(_counter)}",
         architecture="logistic_regression",
         hyperparameters={},
-        feature_schema=TINY_SCHEMA,
+        feature_schema={**TINY_SCHEMA, "baseline": TINY_BASELINE},
         class_labels=["good", "bad"],
         favourable_class="good",
         decision_threshold=0.5,

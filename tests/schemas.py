@@ -58,3 +58,11 @@ VALID_FEATURES: dict[str, Any] = {
     "purpose": "car",
     "has_guarantor": False,
 }
+
+# the training baseline a registered tiny model version carries (medians and modes)
+TINY_BASELINE: dict[str, Any] = {
+    "income": 3000.0,
+    "age": 40,
+    "purpose": "other",
+    "has_guarantor": False,
+}

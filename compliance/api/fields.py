@@ -20,6 +20,9 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+MAX_JSON_INTEGER = 2**53  # beyond it, JSON numbers lose precision in most clients
+
+
 class FiniteFloatField(serializers.FloatField):
     """A JSON number that is finite; strings, booleans, NaN and infinities are refused."""
 
@@ -38,6 +41,8 @@ class FiniteFloatField(serializers.FloatField):
             self.fail("non_finite")
         if isinstance(data, bool) or not isinstance(data, (int, float)):
             self.fail("invalid")
+        if isinstance(data, int) and abs(data) > MAX_JSON_INTEGER:
+            self.fail("invalid")  # a 400-digit integer is no probability
         if not math.isfinite(data):
             self.fail("non_finite")
         return super().to_internal_value(data)

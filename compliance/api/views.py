@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -273,7 +274,7 @@ class DossierListApi(PrincipalMixin, generics.ListAPIView):
         queryset = super().get_queryset()
         decision = self.request.query_params.get("decision")
         if decision is not None:
-            if not decision.isdigit():
+            if not re.fullmatch(r"[0-9]{1,18}", decision):
                 raise ValidationFailed(
                     "decision must be an id.", {"decision": ["Enter a whole number."]}
                 )

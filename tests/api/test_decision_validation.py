@@ -226,3 +226,35 @@ def test_a_score_the_model_does_not_reproduce_is_recorded_not_rejected(world, ap
     response = api_as("client").post(URL, payload, format="json")
     assert response.status_code == 201
     assert response.json()["prediction_consistent"] is False
+
+
+HUGE = "1" + "0" * 400
+
+
+@pytest.mark.parametrize(
+    ("where", "path"),
+    [("score", "score"), ("feature", "features.income")],
+)
+def test_a_huge_integer_is_a_400_not_a_500(world, api_as, where, path):
+    before = _counts()
+    payload = factories.decision_payload(world.model_version)
+    if where == "score":
+        payload["score"] = "__HUGE__"
+    else:
+        payload["features"]["income"] = "__HUGE__"
+    body = json.dumps(payload).replace('"__HUGE__"', HUGE)
+    _assert_rejected(_post_raw(api_as("client"), body), 400, path, before)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"model_version": "9" * 30},
+        {"ai_system": "-1"},
+        {"decided_after": "0001-01-01T00:00:00+05:00"},
+    ],
+)
+def test_out_of_range_filters_are_a_400(world, api_as, query):
+    response = api_as("officer").get(URL, query)
+    assert response.status_code == 400, response.content
+    assert set(query) <= set(response.json()["errors"])

@@ -65,3 +65,18 @@ def test_a_retired_model_version_is_409(world, api_as):
 def test_explanations_list_is_empty_before_a_worker_ran(world, api_as):
     response = api_as("auditor").get(_url(world))
     assert response.status_code == 200 and response.json() == []
+
+
+def test_a_baseline_the_schema_lacks_is_a_400_not_a_failed_job(world, api_as):
+    before = ExplanationJob.objects.count()
+    response = api_as("client").post(
+        _url(world),
+        {
+            "methods": ["gradient_shap"],
+            "parameters": {"gradient_shap": {"baseline": "background"}},
+        },
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "background" in response.json()["errors"]["parameters"][0]
+    assert ExplanationJob.objects.count() == before

@@ -54,3 +54,15 @@ def test_external_ids_are_scoped_per_client_system(world, api_as):
     second = APIClient()
     second.credentials(HTTP_AUTHORIZATION=f"Api-Key {second_key}")
     assert second.post(URL, payload, format="json").status_code == 201
+
+
+def test_a_replay_after_the_model_version_retired_still_returns_the_original(
+    world, api_as
+):
+    api = api_as("client")
+    payload = factories.decision_payload(world.model_version)
+    first = api.post(URL, payload, format="json")
+    world.model_version.is_active = False
+    world.model_version.save(update_fields=["is_active"])
+    again = api.post(URL, payload, format="json")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]

@@ -318,3 +318,22 @@ def test_feature_values_are_shown_without_float_noise(value, shown):
     from compliance.templatetags.dossier_format import feature_value
 
     assert feature_value(value) == shown
+
+
+def test_a_dossier_job_whose_worker_died_is_swept_and_completed(db, demo_artefacts):
+    from datetime import timedelta
+    from unittest import mock
+
+    decision = _case(demo_artefacts, "diagnosis", "EU")
+    job = dossiers.dossier_request(actor="t", decision=decision)
+    # a worker claims it and dies: the lease runs out with the job still running
+    ExplanationJob.objects.filter(pk=job.pk).update(
+        status="running", lease_until=timezone.now() - timedelta(seconds=1), attempts=1
+    )
+    with mock.patch.object(dossiers, "dossier_wake") as wake:
+        swept = explanations.explanation_jobs_sweep()
+    assert swept["reclaimed"] == 1 and swept["dossier_jobs_woken"] == 1
+    wake.assert_called_once_with(job.pk)
+    dossiers.dossier_job_run(job_id=job.pk, worker="second")
+    job.refresh_from_db()
+    assert job.status == "done" and job.dossier and job.attempts == 2

@@ -151,25 +151,29 @@ def test_results_of_a_lost_lease_are_discarded(explained_world):
     assert Explanation.objects.filter(job=job).count() == 1
 
 
-def test_an_explanation_error_fails_the_job_with_a_readable_message(explained_world):
+@pytest.mark.parametrize(
+    ("error", "fragment"),
+    [
+        (explanations.explain.BadInput("Row 0: feature 'income': drifted"), "drifted"),
+        (RuntimeError("CUDA out of memory"), "Unexpected error while explaining"),
+    ],
+)
+def test_an_error_fails_the_job_with_a_readable_message(
+    explained_world, error, fragment
+):
     decision = _decision(explained_world)
     job, _ = explanations.explanation_request(
-        actor="t",
-        decision=decision,
-        methods=["gradient_shap"],
-        parameters={"gradient_shap": {"baseline": "background"}},
+        actor="t", decision=decision, methods=["deeplift"]
     )
-    explanations.explanation_batch_process(worker="w", limit=5)
+    with mock.patch("explain.explain_batch", side_effect=error):
+        assert explanations.explanation_batch_process(worker="w", limit=5) == 1
     job.refresh_from_db()
-    assert job.status == Status.FAILED and "background" in job.error
+    assert job.status == Status.FAILED and fragment in job.error
     assert AuditEvent.objects.filter(
         action="explanation.failed", object_id=str(job.pk)
     ).exists()
     again, created = explanations.explanation_request(
-        actor="t",
-        decision=decision,
-        methods=["gradient_shap"],
-        parameters={"gradient_shap": {"baseline": "background"}},
+        actor="t", decision=decision, methods=["deeplift"]
     )
     assert not created and again.pk == job.pk and again.status == Status.QUEUED
 

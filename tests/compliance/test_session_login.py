@@ -20,10 +20,9 @@ def test_an_officer_signs_in_and_reads_decisions_through_the_session(world):
     assert response.status_code == 302
     assert AuditEvent.objects.order_by("-sequence").first().action == "user.login"
     assert browser.get("/api/v1/decisions/").status_code == 200
-    assert (
-        b"Compliance officer" not in browser.get("/").content
-    )  # the role value is shown
-    assert b"officer" in browser.get("/").content
+    landing = browser.get("/", follow=True)
+    assert landing.redirect_chain == [("/cases/", 302)]
+    assert "acme-officer · officer · Org acme-bank" in landing.content.decode()
 
 
 def test_a_session_write_without_a_csrf_token_is_refused(world):
