@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape
 
 WIDTH = 640
 ROW = 18
-LABEL_W = 230
+LABEL_W = 260
 POSITIVE = "#b3261e"  # toward the adverse outcome
 NEGATIVE = "#1f6f43"  # toward the favourable outcome
 
@@ -44,7 +44,7 @@ def attribution_bars_svg(
         colour = POSITIVE if value * adverse_sign > 0 else NEGATIVE
         parts.append(
             f'<text x="{LABEL_W - 6}" y="{y + 14}" font-size="11" text-anchor="end">'
-            f"{escape(label[:40])}</text>"
+            f"{escape(label if len(label) <= 46 else label[:45] + '…')}</text>"
         )
         parts.append(
             f'<rect x="{x:.1f}" y="{y + 3}" width="{max(w, 0.5):.1f}" height="{ROW - 8}" '

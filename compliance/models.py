@@ -92,6 +92,10 @@ class AISystem(models.Model):
     explain_on_receipt = models.BooleanField(
         default=False, help_text="Queue an explanation job for every decision received."
     )
+    blind_first_review = models.BooleanField(
+        default=False,
+        help_text="Reviewers record a preliminary view before the model's output is shown.",
+    )
     default_explanation_methods = models.JSONField(
         default=list,
         blank=True,
@@ -405,3 +409,26 @@ class Dossier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} v{self.version}"
+
+
+class PreliminaryView(models.Model):
+    """A reviewer's view of a case recorded before seeing the model's output (blind-first
+    review, against automation bias). One per reviewer and decision; immutable."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=100)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "reviewer"], name="uniq_preliminary_view"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Preliminary view on decision {self.decision_id}"

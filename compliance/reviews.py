@@ -6,7 +6,7 @@ from django.db import transaction
 
 from compliance.audit import actor_label, audit_event_append
 from compliance.errors import PermissionDenied, ValidationFailed
-from compliance.models import Decision, Membership, Review
+from compliance.models import Decision, Membership, PreliminaryView, Review
 
 MIN_JUSTIFICATION = 30
 STATUS_AFTER = {
@@ -42,6 +42,11 @@ def review_record(
             "A justification is required.",
             {"justification": [f"Write at least {MIN_JUSTIFICATION} characters."]},
         )
+    if preliminary_view_required(reviewer=reviewer, decision=decision):
+        raise ValidationFailed(
+            "This AI system uses blind-first review: record your preliminary view first.",
+            {"preliminary_view": ["Record your preliminary view before reviewing."]},
+        )
     labels = decision.model_version.class_labels
     human_outcome = ""
     if action == Review.Action.OVERTURN:
@@ -68,3 +73,43 @@ def review_record(
             },
         )
     return review
+
+
+def preliminary_view_required(*, reviewer: object, decision: Decision) -> bool:
+    """Whether this reviewer must still record a blind preliminary view on the case."""
+    return (
+        decision.ai_system.blind_first_review
+        and not PreliminaryView.objects.filter(
+            decision=decision, reviewer=reviewer
+        ).exists()
+    )
+
+
+def preliminary_view_record(
+    *, reviewer: object, decision: Decision, outcome: str, note: str = ""
+) -> PreliminaryView:
+    """Record what the reviewer would decide from the inputs alone; audited."""
+    labels = decision.model_version.class_labels
+    if outcome not in labels:
+        raise ValidationFailed(
+            "Choose an outcome.", {"outcome": [f"Choose one of: {', '.join(labels)}."]}
+        )
+    with transaction.atomic():
+        view, created = PreliminaryView.objects.get_or_create(
+            decision=decision,
+            reviewer=reviewer,
+            defaults={"outcome": outcome, "note": (note or "").strip()[:5000]},
+        )
+        if created:
+            audit_event_append(
+                actor=actor_label(user=reviewer),
+                organization=decision.organization,
+                action="review.preliminary_view",
+                object_type="decision",
+                object_id=decision.pk,
+                payload={
+                    "outcome": outcome,
+                    "agrees_with_model": outcome == decision.outcome,
+                },
+            )
+    return view

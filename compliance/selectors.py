@@ -133,3 +133,16 @@ def case_counts(*, principal: Principal) -> dict[str, int]:
     for row in rows:
         counts[row["status"]] = row["n"]
     return counts
+
+
+def decision_history(
+    *, principal: Principal, decision: Decision
+) -> QuerySet[AuditEvent]:
+    """A decision's audit events: its own and those of the jobs about it."""
+    from django.db.models import Q
+
+    return AuditEvent.objects.filter(
+        Q(object_type="decision", object_id=str(decision.pk))
+        | Q(object_type="explanation_job", payload__decision=decision.pk),
+        organization=principal.organization,
+    ).order_by("sequence")

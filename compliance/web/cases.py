@@ -13,8 +13,13 @@ import explain
 from compliance import dossiers, explanations, selectors
 from compliance.charts import attribution_bars_svg
 from compliance.errors import DomainError
-from compliance.models import AISystem, AuditEvent, Decision, Dossier, Review
-from compliance.reviews import MIN_JUSTIFICATION, review_record
+from compliance.models import AISystem, Decision, Dossier, Review
+from compliance.reviews import (
+    MIN_JUSTIFICATION,
+    preliminary_view_record,
+    preliminary_view_required,
+    review_record,
+)
 from compliance.web.access import REVIEWERS, can_review, member_required
 
 PAGE_SIZE = 25
@@ -78,11 +83,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             adverse_sign=sign,
             title=f"Attributions ({current.method})",
         )
-    history = AuditEvent.objects.filter(
-        organization=principal.organization,
-        object_type="decision",
-        object_id=str(decision.pk),
-    ).order_by("sequence")
+    history = selectors.decision_history(principal=principal, decision=decision)
     return render(
         request,
         "cases/detail.html",
@@ -104,6 +105,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": Review.Action.choices,
             "min_justification": MIN_JUSTIFICATION,
             "ui_methods": UI_METHODS,
+            "blind": can_review(principal)
+            and preliminary_view_required(reviewer=request.user, decision=decision),
             "job_id": request.GET.get("job", ""),
         },
     )
@@ -168,3 +171,25 @@ def case_dossier(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, exc.detail)
         return redirect("web:case-detail", pk=decision.pk)
     return redirect(f"/cases/{decision.pk}/?job={job.pk}")
+
+
+@require_POST
+@member_required()
+def case_preliminary(request: HttpRequest, pk: int) -> HttpResponse:
+    """Blind-first review: the reviewer's view from the inputs alone, then the reveal."""
+    _reviewer(request)
+    decision = _decision_for(request, pk)
+    try:
+        preliminary_view_record(
+            reviewer=request.user,
+            decision=decision,
+            outcome=request.POST.get("outcome", ""),
+            note=request.POST.get("note", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("web:case-detail", pk=decision.pk)
+    messages.success(
+        request, "Preliminary view recorded; the model's output is now shown."
+    )
+    return redirect("web:case-detail", pk=decision.pk)

@@ -218,3 +218,36 @@ def test_the_verify_page_answers_for_unknown_files(world):
 def test_people_land_on_the_case_queue(world):
     assert _as(world, "officer").get("/")["Location"] == "/cases/"
     assert Client().get("/").status_code == 200
+
+
+def test_blind_first_review_hides_the_output_until_a_preliminary_view(world):
+    world.ai_system.blind_first_review = True
+    world.ai_system.save(update_fields=["blind_first_review"])
+    officer = _as(world, "officer")
+    page = officer.get(f"/cases/{world.decision.pk}/").content.decode()
+    assert "Your preliminary view" in page and "Reproduced" not in page
+    assert "Record review" not in page
+    refused = officer.post(
+        f"/cases/{world.decision.pk}/review",
+        {"action": "uphold", "justification": GOOD},
+        follow=True,
+    )
+    assert "Record your preliminary view before reviewing." in refused.content.decode()
+    assert not Review.objects.exists()
+    officer.post(f"/cases/{world.decision.pk}/preliminary", {"outcome": "good"})
+    page = officer.get(f"/cases/{world.decision.pk}/").content.decode()
+    assert "Reproduced" in page and "Record review" in page
+    event = AuditEvent.objects.get(action="review.preliminary_view")
+    assert event.payload["agrees_with_model"] == (world.decision.outcome == "good")
+    # auditors are never blindfolded: they do not review
+    assert (
+        "Reproduced"
+        in _as(world, "auditor").get(f"/cases/{world.decision.pk}/").content.decode()
+    )
+
+
+def test_the_case_history_includes_the_explanation_requests(world):
+    officer = _as(world, "officer")
+    officer.post(f"/cases/{world.decision.pk}/explain")
+    page = officer.get(f"/cases/{world.decision.pk}/").content.decode()
+    assert "explanation.requested" in page and "decision.submitted" in page

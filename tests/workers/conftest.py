@@ -76,7 +76,7 @@ class Workers:
         env.update(extra)
         return env
 
-    def start(self, **extra: str) -> subprocess.Popen:
+    def start(self, queues: str = "attributions", **extra: str) -> subprocess.Popen:
         index = len(self.processes)
         log = open(self.tmp_path / f"worker-{index}.log", "w")  # noqa: SIM115
         process = subprocess.Popen(
@@ -88,7 +88,7 @@ class Workers:
                 "workers",
                 "worker",
                 "-Q",
-                "attributions",
+                queues,
                 "--pool",
                 "solo",
                 "--loglevel",
