@@ -6,10 +6,13 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from compliance.web import views as web_views
+from compliance.web.login import ThrottledLoginView
 
 urlpatterns = [
     path("", web_views.home, name="home"),
     path("healthz", web_views.healthz, name="healthz"),
+    path("readyz", web_views.readyz, name="readyz"),
+    path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("compliance.web.urls")),
     path("admin/", admin.site.urls),

@@ -33,7 +33,47 @@ def forbidden(request: HttpRequest, exception: Any = None) -> HttpResponse:
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
+    """The process is up (liveness)."""
     return JsonResponse({"status": "ok"})
+
+
+def readyz(request: HttpRequest) -> HttpResponse:
+    """The database and the broker answer (readiness); 503 naming what does not."""
+    checks = {"database": _database_ready(), "broker": _broker_ready()}
+    ready = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", **checks},
+        status=200 if ready else 503,
+    )
+
+
+def _database_ready() -> str:
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return "ok"
+    except Exception as exc:  # any driver error means "not ready"
+        return f"error: {type(exc).__name__}"
+
+
+def _broker_ready() -> str:
+    from pathlib import Path
+
+    from django.conf import settings
+
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1).ping()
+            return "ok"
+        except redis.RedisError as exc:
+            return f"error: {type(exc).__name__}"
+    folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    folder.mkdir(parents=True, exist_ok=True)
+    return "ok" if folder.is_dir() else "error: broker folder missing"
 
 
 def _wants_json(request: HttpRequest) -> bool:

@@ -93,7 +93,22 @@ def _database_from_env() -> dict:
 DATABASES = {"default": _database_from_env()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+
 REDIS_URL = env_str("REDIS_URL") or None
+
+# Throttle counters and login attempts live in a cache every process shares: Redis when
+# configured (production), else this process's memory (one-process local use).
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+LOGIN_ATTEMPTS_PER_MINUTE = env_int("LOGIN_ATTEMPTS_PER_MINUTE", 10)
 
 
 # --- Celery: the job table is the source of truth; messages only wake workers ----------
@@ -192,6 +207,16 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "compliance.api.errors.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "compliance.api.throttles.ApiKeyRateThrottle",
+        "compliance.api.throttles.PersonRateThrottle",
+        "compliance.api.throttles.AnonymousRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env_str("THROTTLE_API_KEY", "30000/min"),
+        "person": env_str("THROTTLE_PERSON", "600/min"),
+        "anonymous": env_str("THROTTLE_ANONYMOUS", "60/min"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import DATABASES, REDIS_URL, celery_broker
+from config.settings.base import DATABASES, REDIS_URL, REST_FRAMEWORK, celery_broker
 
 DEBUG = False
 SECRET_KEY = "test-secret-key"  # noqa: S105
@@ -32,3 +32,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 EXPLANATION_LEASE_SECONDS = int(os.environ.get("EXPLANATION_LEASE_SECONDS", "120"))
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+# Tests share one process-wide cache; limits are exercised by tests that lower them.
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"api_key": None, "person": None, "anonymous": None},
+}
+LOGIN_ATTEMPTS_PER_MINUTE = 10_000
