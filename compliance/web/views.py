@@ -7,10 +7,12 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET
 
 from compliance.principals import principal_for_request
 
 
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """People with a role land on the case queue; others see what the service is."""
     if principal_for_request(request) is not None:
@@ -32,11 +34,13 @@ def forbidden(request: HttpRequest, exception: Any = None) -> HttpResponse:
     )
 
 
+@require_GET
 def healthz(request: HttpRequest) -> HttpResponse:
     """The process is up (liveness)."""
     return JsonResponse({"status": "ok"})
 
 
+@require_GET
 def readyz(request: HttpRequest) -> HttpResponse:
     """The database and the broker answer (readiness); 503 naming what does not."""
     checks = {"database": _database_ready(), "broker": _broker_ready()}
