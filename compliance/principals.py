@@ -73,4 +73,7 @@ def principal_for_request(request: Any) -> Principal | None:
                 organization=membership.organization, role=membership.role, user=user
             )
     request._inspectoscope_principal = principal
+    inner = getattr(request, "_request", None)  # DRF wraps Django's request
+    if inner is not None:
+        inner._inspectoscope_principal = principal  # seen by the access-log middleware
     return principal

@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from compliance.observability import metrics_view
 from compliance.web import views as web_views
 from compliance.web.login import ThrottledLoginView
 
@@ -12,6 +13,7 @@ urlpatterns = [
     path("", web_views.home, name="home"),
     path("healthz", web_views.healthz, name="healthz"),
     path("readyz", web_views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("compliance.web.urls")),

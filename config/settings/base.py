@@ -32,6 +32,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "compliance.observability.RequestObservabilityMiddleware",
     "compliance.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -95,6 +96,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
 REDIS_URL = env_str("REDIS_URL") or None
+METRICS_TOKEN = env_str("METRICS_TOKEN") or None  # GET /metrics with "Bearer <token>"
 
 # Throttle counters and login attempts live in a cache every process shares: Redis when
 # configured (production), else this process's memory (one-process local use).
@@ -240,7 +242,8 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "compliance.observability.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # WeasyPrint's progress steps and fontTools' subsetting notes are not our logs
     "loggers": {

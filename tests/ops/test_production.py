@@ -147,3 +147,42 @@ def test_sign_in_attempts_are_limited(world, settings):
         == "60"
     )
     cache.clear()
+
+
+def test_metrics_need_the_token_and_report_requests_and_jobs(world_with_job, settings):
+    settings.METRICS_TOKEN = "scrape-token-123"
+    assert Client().get("/metrics").status_code == 404
+    assert (
+        Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+    )
+    Client().get("/healthz")
+    body = (
+        Client()
+        .get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-token-123")
+        .content.decode()
+    )
+    assert (
+        'inspectoscope_http_requests_total{method="GET",route="healthz",status="200"}'
+        in body
+    )
+    assert 'inspectoscope_jobs{kind="explanation",status="queued"} 1.0' in body
+    assert 'inspectoscope_queue_depth{kind="explanation"} 1.0' in body
+    assert "inspectoscope_http_request_duration_seconds_bucket" in body
+
+
+def test_requests_get_an_id_and_a_json_log_line_without_feature_values(world, caplog):
+    import json as jsonlib
+    import logging
+
+    from compliance.observability import JsonFormatter
+
+    api = Client()
+    with caplog.at_level(logging.INFO, logger="inspectoscope.requests"):
+        response = api.get("/api/v1/decisions/", HTTP_X_REQUEST_ID="req-12345678")
+    assert response["X-Request-ID"] == "req-12345678"
+    record = next(r for r in caplog.records if r.name == "inspectoscope.requests")
+    line = jsonlib.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "req-12345678" and line["status"] == 401
+    assert line["route"] == "api/v1/decisions/" and "features" not in jsonlib.dumps(
+        line
+    )

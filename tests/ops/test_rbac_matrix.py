@@ -47,6 +47,7 @@ POLICY: dict[str, dict[str, set[str]]] = {
     "home": {"get": PUBLIC},
     "healthz": {"get": PUBLIC},
     "readyz": {"get": PUBLIC},
+    "metrics": {},  # bearer token or staff only: nobody in the matrix
     "schema": {"get": PUBLIC},
     "api-docs": {"get": PUBLIC},
     "login": {"get": PUBLIC, "post": PUBLIC},
