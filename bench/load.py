@@ -1,0 +1,176 @@
+"""Decision submissions under load: gunicorn (2 workers) on loopback, driven by wrk.
+
+    apt-get install wrk        # Debian's package
+    .venv/bin/python -m bench.load [--seconds 30] [--concurrency 4 8 16 32]
+
+Seeds an organisation, a client system and the tiny test model in a throwaway SQLite
+database (or DATABASE_URL), starts gunicorn with production-like settings, and posts
+decisions with unique external ids at each concurrency for the given seconds. Prints
+requests/s, p50/p99 latency and errors per level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PORT = 8099
+
+LUA = r"""
+counter = 0
+math.randomseed(os.time())
+local prefix = tostring(math.random(1, 1e9))
+request = function()
+  counter = counter + 1
+  local id = prefix .. "-" .. tostring(counter) .. "-" .. tostring(math.random(1, 1e9))
+  local body = string.gsub(TEMPLATE, "__ID__", id)
+  return wrk.format("POST", "/api/v1/decisions/", HEADERS, body)
+end
+"""
+
+
+def _seed(env: dict[str, str]) -> tuple[str, str]:
+    os.environ.update(env)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+    from tests import factories
+
+    org = factories.make_org()
+    _, key = factories.make_client(org)
+    mv = factories.make_model_version(factories.make_ai_system(org))
+    payload = factories.decision_payload(mv)
+    payload["external_id"] = "__ID__"
+    return key, json.dumps(payload)
+
+
+def _parse(output: str) -> dict[str, float]:
+    def grab(pattern: str) -> str:
+        m = re.search(pattern, output, re.MULTILINE)
+        return m.group(1) if m else "0"
+
+    def to_ms(value: str) -> float:
+        m = re.match(r"([\d.]+)(us|ms|s)", value)
+        if not m:
+            return 0.0
+        number, unit = float(m.group(1)), m.group(2)
+        return (
+            number / 1000 if unit == "us" else number * 1000 if unit == "s" else number
+        )
+
+    errors = int(grab(r"Non-2xx or 3xx responses: (\d+)"))
+    socket = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if socket:
+        errors += sum(int(x) for x in socket.groups())
+    return {
+        "rps": float(grab(r"Requests/sec:\s+([\d.]+)")),
+        "p50": to_ms(grab(r"^\s+50%\s+(\S+)")),
+        "p99": to_ms(grab(r"^\s+99%\s+(\S+)")),
+        "errors": errors,
+        "requests": int(grab(r"(\d+) requests in")),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=30)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 8, 16, 32])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    scratch = Path(tempfile.mkdtemp(prefix="inspectoscope-load-"))
+    env = {
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": os.environ.get(
+            "DATABASE_URL", f"sqlite:///{scratch / 'load.sqlite3'}"
+        ),
+        "MEDIA_ROOT": str(scratch / "media"),
+        "INSPECTOSCOPE_BROKER_DIR": str(scratch / "broker"),
+        "LOG_LEVEL": "WARNING",
+    }
+    key, template = _seed(env)
+    lua = scratch / "post.lua"
+    headers = (
+        '{["Content-Type"] = "application/json", ["Authorization"] = "Api-Key '
+        + key
+        + '"}'
+    )
+    lua.write_text(f"TEMPLATE = [[{template}]]\nHEADERS = {headers}\n" + LUA)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1)  # noqa: S310
+                break
+            except OSError:
+                time.sleep(0.2)
+        db = env["DATABASE_URL"].split(":")[0]
+        print(
+            f"gunicorn 2 workers, {db}, {args.seconds} s per level, POST /api/v1/decisions/"
+        )
+        print(
+            f"{'connections':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+        )
+        for c in args.concurrency:
+            result = subprocess.run(
+                [
+                    "wrk",
+                    "-t",
+                    str(min(c, 2)),
+                    "-c",
+                    str(c),
+                    "-d",
+                    f"{args.seconds}s",
+                    "--latency",
+                    "-s",
+                    str(lua),
+                    f"http://127.0.0.1:{PORT}",
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            r = _parse(result.stdout)
+            print(
+                f"{c:>11} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
+                f"{int(r['errors']):>7}"
+            )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
