@@ -14,6 +14,10 @@ class BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
     """ISO datetimes within years 1900-2999: others overflow when shifted to UTC."""
 
     def clean(self, value: Any) -> Any:
+        if value == "":  # given but empty is not "no filter"
+            raise forms.ValidationError(
+                "Enter a date and time, or leave the filter out."
+            )
         cleaned = super().clean(value)
         if cleaned is not None and not 1900 <= cleaned.year <= 2999:
             raise forms.ValidationError("Use a date between the years 1900 and 2999.")
@@ -26,10 +30,10 @@ class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class DecisionFilter(django_filters.FilterSet):
     ai_system = django_filters.NumberFilter(
-        field_name="ai_system_id", min_value=1, max_value=MAX_ID
+        field_name="ai_system_id", min_value=-MAX_ID, max_value=MAX_ID
     )
     model_version = django_filters.NumberFilter(
-        field_name="model_version_id", min_value=1, max_value=MAX_ID
+        field_name="model_version_id", min_value=-MAX_ID, max_value=MAX_ID
     )
     outcome = django_filters.CharFilter(field_name="outcome")
     status = django_filters.ChoiceFilter(

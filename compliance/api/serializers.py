@@ -256,7 +256,10 @@ class DossierVerifyInputSerializer(RejectUnknownFieldsMixin, serializers.Seriali
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
-        if ("sha256" in attrs) == ("pdf" in attrs):
+        given = set(getattr(self.initial_data, "keys", lambda: [])())
+        if len(given & {"sha256", "pdf"}) != 1 or ("sha256" in attrs) == (
+            "pdf" in attrs
+        ):
             raise serializers.ValidationError(
                 {
                     "non_field_errors": [

@@ -274,7 +274,7 @@ class DossierListApi(PrincipalMixin, generics.ListAPIView):
         queryset = super().get_queryset()
         decision = self.request.query_params.get("decision")
         if decision is not None:
-            if not re.fullmatch(r"[0-9]{1,18}", decision):
+            if not re.fullmatch(r"-?[0-9]{1,18}", decision):
                 raise ValidationFailed(
                     "decision must be an id.", {"decision": ["Enter a whole number."]}
                 )

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.utils import timezone
 
 from compliance import services
@@ -88,3 +89,14 @@ def test_a_page_past_the_end_is_a_404_with_a_json_body(world, api_as):
     response = api_as("officer").get(URL, {"page": 99})
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+@pytest.mark.parametrize("page_size", ["0", "201", "null", "ten"])
+def test_a_bad_page_size_is_a_400_not_ignored(world, api_as, page_size):
+    response = api_as("officer").get(URL, {"page_size": page_size})
+    assert response.status_code == 400 and "page_size" in response.json()["errors"]
+
+
+def test_an_empty_date_filter_is_a_400(world, api_as):
+    response = api_as("officer").get(URL, {"decided_before": ""})
+    assert response.status_code == 400 and "decided_before" in response.json()["errors"]
