@@ -43,7 +43,12 @@ def _configure(sender: Celery, **kwargs: object) -> None:
 
     sender.conf.beat_schedule = _beat_schedule()
     options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in (
+        "data_folder_in",
+        "data_folder_out",
+        "processed_folder",
+        "control_folder",
+    ):
         if key in options:
             Path(options[key]).mkdir(parents=True, exist_ok=True)
 

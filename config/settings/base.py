@@ -130,6 +130,7 @@ def celery_broker(redis_url: str | None, broker_dir: Path) -> tuple[str, dict]:
         "data_folder_in": str(broker_dir / "messages"),
         "data_folder_out": str(broker_dir / "messages"),
         "processed_folder": str(broker_dir / "processed"),
+        "control_folder": str(broker_dir / "control"),  # not the working directory
         "store_processed": False,
     }
 
