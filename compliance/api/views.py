@@ -181,6 +181,16 @@ class DecisionDetailApi(PrincipalMixin, generics.RetrieveAPIView):
     selector = selectors.decision_list
 
 
+def _job_accepted(request: Request, job: ExplanationJob) -> Response:
+    """202 with the job and its Location (the endpoint to poll)."""
+    location = reverse("api:job-detail", kwargs={"pk": job.pk})
+    return Response(
+        ExplanationJobOutputSerializer(job).data,
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": request.build_absolute_uri(location)},
+    )
+
+
 def _validated(serializer_class: type, data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
@@ -220,12 +230,7 @@ class DecisionExplanationsApi(PrincipalMixin, generics.GenericAPIView):
             methods=data.get("methods"),
             parameters=data.get("parameters"),
         )
-        location = reverse("api:job-detail", kwargs={"pk": job.pk})
-        return Response(
-            ExplanationJobOutputSerializer(job).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": request.build_absolute_uri(location)},
-        )
+        return _job_accepted(request, job)
 
 
 class JobDetailApi(PrincipalMixin, generics.RetrieveAPIView):
@@ -252,12 +257,7 @@ class DecisionDossiersApi(PrincipalMixin, generics.GenericAPIView):
         job = dossiers.dossier_request(
             actor=self.principal.actor, decision=self.get_object()
         )
-        location = reverse("api:job-detail", kwargs={"pk": job.pk})
-        return Response(
-            ExplanationJobOutputSerializer(job).data,
-            status=status.HTTP_202_ACCEPTED,
-            headers={"Location": request.build_absolute_uri(location)},
-        )
+        return _job_accepted(request, job)
 
 
 class DossierListApi(PrincipalMixin, generics.ListAPIView):

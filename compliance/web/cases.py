@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -117,79 +119,80 @@ def _reviewer(request: HttpRequest) -> None:
         raise PermissionDenied("Auditors have read-only access.")
 
 
-@require_POST
-@member_required()
-def case_review(request: HttpRequest, pk: int) -> HttpResponse:
+def _reviewer_action(
+    request: HttpRequest,
+    pk: int,
+    act: Callable[[Decision], str | None],
+    success: str = "",
+) -> HttpResponse:
+    """Run a reviewer's POST on a case; report domain errors on the case page."""
     _reviewer(request)
     decision = _decision_for(request, pk)
     try:
+        target = act(decision)
+    except DomainError as exc:
+        for message in [m for ms in exc.errors.values() for m in ms] or [exc.detail]:
+            messages.error(request, message)
+        return redirect("web:case-detail", pk=decision.pk)
+    if success:
+        messages.success(request, success)
+    return redirect(target or f"/cases/{decision.pk}/")
+
+
+@require_POST
+@member_required()
+def case_review(request: HttpRequest, pk: int) -> HttpResponse:
+    def act(decision: Decision) -> None:
         review_record(
             reviewer=request.user,
             decision=decision,
             action=request.POST.get("action", ""),
             justification=request.POST.get("justification", ""),
         )
-    except DomainError as exc:
-        for field_messages in exc.errors.values():
-            for message in field_messages:
-                messages.error(request, message)
-        if not exc.errors:
-            messages.error(request, exc.detail)
-        return redirect("web:case-detail", pk=decision.pk)
-    messages.success(request, "Your review was recorded.")
-    return redirect("web:case-detail", pk=decision.pk)
+
+    return _reviewer_action(request, pk, act, "Your review was recorded.")
 
 
 @require_POST
 @member_required()
 def case_explain(request: HttpRequest, pk: int) -> HttpResponse:
-    _reviewer(request)
-    decision = _decision_for(request, pk)
-    try:
+    def act(decision: Decision) -> str:
         job, _ = explanations.explanation_request(
-            actor=request.principal.actor,
-            decision=decision,  # type: ignore[attr-defined]
+            actor=request.principal.actor,  # type: ignore[attr-defined]
+            decision=decision,
             methods=UI_METHODS,
         )
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-        return redirect("web:case-detail", pk=decision.pk)
-    return redirect(f"/cases/{decision.pk}/?job={job.pk}")
+        return f"/cases/{decision.pk}/?job={job.pk}"
+
+    return _reviewer_action(request, pk, act)
 
 
 @require_POST
 @member_required()
 def case_dossier(request: HttpRequest, pk: int) -> HttpResponse:
-    _reviewer(request)
-    decision = _decision_for(request, pk)
-    try:
+    def act(decision: Decision) -> str:
         job = dossiers.dossier_request(
-            actor=request.principal.actor,
-            decision=decision,  # type: ignore[attr-defined]
+            actor=request.principal.actor,  # type: ignore[attr-defined]
+            decision=decision,
         )
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-        return redirect("web:case-detail", pk=decision.pk)
-    return redirect(f"/cases/{decision.pk}/?job={job.pk}")
+        return f"/cases/{decision.pk}/?job={job.pk}"
+
+    return _reviewer_action(request, pk, act)
 
 
 @require_POST
 @member_required()
 def case_preliminary(request: HttpRequest, pk: int) -> HttpResponse:
     """Blind-first review: the reviewer's view from the inputs alone, then the reveal."""
-    _reviewer(request)
-    decision = _decision_for(request, pk)
-    try:
+
+    def act(decision: Decision) -> None:
         preliminary_view_record(
             reviewer=request.user,
             decision=decision,
             outcome=request.POST.get("outcome", ""),
             note=request.POST.get("note", ""),
         )
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-        return redirect("web:case-detail", pk=decision.pk)
-    messages.success(
-        request, "Preliminary view recorded; the model's output is now shown."
+
+    return _reviewer_action(
+        request, pk, act, "Preliminary view recorded; the model's output is now shown."
     )
-    return redirect("web:case-detail", pk=decision.pk)
