@@ -14,6 +14,7 @@ ERROR_STATUSES = {
     "415": "Unsupported media type",
     "429": "Rate limit exceeded (see Retry-After)",
 }
+ID_FILTERS = {"ai_system", "model_version", "decision"}
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["code", "detail", "errors"],
@@ -38,6 +39,10 @@ def add_error_responses(
         if not path.startswith("/api/v1/"):
             continue
         for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                # id filters implemented as methods come out untyped
+                if parameter.get("in") == "query" and parameter["name"] in ID_FILTERS:
+                    parameter["schema"] = {"type": "integer"}
             responses = operation.setdefault("responses", {})
             for status, description in ERROR_STATUSES.items():
                 responses.setdefault(

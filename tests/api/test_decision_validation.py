@@ -249,12 +249,35 @@ def test_a_huge_integer_is_a_400_not_a_500(world, api_as, where, path):
 @pytest.mark.parametrize(
     "query",
     [
-        {"model_version": "9" * 30},
         {"ai_system": "abc"},
-        {"decided_after": "0001-01-01T00:00:00+05:00"},
     ],
 )
 def test_out_of_range_filters_are_a_400(world, api_as, query):
     response = api_as("officer").get(URL, query)
     assert response.status_code == 400, response.content
     assert set(query) <= set(response.json()["errors"])
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"decided_after": "0001-01-01T00:00:00+05:00"},
+        {"decided_before": "9999-12-31T23:59:59-05:00"},
+    ],
+)
+def test_dates_at_the_edge_of_time_are_clamped_not_a_500(world, api_as, query):
+    response = api_as("officer").get(URL, query)
+    assert response.status_code == 200
+    assert response.json()["count"] == 1
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "-1"])
+def test_ids_no_row_can_have_select_nothing(world, api_as, value):
+    response = api_as("officer").get(URL, {"ai_system": value, "model_version": value})
+    assert response.status_code == 200 and response.json()["count"] == 0
+
+
+@pytest.mark.parametrize("value", ["1.5", "-9.9e271", "null"])
+def test_ids_that_are_not_whole_numbers_are_a_400(world, api_as, value):
+    response = api_as("officer").get(URL, {"model_version": value})
+    assert response.status_code == 400 and "model_version" in response.json()["errors"]
