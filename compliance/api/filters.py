@@ -25,7 +25,8 @@ class BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
         if cleaned is None:
             return None
         try:
-            cleaned.astimezone(UTC)
+            # in UTC: PostgreSQL refuses offsets beyond about ±16 h ("-21:45")
+            return cleaned.astimezone(UTC)
         except OverflowError:
             early = cleaned.year < 5000
             return (
@@ -33,7 +34,6 @@ class BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
                 if early
                 else datetime.max.replace(tzinfo=UTC)
             )
-        return cleaned
 
 
 class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):

@@ -263,6 +263,7 @@ def test_out_of_range_filters_are_a_400(world, api_as, query):
     [
         {"decided_after": "0001-01-01T00:00:00+05:00"},
         {"decided_before": "9999-12-31T23:59:59-05:00"},
+        {"decided_after": "0300-12-23T19:53:01-21:45"},
     ],
 )
 def test_dates_at_the_edge_of_time_are_clamped_not_a_500(world, api_as, query):
