@@ -11,7 +11,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
@@ -153,7 +152,3 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         REGISTRY.register(JobCollector())
         _collector_registered = True
     return HttpResponse(generate_latest(REGISTRY), content_type=CONTENT_TYPE_LATEST)
-
-
-def log_fields(**fields: Any) -> dict[str, Any]:
-    return {"fields": fields}

@@ -47,9 +47,6 @@ DEFAULT_METHOD = "integrated_gradients"
 # they are left out of the cross-method agreement
 AGREEMENT_METHODS = frozenset(METHODS) - {"saliency", "input_x_gradient"}
 
-# name -> (default, validator description, check)
-_INT = (int,)
-
 
 @dataclass(frozen=True)
 class ParameterSpec:

@@ -8,6 +8,8 @@ can report attributions per original feature.
 from __future__ import annotations
 
 import math
+import statistics
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -393,9 +395,6 @@ def baseline_from_rows(
         >>> baseline_from_rows(schema, training_rows)["credit_amount"]
         2319.5
     """
-    import statistics
-    from collections import Counter
-
     baseline: dict[str, Any] = {}
     for spec in schema.features:
         values = [row[spec.name] for row in rows]

@@ -10,7 +10,6 @@ from rest_framework.permissions import BasePermission
 from compliance.principals import ADMIN, AUDITOR, CLIENT, OFFICER, principal_for_request
 
 EVERY_ROLE = frozenset({CLIENT, OFFICER, AUDITOR, ADMIN})
-PEOPLE = frozenset({OFFICER, AUDITOR, ADMIN})
 
 
 class IsOrganizationMember(BasePermission):
