@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,12 +30,16 @@ sys.path.insert(0, str(ROOT))
 PORT = 8099
 
 LUA = r"""
+-- each wrk thread has its own Lua state: setup() numbers them so ids never collide
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 counter = 0
-math.randomseed(os.time())
-local prefix = tostring(math.random(1, 1e9))
 request = function()
   counter = counter + 1
-  local id = prefix .. "-" .. tostring(counter) .. "-" .. tostring(math.random(1, 1e9))
+  local id = RUN .. "-" .. tostring(tid) .. "-" .. tostring(counter)
   local body = string.gsub(TEMPLATE, "__ID__", id)
   return wrk.format("POST", "/api/v1/decisions/", HEADERS, body)
 end
@@ -91,6 +96,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 8, 16, 32])
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -105,13 +111,11 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     key, template = _seed(env)
-    lua = scratch / "post.lua"
     headers = (
         '{["Content-Type"] = "application/json", ["Authorization"] = "Api-Key '
         + key
         + '"}'
     )
-    lua.write_text(f"TEMPLATE = [[{template}]]\nHEADERS = {headers}\n" + LUA)
     server = subprocess.Popen(
         [
             sys.executable,
@@ -122,6 +126,8 @@ def main() -> None:
             f"127.0.0.1:{PORT}",
             "--workers",
             "2",
+            "--threads",
+            str(args.threads),
             "--log-level",
             "warning",
         ],
@@ -142,8 +148,18 @@ def main() -> None:
         )
         print(
             f"{'connections':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+            f" {'responses':>9} {'stored':>8}"
         )
+        from compliance.models import Decision
+
+        run = uuid.uuid4().hex[:12]
         for c in args.concurrency:
+            lua = scratch / f"post-{c}.lua"
+            lua.write_text(
+                f'RUN = "{run}-c{c}"\nTEMPLATE = [[{template}]]\nHEADERS = {headers}\n'
+                + LUA
+            )
+            before = Decision.objects.count()
             result = subprocess.run(
                 [
                     "wrk",
@@ -163,9 +179,10 @@ def main() -> None:
                 check=False,
             )
             r = _parse(result.stdout)
+            stored = Decision.objects.count() - before
             print(
                 f"{c:>11} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                f"{int(r['errors']):>7}"
+                f"{int(r['errors']):>7} {int(r['requests']):>9} {stored:>8}"
             )
     finally:
         server.send_signal(signal.SIGTERM)

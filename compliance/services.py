@@ -28,6 +28,7 @@ from compliance.models import (
 )
 from compliance.prediction import SCORE_TOLERANCE, score_reproduce
 from compliance.principals import Principal
+from compliance.rowfetch import fetch_joined
 
 SYSTEM_ACTOR = "system"
 
@@ -386,23 +387,22 @@ def decision_submit(
     client_system = principal.client_system
     if client_system is None:
         raise ValidationFailed("Only client systems submit decisions.")
-    # a replay answers with the original even if its model version has since retired;
-    # a payload that cannot even be hashed (NaN) is left to the validation below
-    existing = Decision.objects.filter(
-        client_system=client_system, external_id=data["external_id"]
-    ).first()
-    if existing is not None:
-        try:
-            return _decision_replay(existing, _submission_sha256(data))
-        except ValueError:
-            pass
-    mv = (
-        ModelVersion.objects.select_related("ai_system")
-        .filter(
-            pk=data["model_version"], ai_system__organization=principal.organization
-        )
-        .first()
+    mv = fetch_joined(
+        [(ModelVersion, None), (AISystem, "ai_system")],
+        "t0.id = %s AND t1.organization_id = %s",
+        [data["model_version"], principal.organization.pk],
     )
+    if mv is None or not mv.is_active:
+        # a replay answers with the original even if its model version has since
+        # retired; any other submission to a retired or unknown version is refused
+        existing = Decision.objects.filter(
+            client_system=client_system, external_id=data["external_id"]
+        ).first()
+        if existing is not None:
+            try:
+                return _decision_replay(existing, _submission_sha256(data))
+            except ValueError:  # a payload that cannot even be hashed (NaN)
+                pass
     if mv is None:
         raise ValidationFailed(
             "Unknown model version.", {"model_version": ["Unknown model version."]}

@@ -7,8 +7,9 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from compliance.models import ApiKey
+from compliance.models import ApiKey, ClientSystem, Organization
 from compliance.principals import ClientSystemUser
+from compliance.rowfetch import fetch_joined
 
 KEYWORD = "Api-Key"
 
@@ -25,10 +26,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not key or len(key) > 200:
             raise exceptions.AuthenticationFailed("Malformed API key.")
         prefix, _, _ = key.partition(".")
-        api_key = (
-            ApiKey.objects.select_related("client_system__organization")
-            .filter(prefix=prefix, revoked=False)
-            .first()
+        api_key = fetch_joined(
+            [
+                (ApiKey, None),
+                (ClientSystem, "client_system"),
+                (Organization, "organization"),
+            ],
+            "t0.prefix = %s AND NOT t0.revoked",
+            [prefix],
         )
         if api_key is None or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
