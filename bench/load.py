@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 8, 16, 32])
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--worker-class", default="sync")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -128,6 +129,8 @@ def main() -> None:
             "2",
             "--threads",
             str(args.threads),
+            "--worker-class",
+            args.worker_class,
             "--log-level",
             "warning",
         ],

@@ -165,8 +165,13 @@ class Decision(models.Model):
         REVIEWED = "reviewed", "Reviewed"
         ESCALATED = "escalated", "Escalated"
 
+    # no single-column indexes where a composite one below leads with the column: every
+    # index is written on each submission
     organization = models.ForeignKey(
-        Organization, on_delete=models.PROTECT, related_name="decisions"
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="decisions",
+        db_index=False,
     )
     ai_system = models.ForeignKey(
         AISystem, on_delete=models.PROTECT, related_name="decisions"
@@ -175,7 +180,10 @@ class Decision(models.Model):
         ModelVersion, on_delete=models.PROTECT, related_name="decisions"
     )
     client_system = models.ForeignKey(
-        ClientSystem, on_delete=models.PROTECT, related_name="decisions"
+        ClientSystem,
+        on_delete=models.PROTECT,
+        related_name="decisions",
+        db_index=False,
     )
     external_id = models.CharField(max_length=200)
     subject_ref = models.CharField(max_length=200)
@@ -256,16 +264,20 @@ class AuditEvent(models.Model):
         null=True,
         blank=True,
         related_name="audit_events",
+        db_index=False,  # led by the (organization, sequence) index
     )
     action = models.CharField(max_length=100)
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=100)
     payload = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=64)
 
     class Meta:
         ordering = ["sequence"]
+        # a constraint rather than unique=True: PostgreSQL then builds no second
+        # (pattern-ops) index on hash, which every audited request would write
+        constraints = [models.UniqueConstraint(fields=["hash"], name="uniq_audit_hash")]
         indexes = [
             models.Index(fields=["organization", "sequence"]),
             models.Index(fields=["object_type", "object_id"]),
