@@ -1,26 +1,41 @@
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
 from django import forms
+from django.core import validators
 
-from compliance.models import Decision
+from compliance.models import Decision, Dossier
 
 MAX_ID = 2**62
+_MAX_ID_DIGITS = len(str(MAX_ID))
+_WHOLE_NUMBER = re.compile(r"(?P<sign>[+-]?)(?P<digits>[0-9]+)", re.ASCII)
 
 
-class BoundedIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+class _GivenMeansNotEmpty:
+    """A filter that is given but empty is an error, not "no filter"."""
+
+    empty_message = "Enter a value, or leave the filter out."
+
+    def clean(self, value: Any) -> Any:
+        if value == "":
+            raise forms.ValidationError(self.empty_message)
+        return super().clean(value)  # type: ignore[misc]
+
+
+class BoundedIsoDateTimeField(
+    _GivenMeansNotEmpty, django_filters.fields.IsoDateTimeField
+):
     """ISO datetimes; ones that overflow when shifted to UTC (year 1 with a positive
     offset, year 9999 with a negative one) are clamped to the earliest or latest UTC
     instant, which selects the same decisions."""
 
+    empty_message = "Enter a date and time, or leave the filter out."
+
     def clean(self, value: Any) -> Any:
-        if value == "":  # given but empty is not "no filter"
-            raise forms.ValidationError(
-                "Enter a date and time, or leave the filter out."
-            )
         cleaned = super().clean(value)
         if cleaned is None:
             return None
@@ -40,19 +55,71 @@ class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = BoundedIsoDateTimeField
 
 
+class WholeNumberField(_GivenMeansNotEmpty, forms.IntegerField):
+    """A whole number of any size: past 2**62 it comes back as MAX_ID + 1 (with its
+    sign) without converting all its digits (Python refuses over 4300)."""
+
+    empty_message = "Enter a whole number, or leave the filter out."
+
+    def to_python(self, value: Any) -> int | None:
+        if isinstance(value, str):
+            match = _WHOLE_NUMBER.fullmatch(value.strip())
+            if match and len(match["digits"].lstrip("0")) > _MAX_ID_DIGITS:
+                return -(MAX_ID + 1) if match["sign"] == "-" else MAX_ID + 1
+        return super().to_python(value)
+
+
 class IdFilter(django_filters.Filter):
     """A whole number (any size; the filter method bounds it)."""
 
-    field_class = forms.IntegerField
+    field_class = WholeNumberField
 
 
-class DecisionFilter(django_filters.FilterSet):
+class NulFreeCharField(forms.CharField):
+    """Text that may contain NUL: the filter, not the form, decides what it selects."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.validators = [
+            v
+            for v in self.validators
+            if not isinstance(v, validators.ProhibitNullCharactersValidator)
+        ]
+
+
+class StoredTextFilter(django_filters.CharFilter):
+    """Exact text. Stored text never contains NUL (inputs refuse it; PostgreSQL cannot
+    store it), so a value with NUL selects nothing instead of being an error."""
+
+    field_class = NulFreeCharField
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        if value and "\x00" in value:
+            return qs.none()
+        return super().filter(qs, value)
+
+
+class StrictChoiceField(_GivenMeansNotEmpty, django_filters.fields.ChoiceField):
+    empty_message = "Choose one of the listed values, or leave the filter out."
+
+
+class StrictChoiceFilter(django_filters.ChoiceFilter):
+    field_class = StrictChoiceField
+
+
+class _IdFilterSet(django_filters.FilterSet):
+    def _by_id(self, queryset: Any, name: str, value: Any) -> Any:
+        """An id no row can have (beyond 2**62) selects nothing rather than overflowing."""
+        if abs(value) > MAX_ID:
+            return queryset.none()
+        return queryset.filter(**{name: int(value)})
+
+
+class DecisionFilter(_IdFilterSet):
     ai_system = IdFilter(field_name="ai_system_id", method="_by_id")
     model_version = IdFilter(field_name="model_version_id", method="_by_id")
-    outcome = django_filters.CharFilter(field_name="outcome")
-    status = django_filters.ChoiceFilter(
-        field_name="status", choices=Decision.Status.choices
-    )
+    outcome = StoredTextFilter(field_name="outcome")
+    status = StrictChoiceFilter(field_name="status", choices=Decision.Status.choices)
     decided_after = BoundedIsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
     decided_before = BoundedIsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")
 
@@ -67,8 +134,10 @@ class DecisionFilter(django_filters.FilterSet):
             "decided_before",
         ]
 
-    def _by_id(self, queryset: Any, name: str, value: Any) -> Any:
-        """An id no row can have (beyond 2**62) selects nothing rather than overflowing."""
-        if abs(value) > MAX_ID:
-            return queryset.none()
-        return queryset.filter(**{name: int(value)})
+
+class DossierFilter(_IdFilterSet):
+    decision = IdFilter(field_name="decision_id", method="_by_id")
+
+    class Meta:
+        model = Dossier
+        fields = ["decision"]

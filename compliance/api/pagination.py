@@ -5,6 +5,16 @@ from typing import Any
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+_BEYOND_ANY_PAGE = 10**18  # Python refuses to convert over 4300 digits
+
+
+def _one_whole_number(raw: list[str]) -> int | None:
+    """The number when ``raw`` is one string of ASCII digits (huge ones capped)."""
+    if len(raw) != 1 or not raw[0].isascii() or not raw[0].isdigit():
+        return None
+    digits = raw[0].lstrip("0") or "0"
+    return _BEYOND_ANY_PAGE if len(digits) > 18 else int(digits)
+
 
 class StandardPagination(PageNumberPagination):
     page_size = 50
@@ -16,12 +26,8 @@ class StandardPagination(PageNumberPagination):
         raw = request.query_params.getlist(self.page_size_query_param)
         if not raw:
             return self.page_size
-        if (
-            len(raw) > 1
-            or not raw[0].isascii()
-            or not raw[0].isdigit()
-            or not (1 <= int(raw[0]) <= self.max_page_size)
-        ):
+        number = _one_whole_number(raw)
+        if number is None or not (1 <= number <= self.max_page_size):
             raise ValidationError(
                 {
                     self.page_size_query_param: [
@@ -29,7 +35,20 @@ class StandardPagination(PageNumberPagination):
                     ]
                 }
             )
-        return int(raw[0])
+        return number
+
+    def get_page_number(self, request: Any, paginator: Any) -> int:
+        """A page that is given must be one whole number from 1 (not ``""`` for page 1,
+        nor DRF's ``last``); past the last page is a 404, as in DRF."""
+        raw = request.query_params.getlist(self.page_query_param)
+        if not raw:
+            return 1
+        number = _one_whole_number(raw)
+        if number is None or number < 1:
+            raise ValidationError(
+                {self.page_query_param: ["Use one whole number from 1."]}
+            )
+        return number
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
         parameters = super().get_schema_operation_parameters(view)

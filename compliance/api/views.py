@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,14 +9,14 @@ from django.db.models import Model, QuerySet
 from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compliance import dossiers, explanations, selectors, services
-from compliance.api.filters import DecisionFilter
+from compliance.api.filters import DecisionFilter, DossierFilter
 from compliance.api.parsers import StrictJSONParser
 from compliance.api.permissions import EVERY_ROLE, HasRoleForMethod
 from compliance.api.serializers import (
@@ -263,23 +262,9 @@ class DecisionDossiersApi(PrincipalMixin, generics.GenericAPIView):
 class DossierListApi(PrincipalMixin, generics.ListAPIView):
     roles_by_method = {"GET": EVERY_ROLE}
     serializer_class = DossierOutputSerializer
+    filterset_class = DossierFilter
     model = Dossier
     selector = selectors.dossier_list
-
-    @extend_schema(parameters=[OpenApiParameter("decision", int, required=False)])
-    def get(self, request: Request) -> Response:
-        return super().get(request)
-
-    def get_queryset(self) -> QuerySet[Any]:
-        queryset = super().get_queryset()
-        decision = self.request.query_params.get("decision")
-        if decision is not None:
-            if not re.fullmatch(r"-?[0-9]{1,18}", decision):
-                raise ValidationFailed(
-                    "decision must be an id.", {"decision": ["Enter a whole number."]}
-                )
-            queryset = queryset.filter(decision_id=int(decision))
-        return queryset
 
 
 class DossierDetailApi(PrincipalMixin, generics.RetrieveAPIView):
