@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -34,13 +34,14 @@ from django.utils import timezone
 import explain
 from compliance.audit import audit_event_append, audit_events_append, canonical_json
 from compliance.errors import Conflict, ValidationFailed
-from compliance.models import Decision, Explanation, ExplanationJob
+from compliance.models import Decision, Explanation, ExplanationJob, Organization
 from compliance.prediction import model_version_load
 
 logger = logging.getLogger(__name__)
 Status = ExplanationJob.Status
 
 PROCESS_TASK = "workers.tasks.explanations_process"
+SWEEP_BATCH = 500  # expired leases reclaimed per transaction (and per audit append)
 _broker_down_until = 0.0
 BROKER_BACKOFF_SECONDS = 5.0
 
@@ -222,18 +223,20 @@ def explanation_jobs_claim(
         exhausted = [
             j.pk for j in jobs if j.attempts >= settings.EXPLANATION_MAX_ATTEMPTS
         ]
+        exhausted_error = (
+            f"Gave up after {settings.EXPLANATION_MAX_ATTEMPTS} attempts: the "
+            "worker was lost or failed each time (see the worker logs)."
+        )
         if exhausted:
             ExplanationJob.objects.filter(pk__in=exhausted).update(
                 status=Status.FAILED,
                 finished_at=now,
                 lease_token="",
                 lease_until=None,
-                error=(
-                    f"Gave up after {settings.EXPLANATION_MAX_ATTEMPTS} attempts: the "
-                    "worker was lost or failed each time (see the worker logs)."
-                ),
+                error=exhausted_error,
             )
         claimed = [j.pk for j in jobs if j.pk not in set(exhausted)]
+        _claim_audit(jobs, set(exhausted), exhausted_error, worker=worker)
         ExplanationJob.objects.filter(pk__in=claimed).update(
             status=Status.RUNNING,
             lease_token=token,
@@ -248,6 +251,64 @@ def explanation_jobs_claim(
         .select_related("decision", "model_version", "model_version__ai_system")
         .order_by("created_at", "id")
     )
+
+
+def _claim_audit(
+    jobs: list[ExplanationJob], exhausted: set[int], error: str, *, worker: str
+) -> None:
+    """Record, in the claim's transaction, the jobs it failed for exhausted attempts and
+    the expired leases it took over from a lost worker (a plain queued claim is not an
+    event: ``explanation.stored`` or ``explanation.failed`` follows it)."""
+    events = [
+        (job, "explanation.failed")
+        if job.pk in exhausted
+        else (job, "explanation.lease_reclaimed")
+        for job in jobs
+        if job.pk in exhausted or job.status == Status.RUNNING
+    ]
+    if not events:
+        return
+    actor = f"worker:{worker}"[:200]
+    organizations = Organization.objects.in_bulk(
+        {job.organization_id for job, _ in events}
+    )
+    audit_events_append(
+        [
+            {
+                "actor": actor,
+                "organization": organizations[job.organization_id],
+                "action": action,
+                "object_type": "explanation_job",
+                "object_id": job.pk,
+                "payload": (
+                    {
+                        "decision": job.decision_id,
+                        "error": error[:500],
+                        "reason": "attempts_exhausted",
+                        "attempts": job.attempts,
+                    }
+                    if action == "explanation.failed"
+                    else _lease_reclaimed_payload(job)
+                ),
+            }
+            for job, action in events
+        ]
+    )
+
+
+def _lease_reclaimed_payload(job: ExplanationJob) -> dict[str, Any]:
+    return {
+        "kind": job.kind,
+        "decision": job.decision_id,
+        "attempts": job.attempts,
+        "lease_until": (
+            job.lease_until.astimezone(UTC).isoformat(timespec="microseconds")
+            if job.lease_until
+            else None
+        ),
+        "worker": job.worker,
+        "lease_token": job.lease_token,
+    }
 
 
 def explanation_batch_process(*, worker: str, limit: int) -> int:
@@ -320,26 +381,33 @@ def _batch_explain(jobs: list[ExplanationJob], *, token: str, worker: str) -> in
 
 
 def _jobs_fail(jobs: list[ExplanationJob], token: str, message: str) -> None:
+    # every job row is locked before the audit chain's lock is taken, the order the
+    # sweeper uses too: taking a row after the chain's lock could deadlock with it
     with transaction.atomic():
-        for job in jobs:
-            updated = ExplanationJob.objects.filter(
-                pk=job.pk, lease_token=token
-            ).update(
+        failed = [
+            job
+            for job in jobs
+            if ExplanationJob.objects.filter(pk=job.pk, lease_token=token).update(
                 status=Status.FAILED,
                 error=message[:2000],
                 finished_at=timezone.now(),
                 lease_token="",
                 lease_until=None,
             )
-            if updated:
-                audit_event_append(
-                    actor="worker",
-                    organization=job.decision.organization,
-                    action="explanation.failed",
-                    object_type="explanation_job",
-                    object_id=job.pk,
-                    payload={"decision": job.decision_id, "error": message[:500]},
-                )
+        ]
+        audit_events_append(
+            [
+                {
+                    "actor": "worker",
+                    "organization": job.decision.organization,
+                    "action": "explanation.failed",
+                    "object_type": "explanation_job",
+                    "object_id": job.pk,
+                    "payload": {"decision": job.decision_id, "error": message[:500]},
+                }
+                for job in failed
+            ]
+        )
 
 
 def _results_store(
@@ -450,12 +518,51 @@ def explanation_jobs_release(*, token: str) -> int:
 # --- sweeping ---------------------------------------------------------------------------
 
 
+def _expired_leases_reclaim(now: Any) -> int:
+    """Requeue up to ``SWEEP_BATCH`` jobs (of either kind) whose lease expired before
+    ``now``, with one ``<kind>.lease_reclaimed`` event each in the same transaction.
+
+    The rows are locked (``SKIP LOCKED``: a claimer holding one is taking it over
+    itself; on SQLite the IMMEDIATE transaction serialises writers), so the events
+    name exactly the jobs the update requeues.
+    """
+    with transaction.atomic():
+        expired = ExplanationJob.objects.filter(
+            status=Status.RUNNING, lease_until__lt=now
+        )
+        if connection.features.has_select_for_update_skip_locked:
+            expired = expired.select_for_update(skip_locked=True, of=("self",))
+        jobs = list(expired.select_related("organization").order_by("id")[:SWEEP_BATCH])
+        if not jobs:
+            return 0
+        ExplanationJob.objects.filter(
+            pk__in=[j.pk for j in jobs], status=Status.RUNNING, lease_until__lt=now
+        ).update(status=Status.QUEUED, lease_token="", lease_until=None, progress=0.0)
+        audit_events_append(
+            [
+                {
+                    "actor": "system",
+                    "organization": job.organization,
+                    "action": f"{job.kind}.lease_reclaimed",
+                    "object_type": "explanation_job",
+                    "object_id": job.pk,
+                    "payload": _lease_reclaimed_payload(job),
+                }
+                for job in jobs
+            ]
+        )
+    return len(jobs)
+
+
 def explanation_jobs_sweep() -> dict[str, int]:
     """Reclaim expired leases and re-wake model versions with queued jobs."""
     now = timezone.now()
-    reclaimed = ExplanationJob.objects.filter(
-        status=Status.RUNNING, lease_until__lt=now
-    ).update(status=Status.QUEUED, lease_token="", lease_until=None, progress=0.0)
+    reclaimed = 0
+    while True:
+        batch = _expired_leases_reclaim(now)
+        reclaimed += batch
+        if batch < SWEEP_BATCH:
+            break
     if reclaimed:
         logger.warning("Reclaimed %s explanation jobs whose lease expired.", reclaimed)
     versions = list(

@@ -12,6 +12,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from compliance import dossiers, explanations, services
+from compliance.audit import audit_chain_verify
 from compliance.models import AuditEvent, Dossier, ExplanationJob
 from compliance.principals import Principal
 from compliance.reviews import review_record
@@ -328,12 +329,28 @@ def test_a_dossier_job_whose_worker_died_is_swept_and_completed(db, demo_artefac
     job = dossiers.dossier_request(actor="t", decision=decision)
     # a worker claims it and dies: the lease runs out with the job still running
     ExplanationJob.objects.filter(pk=job.pk).update(
-        status="running", lease_until=timezone.now() - timedelta(seconds=1), attempts=1
+        status="running",
+        lease_until=timezone.now() - timedelta(seconds=1),
+        attempts=1,
+        worker="first",
     )
+    job.refresh_from_db()
     with mock.patch.object(dossiers, "dossier_wake") as wake:
         swept = explanations.explanation_jobs_sweep()
     assert swept["reclaimed"] == 1 and swept["dossier_jobs_woken"] == 1
     wake.assert_called_once_with(job.pk)
+    reclaim = AuditEvent.objects.get(action="dossier.lease_reclaimed")
+    assert (reclaim.actor, reclaim.object_id) == ("system", str(job.pk))
+    assert reclaim.organization_id == decision.organization_id
+    assert reclaim.payload == {
+        "kind": "dossier",
+        "decision": decision.pk,
+        "attempts": 1,
+        "lease_until": job.lease_until.isoformat(timespec="microseconds"),
+        "worker": "first",
+        "lease_token": "",
+    }
+    assert audit_chain_verify().ok
     dossiers.dossier_job_run(job_id=job.pk, worker="second")
     job.refresh_from_db()
     assert job.status == "done" and job.dossier and job.attempts == 2

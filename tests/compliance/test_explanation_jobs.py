@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from compliance import explanations, services
+from compliance.audit import audit_chain_verify
 from compliance.errors import Conflict, ValidationFailed
 from compliance.models import AuditEvent, Decision, Explanation, ExplanationJob
 from compliance.principals import Principal
@@ -260,3 +261,184 @@ def test_a_dead_broker_does_not_raise_and_backs_off(explained_world, monkeypatch
         assert explanations.explanation_wake(1) is False
         assert explanations.explanation_wake(1) is False  # backing off: not tried
     assert send.call_count == 1
+
+
+# --- audit events of lease reclaims and exhausted attempts ------------------------------
+
+
+def _expire(job, *, by=timedelta(seconds=1)):
+    ExplanationJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - by)
+    job.refresh_from_db()
+    return job
+
+
+def test_the_sweeper_records_one_reclaim_event_per_expired_lease(explained_world):
+    jobs = [
+        explanations.explanation_request(
+            actor="t", decision=_decision(explained_world, income=500.0 + i)
+        )[0]
+        for i in range(3)
+    ]
+    token, claimed = explanations.explanation_jobs_claim(worker="lost", limit=2)
+    expired = [_expire(job) for job in claimed]
+    sweep_at = timezone.now()
+    explanations.explanation_jobs_sweep()
+    events = AuditEvent.objects.filter(action__endswith="lease_reclaimed")
+    assert sorted(int(e.object_id) for e in events) == sorted(j.pk for j in expired)
+    for event in events:
+        job = next(j for j in expired if j.pk == int(event.object_id))
+        assert event.action == "explanation.lease_reclaimed"
+        assert (event.actor, event.object_type) == ("system", "explanation_job")
+        assert event.organization_id == explained_world.org.pk
+        assert event.payload == {
+            "kind": "explanation",
+            "decision": job.decision_id,
+            "attempts": 1,
+            "lease_until": job.lease_until.isoformat(timespec="microseconds"),
+            "worker": "lost",
+            "lease_token": token,
+        }
+        assert event.at >= sweep_at
+    statuses = dict(ExplanationJob.objects.values_list("pk", "status"))
+    assert {statuses[j.pk] for j in jobs} == {Status.QUEUED}
+    assert audit_chain_verify().ok
+
+
+def test_a_sweep_with_nothing_to_reclaim_appends_no_event(explained_world):
+    explanations.explanation_request(
+        actor="t", decision=_decision(explained_world, income=700.0)
+    )
+    explanations.explanation_request(
+        actor="t", decision=_decision(explained_world, income=900.0)
+    )
+    explanations.explanation_jobs_claim(worker="alive", limit=1)  # lease still valid
+    before = AuditEvent.objects.count()
+    with mock.patch.object(explanations, "explanation_wake", return_value=True):
+        result = explanations.explanation_jobs_sweep()
+    assert result["reclaimed"] == 0 and AuditEvent.objects.count() == before
+    assert ExplanationJob.objects.filter(status=Status.RUNNING).count() == 1
+
+
+def test_a_job_swept_twice_gets_one_reclaim_event_per_expiry(explained_world):
+    job, _ = explanations.explanation_request(
+        actor="t", decision=_decision(explained_world)
+    )
+    explanations.explanation_jobs_claim(worker="first", limit=1)
+    _expire(job)
+    explanations.explanation_jobs_sweep()
+    explanations.explanation_jobs_sweep()  # already queued: nothing more to record
+    assert AuditEvent.objects.filter(action="explanation.lease_reclaimed").count() == 1
+    explanations.explanation_jobs_claim(worker="second", limit=1)
+    _expire(job)
+    explanations.explanation_jobs_sweep()
+    events = AuditEvent.objects.filter(
+        action="explanation.lease_reclaimed", object_id=str(job.pk)
+    ).order_by("sequence")
+    assert [(e.payload["worker"], e.payload["attempts"]) for e in events] == [
+        ("first", 1),
+        ("second", 2),
+    ]
+
+
+def test_the_sweep_reclaims_in_batches_each_with_its_events(
+    explained_world, monkeypatch
+):
+    monkeypatch.setattr(explanations, "SWEEP_BATCH", 2)
+    for i in range(5):
+        explanations.explanation_request(
+            actor="t", decision=_decision(explained_world, income=600.0 + i)
+        )
+    _, claimed = explanations.explanation_jobs_claim(worker="lost", limit=10)
+    for job in claimed:
+        _expire(job)
+    assert explanations.explanation_jobs_sweep()["reclaimed"] == 5
+    assert AuditEvent.objects.filter(action="explanation.lease_reclaimed").count() == 5
+    assert not ExplanationJob.objects.filter(status=Status.RUNNING).exists()
+    assert audit_chain_verify().ok
+
+
+def test_a_reclaim_whose_event_cannot_be_written_is_rolled_back(explained_world):
+    job, _ = explanations.explanation_request(
+        actor="t", decision=_decision(explained_world)
+    )
+    explanations.explanation_jobs_claim(worker="lost", limit=1)
+    _expire(job)
+    before = AuditEvent.objects.count()
+    with (
+        mock.patch.object(
+            explanations, "audit_events_append", side_effect=RuntimeError("disk full")
+        ),
+        pytest.raises(RuntimeError),
+    ):
+        explanations.explanation_jobs_sweep()
+    job.refresh_from_db()
+    assert job.status == Status.RUNNING and job.worker == "lost"
+    assert AuditEvent.objects.count() == before
+
+
+def test_a_claim_that_takes_over_an_expired_lease_records_the_reclaim(
+    explained_world,
+):
+    job, _ = explanations.explanation_request(
+        actor="t", decision=_decision(explained_world)
+    )
+    token, _ = explanations.explanation_jobs_claim(worker="lost", limit=1)
+    expired_until = _expire(job).lease_until
+    _, taken = explanations.explanation_jobs_claim(worker="rescuer", limit=1)
+    assert [j.pk for j in taken] == [job.pk]
+    event = AuditEvent.objects.get(action="explanation.lease_reclaimed")
+    assert event.actor == "worker:rescuer" and event.object_id == str(job.pk)
+    assert event.payload == {
+        "kind": "explanation",
+        "decision": job.decision_id,
+        "attempts": 1,
+        "lease_until": expired_until.isoformat(timespec="microseconds"),
+        "worker": "lost",
+        "lease_token": token,
+    }
+    # a claim of queued jobs only is not an event
+    before = AuditEvent.objects.count()
+    explanations.explanation_request(
+        actor="t", decision=_decision(explained_world, income=800.0)
+    )
+    requested = AuditEvent.objects.count()
+    assert requested > before
+    explanations.explanation_jobs_claim(worker="plain", limit=1)
+    assert AuditEvent.objects.count() == requested
+
+
+def test_a_job_that_exhausts_its_attempts_records_one_failure_event(
+    explained_world, settings
+):
+    settings.EXPLANATION_MAX_ATTEMPTS = 2
+    job, _ = explanations.explanation_request(
+        actor="t", decision=_decision(explained_world)
+    )
+    for _ in range(2):
+        explanations.explanation_jobs_claim(worker="doomed", limit=1)
+        _expire(job)
+        explanations.explanation_jobs_sweep()
+    _, claimed = explanations.explanation_jobs_claim(worker="last", limit=1)
+    assert claimed == []
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    failed = AuditEvent.objects.filter(action="explanation.failed")
+    assert failed.count() == 1
+    event = failed.get()
+    assert (event.actor, event.object_type, event.object_id) == (
+        "worker:last",
+        "explanation_job",
+        str(job.pk),
+    )
+    assert event.organization_id == explained_world.org.pk
+    assert event.payload == {
+        "decision": job.decision_id,
+        "error": job.error,
+        "reason": "attempts_exhausted",
+        "attempts": 2,
+    }
+    assert "Gave up after 2 attempts" in event.payload["error"]
+    assert AuditEvent.objects.filter(action="explanation.lease_reclaimed").count() == 2
+    explanations.explanation_jobs_claim(worker="later", limit=1)  # failed: not claimed
+    assert failed.count() == 1
+    assert audit_chain_verify().ok
