@@ -17,7 +17,7 @@ from typing import Any
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Q
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ import explain
 from compliance.audit import audit_event_append
 from compliance.charts import attribution_bars_svg, counterfactual_svg
 from compliance.errors import ValidationFailed
+from compliance.explanations import lease_reclaimed_payload
 from compliance.models import AuditEvent, Decision, Dossier, Explanation, ExplanationJob
 
 logger = logging.getLogger(__name__)
@@ -351,30 +352,93 @@ def dossier_wake(job_id: int) -> bool:
         return False
 
 
-def dossier_job_run(*, job_id: int, worker: str) -> None:
-    """Claim a dossier job with a lease (the sweeper re-queues it if this worker dies),
-    render and store it, and record the outcome on the job."""
+def _dossier_job_claim(*, job_id: int, worker: str) -> ExplanationJob | None:
+    """Lease a queued dossier job, or take over one whose lease ran out; the takeover is
+    an audit event in the same transaction. None when there is nothing to claim."""
     Status = ExplanationJob.Status
     now = timezone.now()
-    lease = timedelta(seconds=DOSSIER_LEASE_SECONDS)
-    due = Q(status=Status.QUEUED) | Q(status=Status.RUNNING, lease_until__lt=now)
-    claimed = ExplanationJob.objects.filter(
-        due, pk=job_id, kind=ExplanationJob.Kind.DOSSIER
-    ).update(
-        status=Status.RUNNING,
-        worker=worker[:200],
-        started_at=now,
-        progress=0.1,
-        lease_until=now + lease,
-        attempts=F("attempts") + 1,
-    )
-    if not claimed:
-        return
-    job = ExplanationJob.objects.select_related("decision").get(pk=job_id)
-    if job.attempts > DOSSIER_MAX_ATTEMPTS:
-        ExplanationJob.objects.filter(pk=job_id).update(
-            status=Status.FAILED,
+    with transaction.atomic():
+        job = (
+            ExplanationJob.objects.select_for_update(of=("self",))
+            .select_related("decision", "organization")
+            .filter(pk=job_id, kind=ExplanationJob.Kind.DOSSIER)
+            .first()
+        )
+        if job is None:
+            return None
+        taken_over = (
+            job.status == Status.RUNNING
+            and job.lease_until is not None
+            and job.lease_until < now
+        )
+        if job.status != Status.QUEUED and not taken_over:
+            return None
+        reclaimed = lease_reclaimed_payload(job) if taken_over else None
+        job.status = Status.RUNNING
+        job.worker = worker[:200]
+        job.started_at = now
+        job.progress = 0.1
+        job.lease_until = now + timedelta(seconds=DOSSIER_LEASE_SECONDS)
+        job.attempts += 1
+        job.save(
+            update_fields=[
+                "status",
+                "worker",
+                "started_at",
+                "progress",
+                "lease_until",
+                "attempts",
+            ]
+        )
+        if reclaimed is not None:
+            audit_event_append(
+                actor=f"worker:{worker}"[:200],
+                organization=job.organization,
+                action="dossier.lease_reclaimed",
+                object_type="explanation_job",
+                object_id=job.pk,
+                payload=reclaimed,
+            )
+    return job
+
+
+def _dossier_job_fail(
+    job: ExplanationJob, *, worker: str, reason: str, error: str
+) -> None:
+    """Mark the job failed and record why, in one transaction."""
+    with transaction.atomic():
+        ExplanationJob.objects.filter(pk=job.pk).update(
+            status=ExplanationJob.Status.FAILED,
+            error=error[:2000],
             finished_at=timezone.now(),
+            lease_until=None,
+        )
+        audit_event_append(
+            actor=f"worker:{worker}"[:200],
+            organization=job.organization,
+            action="dossier.failed",
+            object_type="explanation_job",
+            object_id=job.pk,
+            payload={
+                "decision": job.decision_id,
+                "reason": reason,
+                "error": error[:500],
+                "attempts": job.attempts,
+            },
+        )
+
+
+def dossier_job_run(*, job_id: int, worker: str) -> None:
+    """Claim a dossier job with a lease (the sweeper re-queues it if this worker dies),
+    render and store it, and record the outcome on the job and in the audit trail."""
+    job = _dossier_job_claim(job_id=job_id, worker=worker)
+    if job is None:
+        return
+    if job.attempts > DOSSIER_MAX_ATTEMPTS:
+        _dossier_job_fail(
+            job,
+            worker=worker,
+            reason="attempts_exhausted",
             error=f"Gave up after {DOSSIER_MAX_ATTEMPTS} attempts: the worker was lost "
             "each time (see the worker logs).",
         )
@@ -384,30 +448,27 @@ def dossier_job_run(*, job_id: int, worker: str) -> None:
             decision=job.decision, actor=job.parameters.get("actor", "worker")
         )
     except ValidationFailed as exc:
-        ExplanationJob.objects.filter(pk=job_id).update(
-            status=Status.FAILED,
-            error=exc.detail[:2000],
-            finished_at=timezone.now(),
-            lease_until=None,
-        )
+        _dossier_job_fail(job, worker=worker, reason="incomplete", error=exc.detail)
         return
     except SoftTimeLimitExceeded:
-        ExplanationJob.objects.filter(pk=job_id).update(
-            status=Status.FAILED,
-            finished_at=timezone.now(),
+        _dossier_job_fail(
+            job,
+            worker=worker,
+            reason="time_limit",
             error="Rendering took longer than the time limit; the dossier was not issued.",
         )
         return
     except Exception as exc:
-        ExplanationJob.objects.filter(pk=job_id).update(
-            status=Status.FAILED,
-            finished_at=timezone.now(),
+        _dossier_job_fail(
+            job,
+            worker=worker,
+            reason="render_error",
             error=f"Rendering failed: {type(exc).__name__}: {str(exc)[:500]}",
         )
         raise
     ExplanationJob.objects.filter(pk=job_id).update(
         lease_until=None,
-        status=Status.DONE,
+        status=ExplanationJob.Status.DONE,
         progress=1.0,
         finished_at=timezone.now(),
         dossier=dossier,

@@ -288,7 +288,7 @@ def _claim_audit(
                         "attempts": job.attempts,
                     }
                     if action == "explanation.failed"
-                    else _lease_reclaimed_payload(job)
+                    else lease_reclaimed_payload(job)
                 ),
             }
             for job, action in events
@@ -296,7 +296,7 @@ def _claim_audit(
     )
 
 
-def _lease_reclaimed_payload(job: ExplanationJob) -> dict[str, Any]:
+def lease_reclaimed_payload(job: ExplanationJob) -> dict[str, Any]:
     return {
         "kind": job.kind,
         "decision": job.decision_id,
@@ -546,7 +546,7 @@ def _expired_leases_reclaim(now: Any) -> int:
                     "action": f"{job.kind}.lease_reclaimed",
                     "object_type": "explanation_job",
                     "object_id": job.pk,
-                    "payload": _lease_reclaimed_payload(job),
+                    "payload": lease_reclaimed_payload(job),
                 }
                 for job in jobs
             ]

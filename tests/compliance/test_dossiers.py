@@ -354,3 +354,68 @@ def test_a_dossier_job_whose_worker_died_is_swept_and_completed(db, demo_artefac
     dossiers.dossier_job_run(job_id=job.pk, worker="second")
     job.refresh_from_db()
     assert job.status == "done" and job.dossier and job.attempts == 2
+
+
+def test_a_worker_taking_over_an_expired_dossier_lease_records_it(db, demo_artefacts):
+    from datetime import timedelta
+
+    decision = _case(demo_artefacts, "diagnosis", "EU")
+    job = dossiers.dossier_request(actor="t", decision=decision)
+    ExplanationJob.objects.filter(pk=job.pk).update(
+        status="running",
+        lease_until=timezone.now() - timedelta(seconds=1),
+        attempts=1,
+        worker="first",
+    )
+    dossiers.dossier_job_run(job_id=job.pk, worker="second")
+    job.refresh_from_db()
+    assert job.status == "done" and job.attempts == 2
+    reclaim = AuditEvent.objects.get(action="dossier.lease_reclaimed")
+    assert reclaim.actor == "worker:second"
+    assert reclaim.payload["worker"] == "first" and reclaim.payload["attempts"] == 1
+    # a job that is still leased to a live worker is left alone, and records nothing
+    again = dossiers.dossier_request(actor="t", decision=decision)
+    ExplanationJob.objects.filter(pk=again.pk).update(
+        status="running", lease_until=timezone.now() + timedelta(minutes=5)
+    )
+    dossiers.dossier_job_run(job_id=again.pk, worker="third")
+    assert ExplanationJob.objects.get(pk=again.pk).status == "running"
+    assert AuditEvent.objects.filter(action="dossier.lease_reclaimed").count() == 1
+    assert audit_chain_verify().ok
+
+
+def test_a_dossier_job_out_of_attempts_fails_with_an_audit_event(db, demo_artefacts):
+    decision = _case(demo_artefacts, "diagnosis", "EU")
+    job = dossiers.dossier_request(actor="t", decision=decision)
+    ExplanationJob.objects.filter(pk=job.pk).update(
+        attempts=dossiers.DOSSIER_MAX_ATTEMPTS
+    )
+    dossiers.dossier_job_run(job_id=job.pk, worker="w1")
+    job.refresh_from_db()
+    assert job.status == "failed" and "Gave up" in job.error
+    event = AuditEvent.objects.get(action="dossier.failed")
+    assert (event.actor, event.object_id) == ("worker:w1", str(job.pk))
+    assert event.payload["reason"] == "attempts_exhausted"
+    assert event.payload["attempts"] == dossiers.DOSSIER_MAX_ATTEMPTS + 1
+    assert not Dossier.objects.filter(decision=decision).exists()
+    assert audit_chain_verify().ok
+
+
+def test_a_dossier_job_whose_render_breaks_fails_with_an_audit_event(
+    db, demo_artefacts
+):
+    from unittest import mock
+
+    decision = _case(demo_artefacts, "diagnosis", "EU")
+    job = dossiers.dossier_request(actor="t", decision=decision)
+    with (
+        mock.patch.object(dossiers, "dossier_issue", side_effect=RuntimeError("boom")),
+        pytest.raises(RuntimeError),
+    ):
+        dossiers.dossier_job_run(job_id=job.pk, worker="w1")
+    job.refresh_from_db()
+    assert job.status == "failed" and "boom" in job.error
+    event = AuditEvent.objects.get(action="dossier.failed")
+    assert event.payload["reason"] == "render_error"
+    assert "RuntimeError: boom" in event.payload["error"]
+    assert audit_chain_verify().ok
