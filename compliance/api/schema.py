@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from compliance.api.fields import RejectUnknownFieldsMixin
+
 ERROR_STATUSES = {
     "400": "Invalid input",
     "401": "Missing, invalid, expired or revoked credentials",
@@ -15,6 +17,9 @@ ERROR_STATUSES = {
     "429": "Rate limit exceeded (see Retry-After)",
 }
 ID_FILTERS = {"ai_system", "model_version", "decision"}
+# drf-spectacular marks a body required only for a serializer with required fields;
+# these operations describe theirs as raw schemas (views.VERIFY_REQUEST)
+REQUIRED_BODIES = {("/api/v1/dossiers/verify", "post")}
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["code", "detail", "errors"],
@@ -32,13 +37,17 @@ ERROR_SCHEMA = {
 def add_error_responses(
     result: dict[str, Any], generator: Any, request: Any, public: bool
 ) -> dict[str, Any]:
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = (
-        ERROR_SCHEMA
-    )
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
+    for name in _closed_request_components():
+        if name in schemas:
+            schemas[name]["additionalProperties"] = False
     for path, operations in result.get("paths", {}).items():
         if not path.startswith("/api/v1/"):
             continue
-        for operation in operations.values():
+        for method, operation in operations.items():
+            if (path, method) in REQUIRED_BODIES:
+                operation["requestBody"]["required"] = True
             for parameter in operation.get("parameters", []):
                 # id filters implemented as methods come out untyped
                 if parameter.get("in") == "query" and parameter["name"] in ID_FILTERS:
@@ -57,3 +66,13 @@ def add_error_responses(
                     },
                 )
     return result
+
+
+def _closed_request_components() -> set[str]:
+    """Request components of serializers that refuse unknown fields (400)."""
+    names, todo = set(), list(RejectUnknownFieldsMixin.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        names.add(cls.__name__.removesuffix("Serializer") + "Request")
+    return names

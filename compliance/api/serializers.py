@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from compliance.api.fields import (
@@ -22,6 +24,7 @@ from compliance.models import (
     ExplanationJob,
     ModelVersion,
 )
+from explain import METHODS
 
 
 class AISystemOutputSerializer(serializers.ModelSerializer):
@@ -203,10 +206,24 @@ def _iso_utc(value: Any) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "string", "enum": list(METHODS)},
+        "minItems": 1,
+        "maxItems": 10,
+        "uniqueItems": True,
+    }
+)
+class MethodListField(serializers.ListField):
+    """Explanation method identifiers, each at most once (checked by
+    ``explanations.explanation_request_check``; the schema says so)."""
+
+
 class ExplanationRequestInputSerializer(
     RejectUnknownFieldsMixin, serializers.Serializer
 ):
-    methods = serializers.ListField(
+    methods = MethodListField(
         child=StrictCharField(max_length=40),
         required=False,
         max_length=10,
@@ -285,8 +302,18 @@ class DossierOutputSerializer(serializers.ModelSerializer):
 
 
 class DossierVerifyInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    sha256 = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False)
-    pdf = serializers.FileField(required=False)
+    """Exactly one of ``sha256`` / ``pdf``; its OpenAPI form is ``views.VERIFY_REQUEST``."""
+
+    # exactly 64 hex characters: no JSON number read as text, no whitespace trimmed
+    sha256 = StrictCharField(
+        required=False,
+        trim_whitespace=False,
+        validators=[
+            RegexValidator(r"\A[0-9a-fA-F]{64}\Z", "Enter 64 hexadecimal characters.")
+        ],
+    )
+    # an empty file is simply not one of our dossiers (verified: false)
+    pdf = serializers.FileField(required=False, allow_empty_file=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)

@@ -294,6 +294,28 @@ class DossierPdfApi(PrincipalMixin, generics.GenericAPIView):
         return response
 
 
+_SHA256 = {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}
+VERIFY_REQUEST = {
+    "application/json": {
+        "type": "object",
+        "properties": {"sha256": _SHA256},
+        "required": ["sha256"],
+        "additionalProperties": False,
+    },
+    # exactly one of sha256 / pdf
+    "multipart/form-data": {
+        "type": "object",
+        "properties": {
+            "sha256": _SHA256,
+            "pdf": {"type": "string", "format": "binary"},
+        },
+        "minProperties": 1,
+        "maxProperties": 1,
+        "additionalProperties": False,
+    },
+}
+
+
 class DossierVerifyApi(PrincipalMixin, generics.GenericAPIView):
     """Which decision, version and issue time a PDF (or sha256) belongs to, if ours."""
 
@@ -303,9 +325,7 @@ class DossierVerifyApi(PrincipalMixin, generics.GenericAPIView):
     selector = selectors.dossier_list
     serializer_class = DossierVerifyInputSerializer
 
-    @extend_schema(
-        request=DossierVerifyInputSerializer, responses={200: OpenApiTypes.OBJECT}
-    )
+    @extend_schema(request=VERIFY_REQUEST, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = _validated(DossierVerifyInputSerializer, request.data)
         upload = data.get("pdf")
