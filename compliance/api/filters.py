@@ -56,17 +56,21 @@ class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 
 class WholeNumberField(_GivenMeansNotEmpty, forms.IntegerField):
-    """A whole number of any size: past 2**62 it comes back as MAX_ID + 1 (with its
-    sign) without converting all its digits (Python refuses over 4300)."""
+    """ASCII digits with an optional sign, of any size (not "1.0", not " 1", not "١"):
+    past 2**62 it comes back as MAX_ID + 1 (with its sign) without converting all its
+    digits (Python refuses over 4300)."""
 
     empty_message = "Enter a whole number, or leave the filter out."
 
     def to_python(self, value: Any) -> int | None:
-        if isinstance(value, str):
-            match = _WHOLE_NUMBER.fullmatch(value.strip())
-            if match and len(match["digits"].lstrip("0")) > _MAX_ID_DIGITS:
-                return -(MAX_ID + 1) if match["sign"] == "-" else MAX_ID + 1
-        return super().to_python(value)
+        if value in self.empty_values:
+            return None
+        match = _WHOLE_NUMBER.fullmatch(str(value))
+        if match is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if len(match["digits"].lstrip("0")) > _MAX_ID_DIGITS:
+            return -(MAX_ID + 1) if match["sign"] == "-" else MAX_ID + 1
+        return int(match[0])
 
 
 class IdFilter(django_filters.Filter):

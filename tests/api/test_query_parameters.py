@@ -50,7 +50,7 @@ def test_a_decision_id_too_big_for_any_row_selects_no_dossier(
     assert _ids(api_as("officer").get(DOSSIERS, {"decision": decision})) == set()
 
 
-@pytest.mark.parametrize("decision", ["", "x", "1.5"])
+@pytest.mark.parametrize("decision", ["", "x", "1.5", "1.0"])
 def test_a_decision_filter_that_is_no_whole_number_is_a_400(world, api_as, decision):
     response = api_as("officer").get(DOSSIERS, {"decision": decision})
     assert response.status_code == 400
@@ -61,6 +61,20 @@ def test_a_decision_filter_that_is_no_whole_number_is_a_400(world, api_as, decis
 @pytest.mark.parametrize("name", ["ai_system", "model_version"])
 def test_an_id_filter_with_5000_digits_selects_nothing(world, api_as, name):
     assert _ids(api_as("officer").get(DECISIONS, {name: HUGE})) == set()
+
+
+@pytest.mark.parametrize("value", ["0.0", "1.0", " 1", "\u0661", "1e3"])
+@pytest.mark.parametrize("name", ["ai_system", "model_version"])
+def test_an_id_filter_takes_only_ascii_digits(world, api_as, name, value):
+    response = api_as("officer").get(DECISIONS, {name: value})
+    assert response.status_code == 400 and name in response.json()["errors"]
+
+
+def test_an_id_filter_still_takes_a_sign_and_leading_zeros(world, api_as):
+    api = api_as("officer")
+    pk = world.ai_system.pk
+    assert world.decision.pk in _ids(api.get(DECISIONS, {"ai_system": f"+00{pk}"}))
+    assert _ids(api.get(DECISIONS, {"ai_system": f"-{pk}"})) == set()
 
 
 @pytest.mark.parametrize("name", ["ai_system", "model_version", "status"])
