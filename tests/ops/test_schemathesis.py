@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
 
 from config.wsgi import application  # noqa: E402
 
-MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "10"))
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "25"))
 DERANDOMIZE = os.environ.get("SCHEMATHESIS_RANDOM", "") != "1"
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
