@@ -97,10 +97,22 @@ def case_queue(*, principal: Principal, filters: dict[str, str]) -> QuerySet[Dec
         )
         .order_by("-decided_at", "-id")
     )
-    if filters.get("ai_system", "").isdigit():
-        queryset = queryset.filter(ai_system_id=int(filters["ai_system"]))
-    if filters.get("outcome"):
-        queryset = queryset.filter(outcome=filters["outcome"])
+    ai_system = filters.get("ai_system", "")
+    if ai_system.isascii() and ai_system.isdigit():
+        # an id no row can have (beyond bigint) selects nothing rather than overflowing
+        queryset = (
+            queryset.filter(ai_system_id=int(ai_system))
+            if len(ai_system) <= 18
+            else queryset.none()
+        )
+    outcome = filters.get("outcome", "")
+    if outcome:
+        # stored outcomes never hold NUL, which PostgreSQL refuses in a parameter
+        queryset = (
+            queryset.filter(outcome=outcome)
+            if "\x00" not in outcome
+            else queryset.none()
+        )
     if filters.get("status") in Decision.Status.values:
         queryset = queryset.filter(status=filters["status"])
     flag = filters.get("flag")

@@ -251,3 +251,19 @@ def test_the_case_history_includes_the_explanation_requests(world):
     officer.post(f"/cases/{world.decision.pk}/explain")
     page = officer.get(f"/cases/{world.decision.pk}/").content.decode()
     assert "explanation.requested" in page and "decision.submitted" in page
+
+
+@pytest.mark.parametrize(
+    ("params", "shows_the_case"),
+    [
+        ({"ai_system": "9" * 5000}, False),  # beyond int() and bigint
+        ({"ai_system": "99999999999999999999"}, False),
+        ({"ai_system": "²"}, True),  # a digit to str.isdigit, not to int(): ignored
+        ({"ai_system": "-1"}, True),
+        ({"outcome": "deny\x00"}, False),
+    ],
+)
+def test_odd_queue_filters_never_fail(world, params, shows_the_case):
+    response = _as(world, "officer").get("/cases/", params)
+    assert response.status_code == 200
+    assert (world.decision.external_id in response.content.decode()) is shows_the_case
