@@ -11,10 +11,43 @@ from compliance.principals import ClientSystemUser
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
-    """Reads its rate from the current settings (DRF's copy is fixed at import)."""
+    """A sliding-window counter with its rate from the current settings.
+
+    DRF's SimpleRateThrottle keeps every request's timestamp in one cache entry and
+    rewrites it on each request: 30,000 floats at the default API-key rate, pickled both
+    ways per request, and a read-modify-write that concurrent workers overwrite (so it
+    undercounts). Here each fixed window is one counter, incremented atomically (Redis
+    INCR), and the previous window counts in proportion to how much of it the sliding
+    window still covers. Refused requests count too: a client that keeps hammering stays
+    throttled.
+    """
 
     def get_rate(self) -> str | None:
+        # DRF's own copy of the rates is fixed at import; tests and deployments change them
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        now = self.timer()
+        window, elapsed = divmod(now, self.duration)
+        current = f"{self.key}:{int(window)}"
+        self.cache.add(current, 0, timeout=2 * self.duration)
+        try:
+            count = self.cache.incr(current)
+        except ValueError:  # expired between add and incr
+            self.cache.set(current, 1, timeout=2 * self.duration)
+            count = 1
+        previous = self.cache.get(f"{self.key}:{int(window) - 1}", 0)
+        self._retry_after = self.duration - elapsed
+        return previous * (1 - elapsed / self.duration) + count <= self.num_requests
+
+    def wait(self) -> float:
+        # the earliest the weighted count can drop: when the current window closes
+        return max(1.0, self._retry_after)
 
 
 class ApiKeyRateThrottle(_SettingsRateThrottle):

@@ -16,7 +16,7 @@ from collections import Counter
 import pytest
 
 schemathesis = pytest.importorskip(
-    "schemathesis", reason="schemathesis is a dev requirement"
+    "schemathesis", reason="schemathesis is pinned in requirements.txt; install it"
 )
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.core.failures import FailureGroup  # noqa: E402

@@ -1,0 +1,97 @@
+"""The API-key throttle: a sliding-window counter, O(1) in the cache and shared by workers."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+import pytest
+from django.core.cache import cache
+
+from compliance.api.throttles import ApiKeyRateThrottle
+from compliance.principals import ClientSystemUser
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def rate(settings):
+    def set_rate(value: str) -> None:
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                "api_key": value,
+                "person": None,
+                "anonymous": None,
+            },
+        }
+
+    return set_rate
+
+
+def _request() -> SimpleNamespace:
+    """A client-system request with a key prefix no other test uses."""
+    return SimpleNamespace(
+        user=ClientSystemUser(SimpleNamespace(pk=1)),
+        auth=SimpleNamespace(prefix=uuid.uuid4().hex[:8]),
+    )
+
+
+def _worker(clock: Clock) -> ApiKeyRateThrottle:
+    """A throttle as one gunicorn worker builds it for one request."""
+    throttle = ApiKeyRateThrottle()
+    throttle.timer = clock
+    return throttle
+
+
+def test_workers_share_one_count_and_the_cache_holds_a_number(rate):
+    rate("10/min")
+    clock, request = Clock(6000.0), _request()
+    allowed = [_worker(clock).allow_request(request, None) for _ in range(12)]
+    assert allowed == [True] * 10 + [False] * 2
+    throttle = _worker(clock)
+    throttle.allow_request(request, None)
+    assert cache.get(f"{throttle.key}:100") == 13  # one integer, not 13 timestamps
+
+
+def test_the_previous_window_counts_in_proportion_to_its_overlap(rate):
+    rate("10/min")
+    clock, request = Clock(6000.0 + 50), _request()  # 50 s into window 100
+    assert all(_worker(clock).allow_request(request, None) for _ in range(10))
+    clock.now = 6060.0 + 30  # half-way through window 101: window 100 weighs 0.5
+    results = [_worker(clock).allow_request(request, None) for _ in range(6)]
+    assert results == [True] * 5 + [False]  # 0.5 * 10 + 5 = 10 allowed, the 6th is not
+    # 1 s into window 102: window 100 no longer overlaps; window 101 (6 counted, the
+    # refused one too) weighs 59/60, so 5.9 + 4 fits and a fifth does not
+    clock.now = 6120.0 + 1
+    results = [_worker(clock).allow_request(request, None) for _ in range(5)]
+    assert results == [True] * 4 + [False]
+    clock.now = 6180.0 + 1  # two quiet windows later everything has drained
+    assert _worker(clock).allow_request(request, None)
+
+
+def test_retry_after_is_the_time_left_in_the_window_and_at_least_a_second(rate):
+    rate("1/min")
+    clock, request = Clock(6000.0 + 45.5), _request()
+    assert _worker(clock).allow_request(request, None)
+    throttle = _worker(clock)
+    assert not throttle.allow_request(request, None)
+    assert throttle.wait() == pytest.approx(14.5)
+    clock.now = 6059.9
+    throttle = _worker(clock)
+    assert not throttle.allow_request(request, None)
+    assert throttle.wait() == 1.0
+
+
+def test_no_rate_means_no_cache_traffic(rate):
+    rate(None)
+    request = _request()
+    throttle = _worker(Clock(6000.0))
+    assert throttle.allow_request(request, None)
+    assert not hasattr(throttle, "key")  # returned before looking for a cache key
