@@ -4,9 +4,11 @@
     .venv/bin/python -m bench.load [--seconds 30] [--concurrency 4 8 16 32]
 
 Seeds an organisation, a client system and the tiny test model in a throwaway SQLite
-database (or DATABASE_URL), starts gunicorn with production-like settings, and posts
-decisions with unique external ids at each concurrency for the given seconds. Prints
-requests/s, p50/p99 latency and errors per level.
+database (or DATABASE_URL), starts gunicorn with the production settings (throttles on,
+their counters in Redis when REDIS_URL is set; JSON request logs at INFO into a file), and
+posts decisions with unique external ids (per wrk thread) at each concurrency for the given
+seconds. Prints requests/s, p50/p99 latency, errors (non-2xx and socket errors), responses
+and the decisions actually stored during the level (equal to responses: no replays).
 """
 
 from __future__ import annotations
@@ -63,6 +65,20 @@ def _seed(env: dict[str, str]) -> tuple[str, str]:
     return key, json.dumps(payload)
 
 
+def _server_env(settings: str) -> dict[str, str]:
+    """The web server's settings: production's by default (throttles with the shared
+    cache, JSON request logs at INFO, secure cookies), on plain HTTP for loopback."""
+    if settings == "test":
+        return {"DJANGO_SETTINGS_MODULE": "config.settings.test"}
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": uuid.uuid4().hex * 2,
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "LOG_LEVEL": "INFO",
+    }
+
+
 def _parse(output: str) -> dict[str, float]:
     def grab(pattern: str) -> str:
         m = re.search(pattern, output, re.MULTILINE)
@@ -98,6 +114,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 8, 16, 32])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--worker-class", default="sync")
+    parser.add_argument(
+        "--settings",
+        choices=["production", "test"],
+        default="production",
+        help="test: no throttles, warnings-only logs",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -117,6 +139,7 @@ def main() -> None:
         + key
         + '"}'
     )
+    server_log = (scratch / "server.log").open("w")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -135,7 +158,9 @@ def main() -> None:
             "warning",
         ],
         cwd=ROOT,
-        env={**os.environ, **env, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+        env={**os.environ, **env, **_server_env(args.settings)},
+        stdout=server_log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30
@@ -147,7 +172,9 @@ def main() -> None:
                 time.sleep(0.2)
         db = env["DATABASE_URL"].split(":")[0]
         print(
-            f"gunicorn 2 workers, {db}, {args.seconds} s per level, POST /api/v1/decisions/"
+            f"gunicorn 2 {args.worker_class} workers, {args.settings} settings, {db}, "
+            f"cache {'redis' if os.environ.get('REDIS_URL') else 'per-process'}, "
+            f"{args.seconds} s per level, POST /api/v1/decisions/"
         )
         print(
             f"{'connections':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"

@@ -95,3 +95,24 @@ def test_no_rate_means_no_cache_traffic(rate):
     throttle = _worker(Clock(6000.0))
     assert throttle.allow_request(request, None)
     assert not hasattr(throttle, "key")  # returned before looking for a cache key
+
+
+def test_with_redis_one_pipelined_round_trip_keeps_the_same_counters(rate):
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
+        pytest.skip("needs REDIS_URL (the shared cache in production)")
+    rate("3/min")
+    clock, request = Clock(6000.0), _request()
+    client = backend._cache.get_client("x", write=True)
+    before = client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0)
+    allowed = [_worker(clock).allow_request(request, None) for _ in range(4)]
+    assert allowed == [True, True, True, False]
+    after = client.info("commandstats").get("cmdstat_exec", {}).get("calls", 0)
+    assert after - before == 4  # one MULTI/EXEC per request
+    throttle = _worker(clock)
+    throttle.allow_request(request, None)
+    assert backend.get(f"{throttle.key}:100") == 5  # Django's own API reads the count
+    assert 0 < client.ttl(backend.make_and_validate_key(f"{throttle.key}:100")) <= 120
