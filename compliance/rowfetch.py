@@ -37,15 +37,8 @@ def _columns(model: type[Model]) -> tuple[list[str], list[str], list[tuple[Any, 
     return columns, attnames, converters
 
 
-def fetch_joined(
-    chain: Sequence[tuple[type[Model], str | None]], where: str, params: Sequence[Any]
-) -> Model | None:
-    """The first row of ``chain[0]`` matching ``where``, with its chain of parents.
-
-    ``chain`` lists ``(model, foreign key on the previous model)`` pairs, the first with
-    ``None``: ``[(ApiKey, None), (ClientSystem, "client_system"), (Organization,
-    "organization")]``. In ``where`` the tables are ``t0``, ``t1``, ... in that order.
-    """
+@cache
+def _select_sql(chain: tuple[tuple[type[Model], str | None], ...], where: str) -> str:
     quote = connection.ops.quote_name
     select, joins = [], [f"{quote(chain[0][0]._meta.db_table)} t0"]
     for i, (model, fk_name) in enumerate(chain):
@@ -60,7 +53,19 @@ def fetch_joined(
                 f"ON t{i}.{quote(pk_column)} = t{i - 1}.{quote(fk_column)}"
             )
     # identifiers come from model metadata and ``where`` from code, never from input
-    sql = f"SELECT {', '.join(select)} FROM {' '.join(joins)} WHERE {where}"  # noqa: S608
+    return f"SELECT {', '.join(select)} FROM {' '.join(joins)} WHERE {where}"  # noqa: S608
+
+
+def fetch_joined(
+    chain: Sequence[tuple[type[Model], str | None]], where: str, params: Sequence[Any]
+) -> Model | None:
+    """The first row of ``chain[0]`` matching ``where``, with its chain of parents.
+
+    ``chain`` lists ``(model, foreign key on the previous model)`` pairs, the first with
+    ``None``: ``[(ApiKey, None), (ClientSystem, "client_system"), (Organization,
+    "organization")]``. In ``where`` the tables are ``t0``, ``t1``, ... in that order.
+    """
+    sql = _select_sql(tuple(chain), where)
     with connection.cursor() as cursor:
         cursor.execute(sql, list(params))
         row = cursor.fetchone()

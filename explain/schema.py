@@ -107,18 +107,22 @@ class FeatureSchema:
             >>> schema.encode([{"age": 30, "purpose": "car (new)"}]).shape
             torch.Size([1, 1 + number_of_purposes])
         """
-        out = torch.zeros((len(rows), self.input_width), dtype=torch.float32)
+        # filled as Python lists and converted once: one small tensor operation per
+        # feature cost more than the rest of a single-row submission's re-scoring
+        width = self.input_width
+        matrix = [[0.0] * width for _ in rows]
         start = 0
         for spec in self.features:
-            values = [row[spec.name] for row in rows]
+            name = spec.name
             if spec.kind == "categorical":
-                index = {category: i for i, category in enumerate(spec.categories)}
-                hot = torch.tensor([start + index[v] for v in values], dtype=torch.long)
-                out[torch.arange(len(rows)), hot] = 1.0
+                column = {c: start + i for i, c in enumerate(spec.categories)}
+                for out, row in zip(matrix, rows, strict=True):
+                    out[column[row[name]]] = 1.0
             else:
-                out[:, start] = torch.tensor([float(v) for v in values])
+                for out, row in zip(matrix, rows, strict=True):
+                    out[start] = float(row[name])
             start += spec.width
-        return out
+        return torch.tensor(matrix, dtype=torch.float32).reshape(len(rows), width)
 
     def as_dict(self) -> dict[str, Any]:
         return {

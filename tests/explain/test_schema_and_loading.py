@@ -137,3 +137,40 @@ def test_the_batch_check_finds_the_same_rows_as_the_row_check(schema, bad):
     assert index == 3 and errors == explain.validate_feature_values(schema, rows[3])
     extra = [dict(VALID_FEATURES), dict(VALID_FEATURES, shoe_size=3)]
     assert first_invalid_row(schema, extra)[0] == 1
+
+
+def test_encode_places_one_hot_and_numeric_columns_exactly():
+    import torch
+
+    import explain
+
+    schema = explain.parse_feature_schema(
+        {
+            "features": [
+                {"name": "age", "kind": "numeric", "min": 18, "max": 100},
+                {
+                    "name": "purpose",
+                    "kind": "categorical",
+                    "categories": ["car", "tv", "edu"],
+                },
+                {"name": "amount", "kind": "numeric", "min": 0, "max": 1e6},
+            ]
+        }
+    )
+    rows = [
+        {"age": 30, "purpose": "tv", "amount": 1234.5},
+        {"age": 71.25, "purpose": "edu", "amount": 0},
+        {"age": 18, "purpose": "car", "amount": 1e6},
+    ]
+    expected = torch.tensor(
+        [
+            [30, 0, 1, 0, 1234.5],
+            [71.25, 0, 0, 1, 0],
+            [18, 1, 0, 0, 1e6],
+        ],
+        dtype=torch.float32,
+    )
+    encoded = schema.encode(rows)
+    assert encoded.dtype == torch.float32
+    assert torch.equal(encoded, expected)
+    assert schema.encode([]).shape == (0, 5)
