@@ -53,7 +53,7 @@ class _SettingsRateThrottle(SimpleRateThrottle):
             # one round trip (MULTI/EXEC) instead of Django's four: the counters are the
             # plain integers Django's Redis serializer stores, so both paths agree
             key = self.cache.make_and_validate_key(current)
-            client = self.cache._cache.get_client(key, write=True)
+            client = _redis_client(self.cache, key)
             pipe = client.pipeline(transaction=True)
             pipe.incr(key)
             pipe.expire(key, ttl)
@@ -107,3 +107,12 @@ class AnonymousRateThrottle(_SettingsRateThrottle):
             "scope": self.scope,
             "ident": self.get_ident(request),
         }
+
+
+def _redis_client(backend: RedisCache, key: str) -> Any:
+    """The backend's Redis client, built once per backend (Django builds one per call)."""
+    client = getattr(backend, "_throttle_client", None)
+    if client is None:
+        client = backend._cache.get_client(key, write=True)
+        backend._throttle_client = client
+    return client
