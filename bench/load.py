@@ -8,7 +8,8 @@ database (or DATABASE_URL), starts gunicorn with the production settings (thrott
 their counters in Redis when REDIS_URL is set; JSON request logs at INFO into a file), and
 posts decisions with unique external ids (per wrk thread) at each concurrency for the given
 seconds. Prints requests/s, p50/p99 latency, errors (non-2xx and socket errors), responses
-and the decisions actually stored during the level (equal to responses: no replays).
+the decisions actually stored during the level (equal to responses: no replays) and the
+web workers' CPU per stored submission (less sensitive than req/s to a busy host).
 """
 
 from __future__ import annotations
@@ -77,6 +78,20 @@ def _server_env(settings: str) -> dict[str, str]:
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "INFO",
     }
+
+
+def _workers_cpu_seconds(master_pid: int) -> float:
+    """User + system CPU of gunicorn's workers (the master's children), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
 
 
 def _parse(output: str) -> dict[str, float]:
@@ -178,7 +193,7 @@ def main() -> None:
         )
         print(
             f"{'connections':>11} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
-            f" {'responses':>9} {'stored':>8}"
+            f" {'responses':>9} {'stored':>8} {'web cpu ms/req':>14}"
         )
         from compliance.models import Decision
 
@@ -190,6 +205,7 @@ def main() -> None:
                 + LUA
             )
             before = Decision.objects.count()
+            cpu_before = _workers_cpu_seconds(server.pid)
             result = subprocess.run(
                 [
                     "wrk",
@@ -210,9 +226,11 @@ def main() -> None:
             )
             r = _parse(result.stdout)
             stored = Decision.objects.count() - before
+            cpu_ms = (_workers_cpu_seconds(server.pid) - cpu_before) * 1000
             print(
                 f"{c:>11} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} "
-                f"{int(r['errors']):>7} {int(r['requests']):>9} {stored:>8}"
+                f"{int(r['errors']):>7} {int(r['requests']):>9} {stored:>8} "
+                f"{cpu_ms / max(stored, 1):>14.2f}"
             )
     finally:
         server.send_signal(signal.SIGTERM)
