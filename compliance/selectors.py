@@ -100,9 +100,10 @@ def case_queue(*, principal: Principal, filters: dict[str, str]) -> QuerySet[Dec
     ai_system = filters.get("ai_system", "")
     if ai_system.isascii() and ai_system.isdigit():
         # an id no row can have (beyond bigint) selects nothing rather than overflowing
+        digits = ai_system.lstrip("0") or "0"
         queryset = (
-            queryset.filter(ai_system_id=int(ai_system))
-            if len(ai_system) <= 18
+            queryset.filter(ai_system_id=int(digits))
+            if len(digits) <= 18
             else queryset.none()
         )
     outcome = filters.get("outcome", "")

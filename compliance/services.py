@@ -475,10 +475,13 @@ def decision_submit(
                     methods=mv.ai_system.default_explanation_methods or None,
                 )
     except IntegrityError:
-        # A concurrent identical external_id won the race; answer as a replay.
-        existing = Decision.objects.get(
+        # The external_id is taken (a replay, or a concurrent twin that won the race):
+        # answer with the stored decision. Any other integrity error is not ours to mask.
+        existing = Decision.objects.filter(
             client_system=client_system, external_id=data["external_id"]
-        )
+        ).first()
+        if existing is None:
+            raise
         return _decision_replay(existing, submission_sha)
     return decision, True
 

@@ -68,9 +68,10 @@ class WholeNumberField(_GivenMeansNotEmpty, forms.IntegerField):
         match = _WHOLE_NUMBER.fullmatch(str(value))
         if match is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        if len(match["digits"].lstrip("0")) > _MAX_ID_DIGITS:
+        digits = match["digits"].lstrip("0") or "0"  # leading zeros count toward 4300
+        if len(digits) > _MAX_ID_DIGITS:
             return -(MAX_ID + 1) if match["sign"] == "-" else MAX_ID + 1
-        return int(match[0])
+        return int((match["sign"] or "") + digits)
 
 
 class IdFilter(django_filters.Filter):

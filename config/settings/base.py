@@ -93,7 +93,10 @@ def _database_from_env() -> dict:
         # connection: PostgreSQL then stops re-planning the submission path's lookups
         # (the API key join: 200-330 us of server CPU per request, 40-67 us prepared).
         # Turn off behind a transaction-pooling PgBouncer, which cannot keep them.
-        config["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+        # added to, not replacing, what DATABASE_URL carries (sslmode, sslrootcert, ...)
+        config.setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=5
+        )
     return config
 
 

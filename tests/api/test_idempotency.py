@@ -66,3 +66,34 @@ def test_a_replay_after_the_model_version_retired_still_returns_the_original(
     world.model_version.save(update_fields=["is_active"])
     again = api.post(URL, payload, format="json")
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+
+def test_an_integrity_error_that_is_no_replay_is_not_masked(world):
+    from unittest import mock
+
+    import pytest
+    from django.db import IntegrityError
+
+    from compliance import services
+    from compliance.principals import Principal
+
+    principal = Principal(
+        organization=world.org, role="client", client_system=world.client_system
+    )
+    from django.utils import timezone
+
+    payload = factories.decision_payload(world.model_version)
+    payload["decided_at"] = (
+        timezone.now()
+    )  # the serializer's output, as the view passes
+    before = Decision.objects.count()
+    with (
+        mock.patch.object(
+            services,
+            "audit_event_append",
+            side_effect=IntegrityError("duplicate key: uniq_audit_hash"),
+        ),
+        pytest.raises(IntegrityError, match="uniq_audit_hash"),
+    ):
+        services.decision_submit(principal=principal, data=payload)
+    assert Decision.objects.count() == before  # rolled back with the failed append

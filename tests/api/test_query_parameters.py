@@ -75,6 +75,10 @@ def test_an_id_filter_still_takes_a_sign_and_leading_zeros(world, api_as):
     pk = world.ai_system.pk
     assert world.decision.pk in _ids(api.get(DECISIONS, {"ai_system": f"+00{pk}"}))
     assert _ids(api.get(DECISIONS, {"ai_system": f"-{pk}"})) == set()
+    # 5000 leading zeros: still the id (Python refuses to convert over 4300 digits)
+    padded = "0" * 5000 + str(pk)
+    assert world.decision.pk in _ids(api.get(DECISIONS, {"ai_system": padded}))
+    assert _ids(api.get(DECISIONS, {"ai_system": "-" + "0" * 5000})) == set()
 
 
 @pytest.mark.parametrize("name", ["ai_system", "model_version", "status"])

@@ -20,6 +20,16 @@ def test_postgres_uses_server_side_binding_and_prepares_after_five_runs(monkeypa
     assert config["CONN_MAX_AGE"] == 60
 
 
+def test_connection_options_from_the_url_are_kept(monkeypatch):
+    config = _config(
+        monkeypatch,
+        "postgres://u@db:5432/app?sslmode=verify-full&sslrootcert=/run/ca.pem",
+    )
+    assert config["OPTIONS"]["sslmode"] == "verify-full"
+    assert config["OPTIONS"]["sslrootcert"] == "/run/ca.pem"
+    assert config["OPTIONS"]["server_side_binding"] is True
+
+
 def test_prepared_statements_can_be_turned_off_for_transaction_pooling(monkeypatch):
     config = _config(
         monkeypatch, "postgres://u@db:5432/app", DB_PREPARED_STATEMENTS="false"
