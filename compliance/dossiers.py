@@ -405,14 +405,16 @@ def _dossier_job_claim(*, job_id: int, worker: str) -> ExplanationJob | None:
 def _dossier_job_fail(
     job: ExplanationJob, *, worker: str, reason: str, error: str
 ) -> None:
-    """Mark the job failed and record why, in one transaction."""
+    """Mark the job failed and record why, in one transaction; nothing if another
+    worker has taken the job over since (its lease ran out)."""
     with transaction.atomic():
-        ExplanationJob.objects.filter(pk=job.pk).update(
+        if not _own_running_job(job, worker).update(
             status=ExplanationJob.Status.FAILED,
             error=error[:2000],
             finished_at=timezone.now(),
             lease_until=None,
-        )
+        ):
+            return
         audit_event_append(
             actor=f"worker:{worker}"[:200],
             organization=job.organization,
@@ -466,10 +468,17 @@ def dossier_job_run(*, job_id: int, worker: str) -> None:
             error=f"Rendering failed: {type(exc).__name__}: {str(exc)[:500]}",
         )
         raise
-    ExplanationJob.objects.filter(pk=job_id).update(
+    _own_running_job(job, worker).update(
         lease_until=None,
         status=ExplanationJob.Status.DONE,
         progress=1.0,
         finished_at=timezone.now(),
         dossier=dossier,
+    )
+
+
+def _own_running_job(job: ExplanationJob, worker: str) -> Any:
+    """The job's row while this worker still holds it (the claim wrote its name)."""
+    return ExplanationJob.objects.filter(
+        pk=job.pk, worker=worker[:200], status=ExplanationJob.Status.RUNNING
     )

@@ -419,3 +419,23 @@ def test_a_dossier_job_whose_render_breaks_fails_with_an_audit_event(
     assert event.payload["reason"] == "render_error"
     assert "RuntimeError: boom" in event.payload["error"]
     assert audit_chain_verify().ok
+
+
+def test_a_worker_whose_job_was_taken_over_records_no_outcome(db, demo_artefacts):
+    from unittest import mock
+
+    decision = _case(demo_artefacts, "diagnosis", "EU")
+    job = dossiers.dossier_request(actor="t", decision=decision)
+
+    def taken_over_meanwhile(**kwargs):
+        ExplanationJob.objects.filter(pk=job.pk).update(worker="second")
+        raise RuntimeError("slow worker's render broke")
+
+    with (
+        mock.patch.object(dossiers, "dossier_issue", side_effect=taken_over_meanwhile),
+        pytest.raises(RuntimeError),
+    ):
+        dossiers.dossier_job_run(job_id=job.pk, worker="first")
+    job.refresh_from_db()
+    assert (job.status, job.worker) == ("running", "second")  # left to its new holder
+    assert not AuditEvent.objects.filter(action="dossier.failed").exists()
