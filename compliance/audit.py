@@ -65,7 +65,9 @@ def _chain_head_locked() -> tuple[int, str]:
 
     Written in SQL: it runs on every audited request, and compiling the ORM query cost
     more CPU than the rest of the append. On PostgreSQL one function call (migration
-    0007) takes the lock and then reads the head with a fresh snapshot.
+    0007) takes the lock and then reads the head with a fresh snapshot, which needs READ
+    COMMITTED (Django's default; under REPEATABLE READ the read would miss appends
+    committed while this transaction waited for the lock, and the chain would fork).
     """
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":

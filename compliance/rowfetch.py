@@ -53,7 +53,7 @@ def _select_sql(chain: tuple[tuple[type[Model], str | None], ...], where: str) -
                 f"ON t{i}.{quote(pk_column)} = t{i - 1}.{quote(fk_column)}"
             )
     # identifiers come from model metadata and ``where`` from code, never from input
-    return f"SELECT {', '.join(select)} FROM {' '.join(joins)} WHERE {where}"  # noqa: S608
+    return f"SELECT {', '.join(select)} FROM {' '.join(joins)} WHERE {where} LIMIT 1"  # noqa: S608
 
 
 def fetch_joined(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.core.cache import caches
@@ -20,8 +21,8 @@ class _SettingsRateThrottle(SimpleRateThrottle):
     ways per request, and a read-modify-write that concurrent workers overwrite (so it
     undercounts). Here each fixed window is one counter, incremented atomically (Redis
     INCR), and the previous window counts in proportion to how much of it the sliding
-    window still covers. Refused requests count too: a client that keeps hammering stays
-    throttled.
+    window still covers. A refused request is taken back out, and Retry-After says when
+    one more request fits.
     """
 
     @property
@@ -40,11 +41,18 @@ class _SettingsRateThrottle(SimpleRateThrottle):
             return True
         now = self.timer()
         window, elapsed = divmod(now, self.duration)
-        count, previous = self._counts(
-            f"{self.key}:{int(window)}", f"{self.key}:{int(window) - 1}"
+        current = f"{self.key}:{int(window)}"
+        count, previous = self._counts(current, f"{self.key}:{int(window) - 1}")
+        if previous * (1 - elapsed / self.duration) + count <= self.num_requests:
+            return True
+        try:  # a refused request does not count, as in DRF
+            self.cache.decr(current)
+        except ValueError:  # the window's counter expired meanwhile: nothing to undo
+            pass
+        self._retry_after = _seconds_until_room(
+            previous, count - 1, elapsed, self.duration, self.num_requests
         )
-        self._retry_after = self.duration - elapsed
-        return previous * (1 - elapsed / self.duration) + count <= self.num_requests
+        return False
 
     def _counts(self, current: str, previous: str) -> tuple[int, int]:
         """Count this request in ``current``; return it and ``previous``'s count."""
@@ -69,8 +77,8 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         return count, self.cache.get(previous, 0)
 
     def wait(self) -> float:
-        # the earliest the weighted count can drop: when the current window closes
-        return max(1.0, self._retry_after)
+        # whole seconds, rounded up: DRF writes Retry-After with "%d"
+        return float(max(1, math.ceil(self._retry_after)))
 
 
 class ApiKeyRateThrottle(_SettingsRateThrottle):
@@ -107,6 +115,21 @@ class AnonymousRateThrottle(_SettingsRateThrottle):
             "scope": self.scope,
             "ident": self.get_ident(request),
         }
+
+
+def _seconds_until_room(
+    previous: int, current: int, elapsed: float, duration: float, limit: int
+) -> float:
+    """How long until one more request fits: later in this window as the previous
+    window's weight fades, else in the next one, when this window's count fades."""
+    if limit < 1:
+        return 2 * duration
+    if current + 1 <= limit and previous > 0:
+        at = duration * (1 - (limit - current - 1) / previous)
+        if at < duration:
+            return max(0.0, at - elapsed)
+    at_next = 0.0 if current + 1 <= limit else duration * (1 - (limit - 1) / current)
+    return duration - elapsed + at_next
 
 
 def _redis_client(backend: RedisCache, key: str) -> Any:
