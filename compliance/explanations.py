@@ -248,7 +248,9 @@ def explanation_jobs_claim(
         )
     return token, list(
         ExplanationJob.objects.filter(pk__in=claimed, lease_token=token)
-        .select_related("decision", "model_version", "model_version__ai_system")
+        .select_related(
+            "decision", "organization", "model_version", "model_version__ai_system"
+        )
         .order_by("created_at", "id")
     )
 
@@ -399,7 +401,7 @@ def _jobs_fail(jobs: list[ExplanationJob], token: str, message: str) -> None:
             [
                 {
                     "actor": "worker",
-                    "organization": job.decision.organization,
+                    "organization": job.organization,
                     "action": "explanation.failed",
                     "object_type": "explanation_job",
                     "object_id": job.pk,
@@ -460,7 +462,7 @@ def _results_store(
             [
                 {
                     "actor": f"worker:{worker}"[:200],
-                    "organization": job.decision.organization,
+                    "organization": job.organization,  # selected with the claim
                     "action": "explanation.stored",
                     "object_type": "decision",
                     "object_id": job.decision_id,

@@ -442,3 +442,19 @@ def test_a_job_that_exhausts_its_attempts_records_one_failure_event(
     explanations.explanation_jobs_claim(worker="later", limit=1)  # failed: not claimed
     assert failed.count() == 1
     assert audit_chain_verify().ok
+
+
+def test_a_batch_costs_the_same_queries_for_2_jobs_as_for_8(explained_world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(n: int) -> int:
+        for _ in range(n):
+            explanations.explanation_request(
+                actor="t", decision=_decision(explained_world)
+            )
+        with CaptureQueriesContext(connection) as captured:
+            assert explanations.explanation_batch_process(worker="w", limit=n) == n
+        return len(captured)
+
+    assert queries_for(2) == queries_for(8)  # nothing is looked up per job
