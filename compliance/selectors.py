@@ -13,6 +13,7 @@ from compliance.models import (
     ExplanationJob,
     ModelVersion,
 )
+from compliance.numbers import MAX_ID, whole_number
 from compliance.principals import Principal
 
 
@@ -97,13 +98,12 @@ def case_queue(*, principal: Principal, filters: dict[str, str]) -> QuerySet[Dec
         )
         .order_by("-decided_at", "-id")
     )
-    ai_system = filters.get("ai_system", "")
-    if ai_system.isascii() and ai_system.isdigit():
-        # an id no row can have (beyond bigint) selects nothing rather than overflowing
-        digits = ai_system.lstrip("0") or "0"
+    ai_system = whole_number(filters.get("ai_system", ""), cap=MAX_ID)
+    if ai_system is not None:
+        # an id no row can have (beyond 2**62) selects nothing rather than overflowing
         queryset = (
-            queryset.filter(ai_system_id=int(digits))
-            if len(digits) <= 18
+            queryset.filter(ai_system_id=ai_system)
+            if ai_system <= MAX_ID
             else queryset.none()
         )
     outcome = filters.get("outcome", "")

@@ -361,6 +361,12 @@ def _submission_sha256(data: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(document).encode()).hexdigest()
 
 
+def _decision_stored(client_system: ClientSystem, external_id: str) -> Decision | None:
+    return Decision.objects.filter(
+        client_system=client_system, external_id=external_id
+    ).first()
+
+
 def _decision_replay(existing: Decision, submission_sha: str) -> tuple[Decision, bool]:
     if existing.submission_sha256 != submission_sha:
         raise Conflict(
@@ -395,9 +401,7 @@ def decision_submit(
     if mv is None or not mv.is_active:
         # a replay answers with the original even if its model version has since
         # retired; any other submission to a retired or unknown version is refused
-        existing = Decision.objects.filter(
-            client_system=client_system, external_id=data["external_id"]
-        ).first()
+        existing = _decision_stored(client_system, data["external_id"])
         if existing is not None:
             try:
                 return _decision_replay(existing, _submission_sha256(data))
@@ -477,9 +481,7 @@ def decision_submit(
     except IntegrityError:
         # The external_id is taken (a replay, or a concurrent twin that won the race):
         # answer with the stored decision. Any other integrity error is not ours to mask.
-        existing = Decision.objects.filter(
-            client_system=client_system, external_id=data["external_id"]
-        ).first()
+        existing = _decision_stored(client_system, data["external_id"])
         if existing is None:
             raise
         return _decision_replay(existing, submission_sha)

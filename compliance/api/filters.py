@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,10 +8,7 @@ from django import forms
 from django.core import validators
 
 from compliance.models import Decision, Dossier
-
-MAX_ID = 2**62
-_MAX_ID_DIGITS = len(str(MAX_ID))
-_WHOLE_NUMBER = re.compile(r"(?P<sign>[+-]?)(?P<digits>[0-9]+)", re.ASCII)
+from compliance.numbers import MAX_ID, whole_number
 
 
 class _GivenMeansNotEmpty:
@@ -65,13 +61,10 @@ class WholeNumberField(_GivenMeansNotEmpty, forms.IntegerField):
     def to_python(self, value: Any) -> int | None:
         if value in self.empty_values:
             return None
-        match = _WHOLE_NUMBER.fullmatch(str(value))
-        if match is None:
+        number = whole_number(str(value), cap=MAX_ID, signed=True)
+        if number is None:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        digits = match["digits"].lstrip("0") or "0"  # leading zeros count toward 4300
-        if len(digits) > _MAX_ID_DIGITS:
-            return -(MAX_ID + 1) if match["sign"] == "-" else MAX_ID + 1
-        return int((match["sign"] or "") + digits)
+        return number
 
 
 class IdFilter(django_filters.Filter):

@@ -5,15 +5,14 @@ from typing import Any
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
-_BEYOND_ANY_PAGE = 10**18  # Python refuses to convert over 4300 digits
+from compliance.numbers import whole_number
+
+_LARGEST_PAGE = 10**18 - 1  # any bigger page number is past the end all the same
 
 
 def _one_whole_number(raw: list[str]) -> int | None:
     """The number when ``raw`` is one string of ASCII digits (huge ones capped)."""
-    if len(raw) != 1 or not raw[0].isascii() or not raw[0].isdigit():
-        return None
-    digits = raw[0].lstrip("0") or "0"
-    return _BEYOND_ANY_PAGE if len(digits) > 18 else int(digits)
+    return whole_number(raw[0], cap=_LARGEST_PAGE) if len(raw) == 1 else None
 
 
 class StandardPagination(PageNumberPagination):
