@@ -59,14 +59,14 @@ says so in the note.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from explain.rng import seeded_rng
 from explain.schema import FeatureSchema, FeatureSpec, validate_feature_values
 
 SPARSITY_PENALTY = 0.1
@@ -192,7 +192,7 @@ def counterfactual_search(
         max_evaluations=max_evaluations,
         device=torch.device(device),
     )
-    with _seeded_rng(seed, search.device):
+    with seeded_rng(seed, search.device):
         return search.run()
 
 
@@ -291,18 +291,6 @@ def _check_arguments(
     if errors:
         first_name, messages = next(iter(errors.items()))
         raise ValueError(f"Invalid feature row: {first_name}: {messages[0]}")
-
-
-@contextmanager
-def _seeded_rng(seed: int, device: torch.device) -> Iterator[None]:
-    """Fork torch's RNG (CPU, and the CUDA device in use), seed it, restore on exit."""
-    cuda_devices = []
-    if device.type == "cuda":
-        index = device.index
-        cuda_devices = [index if index is not None else torch.cuda.current_device()]
-    with torch.random.fork_rng(devices=cuda_devices):
-        torch.manual_seed(seed)
-        yield
 
 
 class _Search:

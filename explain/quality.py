@@ -6,7 +6,12 @@ from collections.abc import Callable
 from itertools import combinations
 
 import torch
-from captum.metrics import infidelity, sensitivity_max
+from captum.metrics import (  # type: ignore[import-untyped, unused-ignore]
+    infidelity,
+    sensitivity_max,
+)
+
+from explain.rng import seeded_rng
 
 
 def kendall_tau_b(a: list[float], b: list[float]) -> float:
@@ -82,11 +87,11 @@ def infidelity_per_row(
         noise = torch.randn_like(x) * scale
         return noise, x - noise
 
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        return infidelity(
+    with seeded_rng(seed, inputs.device), torch.no_grad():
+        result: torch.Tensor = infidelity(
             forward, perturb, inputs, attributions, n_perturb_samples=n_perturb_samples
         )
+    return result
 
 
 def sensitivity_per_row(
@@ -104,7 +109,11 @@ def sensitivity_per_row(
     def perturb(x: torch.Tensor, perturb_radius: float = radius) -> torch.Tensor:
         return x + (torch.rand_like(x) * 2 - 1) * scale
 
-    torch.manual_seed(seed)
-    return sensitivity_max(
-        explanation, inputs, perturb_func=perturb, n_perturb_samples=n_perturb_samples
-    )
+    with seeded_rng(seed, inputs.device):
+        result: torch.Tensor = sensitivity_max(
+            explanation,
+            inputs,
+            perturb_func=perturb,
+            n_perturb_samples=n_perturb_samples,
+        )
+    return result
