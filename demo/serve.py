@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 HOST, PORT = "127.0.0.1", 8000
 BASE = f"http://{HOST}:{PORT}"
-DEMO_METHODS = ["integrated_gradients", "deeplift", "shapley_sampling"]
+DEMO_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 
 
 def _port_free() -> bool:

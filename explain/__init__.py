@@ -5,8 +5,8 @@ Public API:
         FeatureSchema, FeatureSpec
     models: ARCHITECTURES, build_model, load_model, predict_proba, model_to_safetensors,
         sha256_hex, default_device
-    explanations: explain_batch, resolve_request, METHODS, OUTPUT_UNITS, RowExplanation,
-        MethodExplanation
+    explanations: explain_batch, resolve_request, baselines_check, METHODS, METHOD_SPECS,
+        MethodSpec, OUTPUT_UNITS, RowExplanation, MethodExplanation
     counterfactuals: counterfactual_search, counterfactual_search_batch
     errors: ExplainError and its subclasses
 
@@ -43,7 +43,7 @@ from explain.errors import (
     WeightsIncompatible,
 )
 from explain.loading import load_model, model_to_safetensors, predict_proba, sha256_hex
-from explain.methods import METHODS
+from explain.methods import METHOD_SPECS, METHODS, MethodSpec
 from explain.models import ARCHITECTURES, build_model
 from explain.schema import (
     FeatureSchema,
@@ -56,6 +56,7 @@ from explain.schema import (
 __all__ = [
     "ARCHITECTURES",
     "METHODS",
+    "METHOD_SPECS",
     "OUTPUT_UNITS",
     "BadInput",
     "BadParameter",
@@ -63,6 +64,7 @@ __all__ = [
     "FeatureSchema",
     "FeatureSpec",
     "MethodExplanation",
+    "MethodSpec",
     "ModelLoadError",
     "RowExplanation",
     "SchemaError",

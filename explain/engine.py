@@ -2,8 +2,10 @@
 
 Results are per original feature (one-hot columns summed back into their categorical
 feature), signed, in logits of the scored class (``OUTPUT_UNITS``), with the baseline,
-f(x), f(baseline), quality figures, reasons, an optional verified counterfactual and a
-manifest that pins everything needed to reproduce them.
+f(x), f(baseline), quality figures, each method's own reasons and warnings, an
+optional verified counterfactual and a manifest that pins everything needed to
+reproduce them. What each method needs (baseline, parameters, agreement, adaptive
+steps) comes from its ``MethodSpec`` in ``explain.methods``.
 """
 
 from __future__ import annotations
@@ -11,22 +13,22 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
-import captum
+import captum  # type: ignore[import-untyped, unused-ignore]
 import torch
 from torch import nn
 
 from explain.counterfactual import counterfactual_search_batch
 from explain.errors import BadInput, BadParameter, UnknownMethod
 from explain.methods import (
-    AGREEMENT_METHODS,
     DEFAULT_METHOD,
+    METHOD_SPECS,
     METHODS,
     MethodOutput,
-    resolve_parameters,
+    MethodSpec,
     rows_are_independent,
     run_method,
 )
@@ -36,8 +38,8 @@ from explain.quality import (
     sensitivity_per_row,
     top_k_agreement,
 )
-from explain.reasons import principal_reasons, protected_influence
-from explain.schema import FeatureSchema, first_invalid_row
+from explain.reasons import merge_warnings, principal_reasons, protected_warnings
+from explain.schema import FeatureSchema, baseline_from_rows, first_invalid_row
 
 OUTPUT_UNITS = "logit"
 DEFAULT_MEMORY_BUDGET = 256 * 1024 * 1024
@@ -54,6 +56,13 @@ def default_device() -> torch.device:
 
 @dataclass
 class MethodExplanation:
+    """One method's explanation of one decision.
+
+    ``reasons`` (at most four non-protected features pushing toward the adverse
+    class) and ``warnings`` (protected-attribute influence) are computed from this
+    method's own ``attributions``.
+    """
+
     method: str
     attributions: dict[str, float]
     output: float
@@ -65,17 +74,25 @@ class MethodExplanation:
     parameters: dict[str, Any]
     quality: dict[str, Any]
     manifest: dict[str, Any]
+    reasons: list[dict[str, Any]]
+    warnings: list[dict[str, Any]]
 
 
 @dataclass
 class RowExplanation:
-    """Everything explained about one decision; ``to_dict()`` is JSON-ready."""
+    """Everything explained about one decision; ``to_dict()`` is JSON-ready.
+
+    Decision-level results only; per-method results (attributions, reasons,
+    warnings) are in ``methods``. ``primary_method`` is the first method requested,
+    whose baseline the agreement check compares against; ``warnings`` is the union
+    of the methods' warnings (see ``explain.reasons.merge_warnings``).
+    """
 
     prediction: float
     output: float
     predicted_outcome: str
+    primary_method: str
     methods: dict[str, MethodExplanation]
-    reasons: list[dict[str, Any]]
     agreement: dict[str, Any]
     warnings: list[dict[str, Any]]
     needs_review: bool
@@ -83,7 +100,6 @@ class RowExplanation:
     counterfactual: dict[str, Any] | None = None
     counterfactual_note: str | None = None
     output_units: str = OUTPUT_UNITS
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,16 +112,16 @@ def _canonical_sha256(data: Any) -> str:
 
 def _device_name(device: torch.device) -> str:
     if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
+        return str(torch.cuda.get_device_name(device))
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
-def _validate_methods(methods: list[str] | tuple[str, ...]) -> list[str]:
+def _validate_methods(methods: Any) -> list[str]:
     if isinstance(methods, str) or not isinstance(methods, (list, tuple)):
         raise BadParameter("methods must be a list of method identifiers.")
     if not methods:
         raise BadParameter("methods must name at least one method.")
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in METHOD_SPECS]
     if unknown:
         raise UnknownMethod(
             f"Unknown method(s) {', '.join(map(str, unknown))}; known: {', '.join(METHODS)}."
@@ -115,19 +131,39 @@ def _validate_methods(methods: list[str] | tuple[str, ...]) -> list[str]:
     return list(methods)
 
 
+def _check_integer(key: str, value: Any, low: int, high: int) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not low <= value <= high
+    ):
+        raise BadParameter(f"{key} must be an integer from {low} to {high}.")
+
+
 def resolve_request(
     methods: list[str] | tuple[str, ...], parameters: dict[str, Any] | None
 ) -> tuple[list[str], dict[str, dict[str, Any]], dict[str, Any]]:
     """Validate methods and parameters before any work; raise UnknownMethod/BadParameter.
 
-    ``parameters`` maps a method identifier to its parameters, plus optional
-    ``quality`` ({"infidelity": bool, "sensitivity": bool, "top_k": int,
-    "agreement_threshold": float}), ``seed`` (int) and ``counterfactual`` (bool).
+    Args:
+        methods: identifiers from ``METHODS``, each at most once.
+        parameters: maps a method identifier to its parameters (see
+            ``METHOD_SPECS[id].parameters``), plus optional ``quality``
+            ({"infidelity": bool, "sensitivity": bool, "top_k": int,
+            "agreement_threshold": float}), ``seed`` (int) and ``counterfactual``
+            (bool).
+
+    Returns:
+        The methods, each method's resolved parameters and the general options.
+
+    Example:
+        >>> resolve_request(["deeplift"], {"seed": 3})[2]["seed"]
+        3
     """
     methods = _validate_methods(methods)
-    parameters = dict(parameters or {})
-    if not isinstance(parameters, dict):
+    if parameters is not None and not isinstance(parameters, dict):
         raise BadParameter("parameters must be an object.")
+    parameters = dict(parameters or {})
     unknown = sorted(set(parameters) - set(METHODS) - GENERAL_KEYS)
     if unknown:
         raise BadParameter(
@@ -144,7 +180,7 @@ def resolve_request(
         given = parameters.get(method, {})
         if not isinstance(given, dict):
             raise BadParameter(f"parameters.{method} must be an object.")
-        per_method[method] = resolve_parameters(method, given)
+        per_method[method] = METHOD_SPECS[method].resolve_parameters(given)
     quality = parameters.get("quality", {})
     if not isinstance(quality, dict) or set(quality) - QUALITY_KEYS:
         raise BadParameter(
@@ -161,14 +197,8 @@ def resolve_request(
     for key in ("infidelity", "sensitivity", "counterfactual"):
         if not isinstance(general[key], bool):
             raise BadParameter(f"{key} must be true or false.")
-    for key, low, high in (("top_k", 1, 50), ("seed", 0, 2**31 - 1)):
-        value = general[key]
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or not low <= value <= high
-        ):
-            raise BadParameter(f"{key} must be an integer from {low} to {high}.")
+    _check_integer("top_k", general["top_k"], 1, 50)
+    _check_integer("seed", general["seed"], 0, 2**31 - 1)
     threshold = general["agreement_threshold"]
     if (
         isinstance(threshold, bool)
@@ -200,9 +230,7 @@ def _encode_rows(
     return schema.encode(list(rows)), list(rows)
 
 
-def _baseline(
-    schema: FeatureSchema, kind: str, width: int
-) -> tuple[torch.Tensor, dict[str, Any]]:
+def _baseline(schema: FeatureSchema, kind: str) -> tuple[torch.Tensor, dict[str, Any]]:
     if kind == "training":
         if schema.baseline is None:
             raise BadParameter(
@@ -214,16 +242,13 @@ def _baseline(
         described = {
             s.name: (None if s.kind == "categorical" else 0) for s in schema.features
         }
-        return torch.zeros(width), described
+        return torch.zeros(schema.input_width), described
     if not schema.background:
         raise BadParameter(
             "The feature schema has no background sample for baseline 'background'."
         )
-    from explain.schema import baseline_from_rows
-
-    return schema.encode(list(schema.background)), {
-        **baseline_from_rows(schema, list(schema.background)),
-    }
+    background = list(schema.background)
+    return schema.encode(background), baseline_from_rows(schema, background)
 
 
 def baselines_check(
@@ -234,9 +259,12 @@ def baselines_check(
     Args:
         schema: the model version's parsed schema.
         per_method: resolved parameters per method, as ``resolve_request`` returns them.
+
+    Example:
+        >>> baselines_check(schema, resolve_request(["deeplift"], None)[1])
     """
-    for params in per_method.values():
-        _baseline(schema, params.get("baseline", "zeros"), schema.input_width)
+    for method, params in per_method.items():
+        _baseline(schema, METHOD_SPECS[method].baseline_kind(params))
 
 
 def _group_matrix(schema: FeatureSchema) -> tuple[list[list[int]], torch.Tensor]:
@@ -254,6 +282,89 @@ def _memory_items(model: nn.Module, width: int, budget_bytes: int) -> int:
     )
     bytes_per_item = activations * 4 * 4  # float32 activations, their grads, slack
     return max(1, budget_bytes // bytes_per_item)
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """The encoded batch and what every method shares about it."""
+
+    model: nn.Module
+    schema: FeatureSchema
+    inputs: torch.Tensor
+    row_dicts: list[dict[str, Any]] | None
+    outputs: torch.Tensor
+    groups: list[list[int]]
+    group_matrix: torch.Tensor
+    fast_gradients: bool
+    items_budget: int
+    noise_scale: torch.Tensor
+    environment: dict[str, Any]
+    row_hashes: list[str]
+    general: dict[str, Any]
+    class_labels: list[str]
+    favourable_class: str
+
+    @property
+    def seed(self) -> int:
+        return int(self.general["seed"])
+
+
+def _prepare(
+    model: nn.Module,
+    rows: list[dict[str, Any]] | torch.Tensor,
+    *,
+    schema: FeatureSchema,
+    general: dict[str, Any],
+    class_labels: list[str],
+    favourable_class: str,
+    weights_sha256: str | None,
+    memory_budget_bytes: int,
+    fast_gradients: bool,
+) -> _Batch:
+    model.eval()
+    device = next(model.parameters()).device
+    inputs, row_dicts = _encode_rows(schema, rows)
+    inputs = inputs.to(device)
+    width = inputs.shape[1]
+    groups, group_matrix = _group_matrix(schema)
+    with torch.no_grad():
+        outputs = model(inputs)
+    fast = fast_gradients and rows_are_independent(model, width)
+    numeric_std = {
+        groups[i][0]: float(schema.preprocessing.get(s.name, {}).get("std", 1.0))
+        for i, s in enumerate(schema.features)
+        if s.kind == "numeric"
+    }
+    return _Batch(
+        model=model,
+        schema=schema,
+        inputs=inputs,
+        row_dicts=row_dicts,
+        outputs=outputs,
+        groups=groups,
+        group_matrix=group_matrix.to(device),
+        fast_gradients=fast,
+        items_budget=_memory_items(model, width, memory_budget_bytes),
+        noise_scale=numeric_noise_scale(width, numeric_std).to(device),
+        environment={
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "captum": captum.__version__,
+            "device": _device_name(device),
+            "dtype": str(inputs.dtype).replace("torch.", ""),
+            "seed": general["seed"],
+            "weights_sha256": weights_sha256,
+            "output_units": OUTPUT_UNITS,
+            "fast_gradients": fast,
+        },
+        row_hashes=[
+            _canonical_sha256(row_dicts[i] if row_dicts else inputs[i].tolist())
+            for i in range(inputs.shape[0])
+        ],
+        general=general,
+        class_labels=class_labels,
+        favourable_class=favourable_class,
+    )
 
 
 def explain_batch(
@@ -280,261 +391,249 @@ def explain_batch(
         class_labels: ``[negative, positive]``; the model scores the positive class.
         favourable_class: the label that is good news for the subject.
         threshold: decision threshold on P(positive).
-        methods: identifiers from ``METHODS``; the first one drives the reasons.
+        methods: identifiers from ``METHODS``; the first is the ``primary_method``.
         parameters: per-method parameters and general options (see ``resolve_request``).
         weights_sha256: recorded in the manifest.
         memory_budget_bytes: bounds Captum's ``internal_batch_size``.
-        progress: called with the fraction of methods done (0..1) after each method.
         fast_gradients: use the summed-output gradient when rows are independent.
+        progress: called with the fraction of methods done (0..1) after each method.
 
     Raises:
         UnknownMethod, BadParameter, BadInput.
 
+    Randomness (Gradient SHAP, Shapley Value Sampling, Kernel SHAP, the quality
+    figures) is seeded with ``parameters["seed"]`` on forked generators: the caller's
+    torch and numpy random state is the same after the call as before.
+
     Example:
         >>> results = explain_batch(model, rows, schema=schema, class_labels=["good", "bad"],
         ...                         favourable_class="good", threshold=0.5,
-        ...                         methods=["integrated_gradients", "shapley_sampling"])
-        >>> results[0].methods["integrated_gradients"].attributions["credit_amount"]
-        0.173...
+        ...                         methods=["integrated_gradients", "kernel_shap"])
+        >>> results[0].methods["kernel_shap"].reasons[0]["feature"]
+        'credit_amount'
     """
     methods, per_method, general = resolve_request(methods, parameters)
-    model.eval()
-    device = next(model.parameters()).device
-    inputs, row_dicts = _encode_rows(schema, rows)
-    inputs = inputs.to(device)
-    n, width = inputs.shape
-    seed = general["seed"]
-    groups, group_matrix = _group_matrix(schema)
-    group_matrix = group_matrix.to(device)
-    names = schema.names
-    fast = fast_gradients and rows_are_independent(model, width)
-    items_budget = _memory_items(model, width, memory_budget_bytes)
-    with torch.no_grad():
-        outputs = model(inputs)
-    predictions = torch.sigmoid(outputs)
-    noise_scale = numeric_noise_scale(
-        width,
-        {
-            groups[i][0]: float(schema.preprocessing.get(s.name, {}).get("std", 1.0))
-            for i, s in enumerate(schema.features)
-            if s.kind == "numeric"
-        },
-    ).to(device)
-
-    row_hashes = [
-        _canonical_sha256(row_dicts[i] if row_dicts else inputs[i].tolist())
-        for i in range(n)
-    ]
-    environment = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "captum": captum.__version__,
-        "device": _device_name(device),
-        "dtype": str(inputs.dtype).replace("torch.", ""),
-        "seed": seed,
-        "weights_sha256": weights_sha256,
-        "output_units": OUTPUT_UNITS,
-        "fast_gradients": fast,
-    }
-
-    per_method_results: dict[str, list[MethodExplanation]] = {}
-    feature_tensors: dict[str, torch.Tensor] = {}
-    for method in methods:
-        params = per_method[method]
-        kind = params.get(
-            "baseline",
-            "zeros" if method in ("input_x_gradient", "saliency") else "training",
-        )
-        baselines, baseline_described = _baseline(schema, kind, width)
-        baselines = baselines.to(device)
-        with torch.no_grad():
-            baseline_out = model(baselines.reshape(-1, width)).mean()
-
-        def run(
-            x: torch.Tensor,
-            steps: int | None = None,
-            *,
-            _m: str = method,
-            _b: torch.Tensor = baselines,
-            _p: dict = params,
-        ) -> MethodOutput:
-            internal = None
-            if _m == "integrated_gradients":
-                internal = max(
-                    x.shape[0], min(items_budget, x.shape[0] * (steps or _p["n_steps"]))
-                )
-            return run_method(
-                _m,
-                model,
-                x,
-                _b,
-                groups=groups,
-                parameters=_p,
-                n_steps=steps,
-                internal_batch_size=internal,
-                fast_gradients=fast,
-                seed=seed,
-            )
-
-        def to_features(out: MethodOutput) -> torch.Tensor:
-            return out.attributions if out.grouped else out.attributions @ group_matrix
-
-        steps_used = [None] * n
-        chunk = max(
-            1,
-            items_budget
-            // (params.get("n_steps", 1) if method == "integrated_gradients" else 1),
-        )
-        feature_attr_parts, delta_parts, column_parts = [], [], []
-        for start in range(0, n, chunk):
-            x = inputs[start : start + chunk]
-            result = run(x)
-            if method == "integrated_gradients":
-                result, steps = _adaptive_ig(
-                    run, x, result, outputs[start : start + chunk], baseline_out, params
-                )
-                steps_used[start : start + chunk] = steps
-            feature_attr_parts.append(to_features(result).detach())
-            column_parts.append(_columns(result, groups, width).detach())
-            delta_parts.append(
-                None
-                if result.convergence_delta is None
-                else result.convergence_delta.detach()
-            )
-        feature_attr = torch.cat(feature_attr_parts)
-        column_attr = torch.cat(column_parts)
-        deltas = None if delta_parts[0] is None else torch.cat(delta_parts)
-
-        infid = sens = None
-        if general["infidelity"] and method != "saliency":
-            infid = infidelity_per_row(
-                model, inputs, column_attr, noise_scale, seed=seed
-            )
-        if general["sensitivity"]:
-
-            def explanation_func(x: Any, **_: Any) -> tuple[torch.Tensor]:
-                x = x[0] if isinstance(x, tuple) else x
-                return (_columns(run(x.detach()), groups, width).detach(),)
-
-            sens = sensitivity_per_row(explanation_func, inputs, noise_scale, seed=seed)
-
-        # one conversion to Python floats per tensor, not one per element
-        attr_rows = feature_attr.tolist()
-        output_values = outputs.tolist()
-        baseline_value = float(baseline_out)
-        delta_values = None if deltas is None else deltas.tolist()
-        infid_values = None if infid is None else infid.tolist()
-        sens_values = None if sens is None else sens.tolist()
-        results = []
-        for i in range(n):
-            attributions = dict(zip(names, attr_rows[i], strict=True))
-            expected_gap = output_values[i] - baseline_value
-            quality: dict[str, Any] = {}
-            if delta_values is not None:
-                gap = abs(delta_values[i])
-                quality["completeness_gap"] = gap
-                quality["completeness_gap_relative"] = (
-                    gap / abs(expected_gap) if expected_gap else None
-                )
-            if method == "shapley_sampling" or method == "feature_ablation":
-                quality["attribution_sum"] = sum(attributions.values())
-            if infid_values is not None:
-                quality["infidelity"] = infid_values[i]
-            if sens_values is not None:
-                quality["sensitivity_max"] = sens_values[i]
-            resolved = dict(params, baseline=kind)
-            if steps_used[i] is not None:
-                resolved["n_steps"] = steps_used[i]
-            results.append(
-                MethodExplanation(
-                    method=method,
-                    attributions=attributions,
-                    output=output_values[i],
-                    baseline_output=baseline_value,
-                    baseline=baseline_described,
-                    baseline_kind=kind,
-                    convergence_delta=None if delta_values is None else delta_values[i],
-                    n_steps=steps_used[i],
-                    parameters=resolved,
-                    quality=quality,
-                    manifest={
-                        **environment,
-                        "method": method,
-                        "parameters": resolved,
-                        "input_sha256": row_hashes[i],
-                    },
-                )
-            )
-        per_method_results[method] = results
-        if progress is not None:
-            progress((methods.index(method) + 1) / len(methods))
-        feature_tensors[method] = feature_attr.cpu()
-
-    outcomes = [
-        class_labels[1] if float(p) >= threshold else class_labels[0]
-        for p in predictions
-    ]
-    counterfactuals = _counterfactuals(
+    batch = _prepare(
         model,
-        schema,
-        row_dicts,
-        outcomes=outcomes,
-        class_labels=class_labels,
-        favourable_class=favourable_class,
-        threshold=threshold,
+        rows,
+        schema=schema,
         general=general,
-        device=device,
-    )
-    primary_attr = feature_tensors[methods[0]]
-    reasons = principal_reasons(
-        schema,
-        primary_attr,
         class_labels=class_labels,
         favourable_class=favourable_class,
+        weights_sha256=weights_sha256,
+        memory_budget_bytes=memory_budget_bytes,
+        fast_gradients=fast_gradients,
     )
-    protected_flags = protected_influence(schema, primary_attr)
-    prediction_values = predictions.tolist()
+    per_row: dict[str, list[MethodExplanation]] = {}
+    for done, method in enumerate(methods, start=1):
+        per_row[method] = _explain_method(
+            METHOD_SPECS[method], per_method[method], batch
+        )
+        if progress is not None:
+            progress(done / len(methods))
+    predictions = torch.sigmoid(batch.outputs).tolist()
+    outcomes = [
+        class_labels[1] if p >= threshold else class_labels[0] for p in predictions
+    ]
+    counterfactuals = _counterfactuals(batch, outcomes=outcomes, threshold=threshold)
+    output_values = batch.outputs.tolist()
+    return [
+        _row_explanation(
+            {m: per_row[m][i] for m in methods},
+            per_method,
+            general,
+            prediction=predictions[i],
+            output=output_values[i],
+            outcome=outcomes[i],
+            counterfactual=counterfactuals[i],
+        )
+        for i in range(len(outcomes))
+    ]
+
+
+def _row_explanation(
+    by_method: dict[str, MethodExplanation],
+    per_method: Mapping[str, Mapping[str, Any]],
+    general: Mapping[str, Any],
+    *,
+    prediction: float,
+    output: float,
+    outcome: str,
+    counterfactual: tuple[dict[str, Any] | None, str | None],
+) -> RowExplanation:
+    """The decision-level view of one row from its methods' explanations."""
+    primary = next(iter(by_method.values()))
+    review_reasons = []
+    for method, result in by_method.items():
+        if not METHOD_SPECS[method].adaptive_steps:
+            continue
+        relative = result.quality.get("completeness_gap_relative")
+        tolerance = per_method[method]["tolerance"]
+        if (
+            relative is not None
+            and relative > tolerance
+            and result.quality["completeness_gap"] > 1e-6
+            and "completeness_gap" not in review_reasons
+        ):
+            review_reasons.append("completeness_gap")
+    comparable = {
+        m: e.attributions
+        for m, e in by_method.items()
+        if METHOD_SPECS[m].agreement and e.baseline_kind == primary.baseline_kind
+    }
+    agreement = top_k_agreement(comparable, general["top_k"])
+    if agreement and agreement["min"] < general["agreement_threshold"]:
+        review_reasons.append("methods_disagree")
+    cf, note = counterfactual
+    return RowExplanation(
+        prediction=prediction,
+        output=output,
+        predicted_outcome=outcome,
+        primary_method=primary.method,
+        methods=by_method,
+        agreement=agreement,
+        warnings=merge_warnings({m: e.warnings for m, e in by_method.items()}),
+        needs_review=bool(review_reasons),
+        needs_review_reasons=review_reasons,
+        counterfactual=cf,
+        counterfactual_note=note,
+    )
+
+
+def _explain_method(
+    spec: MethodSpec, params: dict[str, Any], batch: _Batch
+) -> list[MethodExplanation]:
+    """One method over the whole batch (in memory-bounded chunks), per row."""
+    inputs, outputs = batch.inputs, batch.outputs
+    n, width = inputs.shape
+    kind = spec.baseline_kind(params)
+    baselines, baseline_described = _baseline(batch.schema, kind)
+    baselines = baselines.to(inputs.device)
+    with torch.no_grad():
+        baseline_out = batch.model(baselines.reshape(-1, width)).mean()
+
+    def run(x: torch.Tensor, steps: int | None = None) -> MethodOutput:
+        internal = None
+        if spec.adaptive_steps:
+            points = x.shape[0] * (steps or params["n_steps"])
+            internal = max(x.shape[0], min(batch.items_budget, points))
+        return run_method(
+            spec.id,
+            batch.model,
+            x,
+            baselines,
+            groups=batch.groups,
+            parameters=params,
+            n_steps=steps,
+            internal_batch_size=internal,
+            fast_gradients=batch.fast_gradients,
+            seed=batch.seed,
+        )
+
+    steps_used: list[int | None] = [None] * n
+    chunk = max(
+        1, batch.items_budget // (params["n_steps"] if spec.adaptive_steps else 1)
+    )
+    feature_parts, column_parts, delta_parts = [], [], []
+    for start in range(0, n, chunk):
+        x = inputs[start : start + chunk]
+        result = run(x)
+        if spec.adaptive_steps:
+            result, steps = _adaptive_steps(
+                run, x, result, outputs[start : start + chunk], baseline_out, params
+            )
+            steps_used[start : start + chunk] = steps
+        feature_parts.append(
+            (
+                result.attributions
+                if result.grouped
+                else result.attributions @ batch.group_matrix
+            ).detach()
+        )
+        column_parts.append(_columns(result, batch.groups, width).detach())
+        if result.convergence_delta is not None:
+            delta_parts.append(result.convergence_delta.detach())
+    feature_attr = torch.cat(feature_parts)
+    deltas = torch.cat(delta_parts).tolist() if delta_parts else None
+    quality = _quality_figures(spec, torch.cat(column_parts), run, batch)
+
+    reasons = principal_reasons(
+        batch.schema,
+        feature_attr.cpu(),
+        class_labels=batch.class_labels,
+        favourable_class=batch.favourable_class,
+    )
+    warnings = protected_warnings(batch.schema, feature_attr.cpu())
+    # one conversion to Python floats per tensor, not one per element
+    attr_rows = feature_attr.tolist()
     output_values = outputs.tolist()
-    explanations = []
+    baseline_value = float(baseline_out)
+    results = []
     for i in range(n):
-        by_method = {m: per_method_results[m][i] for m in methods}
-        primary = by_method[methods[0]]
-        review_reasons = []
-        ig = by_method.get("integrated_gradients")
-        if ig is not None:
-            rel = ig.quality.get("completeness_gap_relative")
-            tol = per_method["integrated_gradients"]["tolerance"]
-            if rel is not None and rel > tol and ig.quality["completeness_gap"] > 1e-6:
-                review_reasons.append("completeness_gap")
-        comparable = {
-            m: e.attributions
-            for m, e in by_method.items()
-            if m in AGREEMENT_METHODS and e.baseline_kind == primary.baseline_kind
-        }
-        agreement = top_k_agreement(comparable, general["top_k"])
-        if agreement and agreement["min"] < general["agreement_threshold"]:
-            review_reasons.append("methods_disagree")
-        warnings = [
-            {"code": "protected_attribute_influence", **flag}
-            for flag in protected_flags[i]
-        ]
-        cf, note = counterfactuals[i]
-        explanations.append(
-            RowExplanation(
-                prediction=prediction_values[i],
+        attributions = dict(zip(batch.schema.names, attr_rows[i], strict=True))
+        row_quality: dict[str, Any] = {}
+        if deltas is not None:
+            gap = abs(deltas[i])
+            expected_gap = output_values[i] - baseline_value
+            row_quality["completeness_gap"] = gap
+            row_quality["completeness_gap_relative"] = (
+                gap / abs(expected_gap) if expected_gap else None
+            )
+        if spec.reports_attribution_sum:
+            row_quality["attribution_sum"] = sum(attributions.values())
+        for key, values in quality.items():
+            row_quality[key] = values[i]
+        resolved = dict(params, baseline=kind)
+        if steps_used[i] is not None:
+            resolved["n_steps"] = steps_used[i]
+        results.append(
+            MethodExplanation(
+                method=spec.id,
+                attributions=attributions,
                 output=output_values[i],
-                predicted_outcome=outcomes[i],
-                methods=by_method,
+                baseline_output=baseline_value,
+                baseline=baseline_described,
+                baseline_kind=kind,
+                convergence_delta=None if deltas is None else deltas[i],
+                n_steps=steps_used[i],
+                parameters=resolved,
+                quality=row_quality,
+                manifest={
+                    **batch.environment,
+                    "method": spec.id,
+                    "parameters": resolved,
+                    "input_sha256": batch.row_hashes[i],
+                },
                 reasons=reasons[i],
-                agreement=agreement,
-                warnings=warnings,
-                needs_review=bool(review_reasons),
-                needs_review_reasons=review_reasons,
-                counterfactual=cf,
-                counterfactual_note=note,
+                warnings=warnings[i],
             )
         )
-    return explanations
+    return results
+
+
+def _quality_figures(
+    spec: MethodSpec,
+    column_attr: torch.Tensor,
+    run: Callable[[torch.Tensor], MethodOutput],
+    batch: _Batch,
+) -> dict[str, list[float]]:
+    """Infidelity and sensitivity-max per row, as requested and meaningful."""
+    figures: dict[str, list[float]] = {}
+    if batch.general["infidelity"] and spec.infidelity:
+        figures["infidelity"] = infidelity_per_row(
+            batch.model, batch.inputs, column_attr, batch.noise_scale, seed=batch.seed
+        ).tolist()
+    if batch.general["sensitivity"]:
+        width = batch.inputs.shape[1]
+
+        def explanation_func(x: Any, **_: Any) -> tuple[torch.Tensor]:
+            x = x[0] if isinstance(x, tuple) else x
+            return (_columns(run(x.detach()), batch.groups, width).detach(),)
+
+        figures["sensitivity_max"] = sensitivity_per_row(
+            explanation_func, batch.inputs, batch.noise_scale, seed=batch.seed
+        ).tolist()
+    return figures
 
 
 def _columns(result: MethodOutput, groups: list[list[int]], width: int) -> torch.Tensor:
@@ -552,26 +651,28 @@ def _columns(result: MethodOutput, groups: list[list[int]], width: int) -> torch
     return out
 
 
-def _adaptive_ig(
-    run: Any,
+def _adaptive_steps(
+    run: Callable[[torch.Tensor, int], MethodOutput],
     x: torch.Tensor,
     result: MethodOutput,
     outputs: torch.Tensor,
     baseline_out: torch.Tensor,
-    params: dict[str, Any],
+    params: Mapping[str, Any],
 ) -> tuple[MethodOutput, list[int]]:
     """Raise n_steps (doubling) for the rows whose completeness gap exceeds tolerance."""
+    if result.convergence_delta is None:
+        raise AssertionError("an adaptive-steps method must return convergence deltas")
     attributions = result.attributions.clone()
     deltas = result.convergence_delta.clone()
-    steps = [params["n_steps"]] * x.shape[0]
+    n_steps = int(params["n_steps"])
+    steps = [n_steps] * x.shape[0]
     expected = (outputs - baseline_out).abs()
     allowed = torch.clamp(expected * params["tolerance"], min=1e-6)
-    n_steps = params["n_steps"]
     while True:
         failing = (deltas.abs() > allowed).nonzero().flatten()
         if failing.numel() == 0 or n_steps >= params["max_n_steps"]:
             break
-        n_steps = min(n_steps * 2, params["max_n_steps"])
+        n_steps = min(n_steps * 2, int(params["max_n_steps"]))
         again = run(x[failing], n_steps)
         attributions[failing] = again.attributions
         deltas[failing] = again.convergence_delta
@@ -581,40 +682,29 @@ def _adaptive_ig(
 
 
 def _counterfactuals(
-    model: nn.Module,
-    schema: FeatureSchema,
-    row_dicts: list[dict[str, Any]] | None,
-    *,
-    outcomes: list[str],
-    class_labels: list[str],
-    favourable_class: str,
-    threshold: float,
-    general: dict[str, Any],
-    device: torch.device,
-) -> list[tuple[dict[str, Any] | None, str]] | list[tuple[dict[str, Any], None]]:
-    """A verified counterfactual for each row the model decided adversely."""
+    batch: _Batch, *, outcomes: list[str], threshold: float
+) -> list[tuple[dict[str, Any] | None, str | None]]:
+    """A verified counterfactual (or a note saying why none) for each row."""
     n = len(outcomes)
-    if not general["counterfactual"]:
+    if not batch.general["counterfactual"]:
         return [(None, "Counterfactual search was not requested.")] * n
-    if row_dicts is None:
+    if batch.row_dicts is None:
         return [(None, "Counterfactual search needs feature rows.")] * n
-    out: list[Any] = [
-        (
-            None,
-            f"The model's outcome is already the favourable one ('{favourable_class}').",
-        )
+    favourable = batch.favourable_class
+    out: list[tuple[dict[str, Any] | None, str | None]] = [
+        (None, f"The model's outcome is already the favourable one ('{favourable}').")
     ] * n
-    adverse = [i for i in range(n) if outcomes[i] != favourable_class]
+    adverse = [i for i in range(n) if outcomes[i] != favourable]
     if not adverse:
         return out
     results = counterfactual_search_batch(
-        model,
-        schema,
-        [row_dicts[i] for i in adverse],
-        class_labels=class_labels,
+        batch.model,
+        batch.schema,
+        [batch.row_dicts[i] for i in adverse],
+        class_labels=batch.class_labels,
         threshold=threshold,
-        device=device,
-        seed=general["seed"],
+        device=batch.inputs.device,
+        seed=batch.seed,
     )
     for i, result in zip(adverse, results, strict=True):
         cf = result.counterfactual
@@ -639,8 +729,9 @@ def _counterfactuals(
 
 __all__ = [
     "OUTPUT_UNITS",
-    "RowExplanation",
     "MethodExplanation",
+    "RowExplanation",
+    "baselines_check",
     "default_device",
     "explain_batch",
     "resolve_request",

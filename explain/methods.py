@@ -1,133 +1,196 @@
-"""Attribution methods on encoded inputs, with Captum, batched.
+"""The method registry: one ``MethodSpec`` per attribution method, run with Captum.
 
-Gradient methods use Captum's own algorithms with one change: the gradient of the
-*summed* output instead of one backward seed per output scalar. For models whose rows
-do not interact (eval mode, no batch statistics) the two are mathematically the same
-and bit-identical in practice, and the summed form avoids creating one autograd seed
-per (row, path point). ``rows_are_independent`` checks the property per model; where
-it fails, Captum's stock gradient function is used.
+Each spec names the method, its runner (one Captum call on an encoded batch), its
+default baseline, its parameters with their defaults and bounds, and how the engine
+treats its results (cross-method agreement, infidelity, adaptive path steps). The
+engine asks the spec; no other module compares method identifiers.
+
+Gradient methods may use the gradient of the *summed* output instead of one backward
+seed per output scalar (``summed_output_gradients``). For models whose rows do not
+interact (eval mode, no batch statistics) the two are mathematically the same and
+bit-identical in practice, and the summed form avoids creating one autograd seed per
+(row, path point). ``rows_are_independent`` checks the property per model; where it
+fails, Captum's stock gradient function is kept.
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
-import numpy as np
 import torch
-from captum._utils.common import _run_forward
-from captum._utils.gradient import compute_gradients
-from captum.attr import (
+from captum.attr import (  # type: ignore[import-untyped, unused-ignore]
     DeepLift,
     FeatureAblation,
     GradientShap,
     InputXGradient,
     IntegratedGradients,
     Saliency,
+    ShapleyValueSampling,
 )
 from torch import nn
 
 from explain.errors import BadParameter
 from explain.kernel_shap import kernel_shap
+from explain.rng import seeded_rng
 
-METHODS = (
-    "integrated_gradients",
-    "gradient_shap",
-    "deeplift",
-    "input_x_gradient",
-    "saliency",
-    "feature_ablation",
-    "shapley_sampling",
-)
-DEFAULT_METHOD = "integrated_gradients"
-# gradients and input x gradient are local sensitivities, not shares of f(x) - f(b):
-# they are left out of the cross-method agreement
-AGREEMENT_METHODS = frozenset(METHODS) - {"saliency", "input_x_gradient"}
+BASELINE_CHOICES = ("training", "zeros", "background")
+SINGLE_BASELINE_CHOICES = ("training", "zeros")
 
 
 @dataclass(frozen=True)
 class ParameterSpec:
+    """One method parameter: its default, JSON type and allowed range or values."""
+
     default: Any
     kind: type
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] = ()
 
+    def resolve(self, method: str, name: str, value: Any) -> Any:
+        """The validated value (ints widened to float where a float is expected).
 
-BASELINE_CHOICES = ("training", "zeros", "background")
-METHOD_PARAMETERS: dict[str, dict[str, ParameterSpec]] = {
-    "integrated_gradients": {
-        "n_steps": ParameterSpec(50, int, 2, 4096),
-        "max_n_steps": ParameterSpec(800, int, 2, 8192),
-        "tolerance": ParameterSpec(0.01, float, 0.0, 1.0),
-        "baseline": ParameterSpec("training", str, choices=("training", "zeros")),
-    },
-    "gradient_shap": {
-        "n_samples": ParameterSpec(50, int, 1, 1000),
-        "stdevs": ParameterSpec(0.0, float, 0.0, 10.0),
-        "baseline": ParameterSpec("training", str, choices=BASELINE_CHOICES),
-    },
-    "deeplift": {
-        "baseline": ParameterSpec("training", str, choices=("training", "zeros"))
-    },
-    "input_x_gradient": {},
-    "saliency": {"absolute": ParameterSpec(False, bool)},
-    "feature_ablation": {
-        "baseline": ParameterSpec("training", str, choices=("training", "zeros"))
-    },
-    "shapley_sampling": {
-        "n_samples": ParameterSpec(200, int, 2, 20000),
-        "baseline": ParameterSpec("training", str, choices=BASELINE_CHOICES),
-        "background_rows": ParameterSpec(10, int, 1, 200),
-    },
-}
-
-
-def resolve_parameters(method: str, given: dict[str, Any] | None) -> dict[str, Any]:
-    """Fill defaults and validate one method's parameters; raise BadParameter."""
-    specs = METHOD_PARAMETERS[method]
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(specs))
-    if unknown:
-        allowed = ", ".join(sorted(specs)) or "none"
-        raise BadParameter(
-            f"Unknown parameter(s) {', '.join(unknown)} for {method}; allowed: {allowed}."
-        )
-    resolved: dict[str, Any] = {}
-    for name, spec in specs.items():
-        value = given.get(name, spec.default)
+        Raises:
+            BadParameter: naming ``method.name`` and what is wrong.
+        """
         if (
-            spec.kind is float
+            self.kind is float
             and isinstance(value, int)
             and not isinstance(value, bool)
         ):
             if abs(value) > 2**53:
                 raise BadParameter(f"{method}.{name} is too large.")
             value = float(value)
-        if not isinstance(value, spec.kind) or (
-            spec.kind is not bool and isinstance(value, bool)
+        if not isinstance(value, self.kind) or (
+            self.kind is not bool and isinstance(value, bool)
         ):
-            raise BadParameter(f"{method}.{name} must be of type {spec.kind.__name__}.")
-        if spec.kind is float and value != value:  # NaN
+            raise BadParameter(f"{method}.{name} must be of type {self.kind.__name__}.")
+        if self.kind is float and value != value:  # NaN
             raise BadParameter(f"{method}.{name} must be a finite number.")
-        if spec.low is not None and value < spec.low:
-            raise BadParameter(f"{method}.{name} must be at least {spec.low}.")
-        if spec.high is not None and value > spec.high:
-            raise BadParameter(f"{method}.{name} must be at most {spec.high}.")
-        if spec.choices and value not in spec.choices:
+        if self.low is not None and value < self.low:
+            raise BadParameter(f"{method}.{name} must be at least {self.low}.")
+        if self.high is not None and value > self.high:
+            raise BadParameter(f"{method}.{name} must be at most {self.high}.")
+        if self.choices and value not in self.choices:
             raise BadParameter(
-                f"{method}.{name} must be one of {', '.join(map(str, spec.choices))}."
+                f"{method}.{name} must be one of {', '.join(map(str, self.choices))}."
             )
-        resolved[name] = value
-    if (
-        method == "integrated_gradients"
-        and resolved["max_n_steps"] < resolved["n_steps"]
-    ):
-        raise BadParameter("integrated_gradients.max_n_steps must be at least n_steps.")
-    return resolved
+        return value
+
+
+@dataclass
+class MethodOutput:
+    """Column-level attributions [N, width] (or per-group [N, M] when ``grouped``)."""
+
+    attributions: torch.Tensor
+    convergence_delta: torch.Tensor | None
+    grouped: bool = False
+
+
+@dataclass(frozen=True)
+class MethodCall:
+    """What a runner gets: the batch, its baseline(s) and the resolved parameters.
+
+    ``baselines`` is [width] (one reference row) or [B, width] (a background sample).
+    """
+
+    model: nn.Module
+    inputs: torch.Tensor
+    baselines: torch.Tensor
+    groups: list[list[int]]
+    parameters: Mapping[str, Any]
+    n_steps: int | None = None
+    internal_batch_size: int | None = None
+    fast_gradients: bool = True
+    seed: int = 0
+
+    @property
+    def single_baseline(self) -> torch.Tensor:
+        """One reference row as [1, width]: it broadcasts inside Captum, whereas an
+        expanded [N, width] view makes every path-point tensor a full copy."""
+        single = self.baselines if self.baselines.dim() == 1 else self.baselines[0]
+        return single.unsqueeze(0)
+
+    def group_mask(self) -> torch.Tensor:
+        """Captum ``feature_mask`` [1, width]: the one-hot columns of a feature move
+        together."""
+        mask = torch.zeros(
+            1, self.inputs.shape[1], dtype=torch.long, device=self.inputs.device
+        )
+        for g, cols in enumerate(self.groups):
+            mask[0, cols] = g
+        return mask
+
+
+Runner = Callable[[MethodCall], MethodOutput]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """An attribution method as the engine sees it.
+
+    Attributes:
+        id: the identifier used in requests, e.g. ``"integrated_gradients"``.
+        name: the human name, e.g. ``"Integrated Gradients"``.
+        runner: computes attributions for one encoded batch.
+        default_baseline: the baseline used when the request names none.
+        agreement: whether the method's attributions are shares of f(x) - f(b) and so
+            take part in the cross-method agreement check (plain gradients and
+            input x gradient are local sensitivities and do not).
+        parameters: the parameters the method accepts (``baseline`` included when
+            the baseline can be chosen).
+        infidelity: whether Captum's infidelity is a meaningful figure for it.
+        adaptive_steps: a path integral with ``n_steps``/``max_n_steps``/``tolerance``:
+            the engine sizes chunks by ``n_steps``, doubles the steps for rows whose
+            completeness gap exceeds the tolerance, and flags the rest for review.
+        reports_attribution_sum: record the sum of attributions (perturbation
+            methods, whose completeness is not a convergence delta).
+        check: validates combinations of resolved parameters; raises BadParameter.
+    """
+
+    id: str
+    name: str
+    runner: Runner
+    default_baseline: str
+    agreement: bool
+    parameters: Mapping[str, ParameterSpec] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    infidelity: bool = True
+    adaptive_steps: bool = False
+    reports_attribution_sum: bool = False
+    check: Callable[[Mapping[str, Any]], None] | None = None
+
+    def resolve_parameters(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Fill defaults and validate the parameters; raise BadParameter."""
+        given = dict(given or {})
+        unknown = sorted(set(given) - set(self.parameters))
+        if unknown:
+            allowed = ", ".join(sorted(self.parameters)) or "none"
+            raise BadParameter(
+                f"Unknown parameter(s) {', '.join(unknown)} for {self.id}; "
+                f"allowed: {allowed}."
+            )
+        resolved = {
+            name: spec.resolve(self.id, name, given.get(name, spec.default))
+            for name, spec in self.parameters.items()
+        }
+        if self.check is not None:
+            self.check(resolved)
+        return resolved
+
+    def baseline_kind(self, resolved: Mapping[str, Any]) -> str:
+        """The baseline the resolved parameters ask for."""
+        return str(resolved.get("baseline", self.default_baseline))
+
+
+# --- gradients ---------------------------------------------------------------------------
 
 
 def summed_output_gradients(
@@ -136,13 +199,35 @@ def summed_output_gradients(
     target_ind: Any = None,
     additional_forward_args: Any = None,
 ) -> tuple[torch.Tensor, ...]:
-    """Captum's ``compute_gradients`` with one backward seed for the whole batch.
+    """Captum's gradient function with one backward seed for the whole batch.
 
-    Valid only when each output depends on its own row alone.
+    Same signature and result as ``captum._utils.gradient.compute_gradients`` for a
+    forward function with one output per row and no target; valid only when each
+    output depends on its own row alone (see ``rows_are_independent``).
     """
+    if target_ind is not None:
+        raise ValueError("summed-output gradients need one output per row (no target)")
+    if additional_forward_args is None:
+        extra: tuple[Any, ...] = ()
+    elif isinstance(additional_forward_args, tuple):
+        extra = additional_forward_args
+    else:
+        extra = (additional_forward_args,)
     with torch.autograd.set_grad_enabled(True):
-        outputs = _run_forward(forward_fn, inputs, target_ind, additional_forward_args)
-        return torch.autograd.grad(torch.as_tensor(outputs).sum(), inputs)
+        # DeepLift hands over a closure that takes no arguments
+        takes_inputs = bool(inspect.signature(forward_fn).parameters)
+        outputs = forward_fn(*inputs, *extra) if takes_inputs else forward_fn()
+        return torch.autograd.grad(outputs.sum(), inputs)
+
+
+def _gradient_attribution(cls: Any, model: nn.Module, fast: bool) -> Any:
+    """A Captum gradient attribution object; the one place the summed-output gradient
+    is installed (Captum 0.9 calls ``self.gradient_func``; the test pinned to
+    Captum's version checks the result against stock Captum)."""
+    attribution = cls(model)
+    if fast:
+        attribution.gradient_func = summed_output_gradients
+    return attribution
 
 
 _independence_cache: weakref.WeakKeyDictionary[nn.Module, bool] = (
@@ -179,13 +264,204 @@ def rows_are_independent(model: nn.Module, width: int) -> bool:
     return independent
 
 
-@dataclass
-class MethodOutput:
-    """Column-level attributions [N, width] (or per-group [N, M] when ``grouped``)."""
+# --- runners -----------------------------------------------------------------------------
 
-    attributions: torch.Tensor
-    convergence_delta: torch.Tensor | None
-    grouped: bool = False
+
+def _integrated_gradients(call: MethodCall) -> MethodOutput:
+    ig = _gradient_attribution(IntegratedGradients, call.model, call.fast_gradients)
+    attr, delta = ig.attribute(
+        call.inputs,
+        baselines=call.single_baseline,
+        n_steps=call.n_steps or call.parameters["n_steps"],
+        method="gausslegendre",
+        internal_batch_size=call.internal_batch_size,
+        return_convergence_delta=True,
+    )
+    return MethodOutput(attr, delta)
+
+
+def _gradient_shap(call: MethodCall) -> MethodOutput:
+    gs = _gradient_attribution(GradientShap, call.model, call.fast_gradients)
+    attr, delta = gs.attribute(
+        call.inputs,
+        baselines=call.baselines.reshape(-1, call.inputs.shape[1]),
+        n_samples=call.parameters["n_samples"],
+        stdevs=call.parameters["stdevs"],
+        return_convergence_delta=True,
+    )
+    return MethodOutput(attr, delta.reshape(call.inputs.shape[0], -1).mean(dim=1))
+
+
+def _deeplift(call: MethodCall) -> MethodOutput:
+    dl = _gradient_attribution(DeepLift, call.model, call.fast_gradients)
+    attr, delta = dl.attribute(
+        call.inputs, baselines=call.single_baseline, return_convergence_delta=True
+    )
+    return MethodOutput(attr, delta)
+
+
+def _input_x_gradient(call: MethodCall) -> MethodOutput:
+    ixg = _gradient_attribution(InputXGradient, call.model, call.fast_gradients)
+    return MethodOutput(ixg.attribute(call.inputs), None)
+
+
+def _saliency(call: MethodCall) -> MethodOutput:
+    sal = _gradient_attribution(Saliency, call.model, call.fast_gradients)
+    return MethodOutput(
+        sal.attribute(call.inputs, abs=call.parameters["absolute"]), None
+    )
+
+
+def _one_column_per_group(attr: torch.Tensor, groups: list[list[int]]) -> torch.Tensor:
+    """Captum gives every column of a feature mask group the group's value; keep one."""
+    return torch.stack([attr[:, cols[0]] for cols in groups], dim=1)
+
+
+def _feature_ablation(call: MethodCall) -> MethodOutput:
+    attr = FeatureAblation(call.model).attribute(
+        call.inputs,
+        baselines=call.single_baseline,
+        feature_mask=call.group_mask(),
+        perturbations_per_eval=len(call.groups),
+    )
+    return MethodOutput(_one_column_per_group(attr, call.groups), None, grouped=True)
+
+
+def _shapley_value_sampling(call: MethodCall) -> MethodOutput:
+    with torch.no_grad():
+        attr = ShapleyValueSampling(call.model).attribute(
+            call.inputs,
+            baselines=call.single_baseline,
+            feature_mask=call.group_mask(),
+            n_samples=call.parameters["n_samples"],
+            perturbations_per_eval=len(call.groups),
+        )
+    return MethodOutput(_one_column_per_group(attr, call.groups), None, grouped=True)
+
+
+def _kernel_shap(call: MethodCall) -> MethodOutput:
+    if call.baselines.dim() == 2:
+        reference = call.baselines[: call.parameters["background_rows"]]
+    else:
+        reference = call.baselines
+    with torch.no_grad():
+        phi = kernel_shap(
+            call.model,
+            call.inputs,
+            reference,
+            call.groups,
+            n_samples=call.parameters["n_samples"],
+            seed=call.seed,
+        )
+    return MethodOutput(phi.to(call.inputs.dtype), None, grouped=True)
+
+
+def _check_integrated_gradients(resolved: Mapping[str, Any]) -> None:
+    if resolved["max_n_steps"] < resolved["n_steps"]:
+        raise BadParameter("integrated_gradients.max_n_steps must be at least n_steps.")
+
+
+def _baseline(choices: tuple[str, ...]) -> ParameterSpec:
+    return ParameterSpec("training", str, choices=choices)
+
+
+_SPECS = (
+    MethodSpec(
+        id="integrated_gradients",
+        name="Integrated Gradients",
+        runner=_integrated_gradients,
+        default_baseline="training",
+        agreement=True,
+        parameters={
+            "n_steps": ParameterSpec(50, int, 2, 4096),
+            "max_n_steps": ParameterSpec(800, int, 2, 8192),
+            "tolerance": ParameterSpec(0.01, float, 0.0, 1.0),
+            "baseline": _baseline(SINGLE_BASELINE_CHOICES),
+        },
+        adaptive_steps=True,
+        check=_check_integrated_gradients,
+    ),
+    MethodSpec(
+        id="gradient_shap",
+        name="Gradient SHAP",
+        runner=_gradient_shap,
+        default_baseline="training",
+        agreement=True,
+        parameters={
+            "n_samples": ParameterSpec(50, int, 1, 1000),
+            "stdevs": ParameterSpec(0.0, float, 0.0, 10.0),
+            "baseline": _baseline(BASELINE_CHOICES),
+        },
+    ),
+    MethodSpec(
+        id="deeplift",
+        name="DeepLIFT",
+        runner=_deeplift,
+        default_baseline="training",
+        agreement=True,
+        parameters={"baseline": _baseline(SINGLE_BASELINE_CHOICES)},
+    ),
+    MethodSpec(
+        id="input_x_gradient",
+        name="Input X Gradient",
+        runner=_input_x_gradient,
+        default_baseline="zeros",
+        agreement=False,
+    ),
+    MethodSpec(
+        id="saliency",
+        name="Saliency",
+        runner=_saliency,
+        default_baseline="zeros",
+        agreement=False,
+        parameters={"absolute": ParameterSpec(False, bool)},
+        # infidelity compares attributions with the output change they predict;
+        # a gradient is a local slope, not a contribution to that change
+        infidelity=False,
+    ),
+    MethodSpec(
+        id="feature_ablation",
+        name="Feature Ablation",
+        runner=_feature_ablation,
+        default_baseline="training",
+        agreement=True,
+        parameters={"baseline": _baseline(SINGLE_BASELINE_CHOICES)},
+        reports_attribution_sum=True,
+    ),
+    MethodSpec(
+        id="shapley_sampling",
+        name="Shapley Value Sampling",
+        runner=_shapley_value_sampling,
+        default_baseline="training",
+        agreement=True,
+        parameters={
+            "n_samples": ParameterSpec(25, int, 1, 1000),
+            "baseline": _baseline(SINGLE_BASELINE_CHOICES),
+        },
+        reports_attribution_sum=True,
+    ),
+    MethodSpec(
+        id="kernel_shap",
+        name="Kernel SHAP",
+        runner=_kernel_shap,
+        default_baseline="training",
+        agreement=True,
+        parameters={
+            "n_samples": ParameterSpec(200, int, 2, 20000),
+            "baseline": _baseline(BASELINE_CHOICES),
+            "background_rows": ParameterSpec(10, int, 1, 200),
+        },
+        reports_attribution_sum=True,
+    ),
+)
+METHOD_SPECS: Mapping[str, MethodSpec] = MappingProxyType({s.id: s for s in _SPECS})
+METHODS: tuple[str, ...] = tuple(METHOD_SPECS)
+DEFAULT_METHOD = "integrated_gradients"
+
+
+def resolve_parameters(method: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fill defaults and validate one method's parameters; raise BadParameter."""
+    return METHOD_SPECS[method].resolve_parameters(given)
 
 
 def run_method(
@@ -195,122 +471,43 @@ def run_method(
     baselines: torch.Tensor,
     *,
     groups: list[list[int]],
-    parameters: dict[str, Any],
+    parameters: Mapping[str, Any],
     n_steps: int | None = None,
     internal_batch_size: int | None = None,
     fast_gradients: bool = True,
     seed: int = 0,
 ) -> MethodOutput:
-    """One Captum call for the whole batch. ``baselines`` is [width] or [B, width]."""
-    torch.manual_seed(seed)
-    numpy_state = np.random.get_state()
-    np.random.seed(seed)  # Captum's GradientShap draws its path points with numpy
-    with warnings.catch_warnings():
+    """One Captum call for the whole batch, seeded without touching the caller's RNG.
+
+    Args:
+        method: an identifier from ``METHODS``.
+        model: the model, in eval mode.
+        inputs: [N, width] encoded rows.
+        baselines: [width] or [B, width].
+        groups: the input columns of each feature.
+        parameters: the method's resolved parameters (``resolve_parameters``).
+        n_steps: overrides ``parameters["n_steps"]`` (adaptive Integrated Gradients).
+        internal_batch_size: bounds Captum's path-point batches.
+        fast_gradients: use ``summed_output_gradients``.
+        seed: seeds torch and numpy on a fork of their generators.
+
+    Example:
+        >>> run_method("deeplift", model, x, b, groups=groups,
+        ...            parameters=resolve_parameters("deeplift", {})).attributions.shape
+        torch.Size([N, width])
+    """
+    call = MethodCall(
+        model=model,
+        inputs=inputs,
+        baselines=baselines,
+        groups=groups,
+        parameters=parameters,
+        n_steps=n_steps,
+        internal_batch_size=internal_batch_size,
+        fast_gradients=fast_gradients,
+        seed=seed,
+    )
+    with seeded_rng(seed, inputs.device), warnings.catch_warnings():
         # Captum notes that it set requires_grad and hooks; both are expected here
         warnings.simplefilter("ignore", UserWarning)
-        try:
-            return _run_method(
-                method,
-                model,
-                inputs,
-                baselines,
-                groups=groups,
-                parameters=parameters,
-                n_steps=n_steps,
-                internal_batch_size=internal_batch_size,
-                fast_gradients=fast_gradients,
-                seed=seed,
-            )
-        finally:
-            np.random.set_state(numpy_state)
-
-
-def _run_method(
-    method: str,
-    model: nn.Module,
-    inputs: torch.Tensor,
-    baselines: torch.Tensor,
-    *,
-    groups: list[list[int]],
-    parameters: dict[str, Any],
-    n_steps: int | None,
-    internal_batch_size: int | None,
-    fast_gradients: bool,
-    seed: int,
-) -> MethodOutput:
-    forward = model
-    gradient_func = summed_output_gradients if fast_gradients else compute_gradients
-    single = baselines if baselines.dim() == 1 else baselines[0]
-    # a [1, width] baseline broadcasts inside Captum; an expanded [N, width] view makes
-    # every path-point tensor a full copy and IG several times slower
-    single_b = single.unsqueeze(0)
-    if method == "integrated_gradients":
-        ig = IntegratedGradients(forward)
-        ig.gradient_func = gradient_func
-        attr, delta = ig.attribute(
-            inputs,
-            baselines=single_b,
-            n_steps=n_steps or parameters["n_steps"],
-            method="gausslegendre",
-            internal_batch_size=internal_batch_size,
-            return_convergence_delta=True,
-        )
-        return MethodOutput(attr, delta)
-    if method == "gradient_shap":
-        gs = GradientShap(forward)
-        gs.gradient_func = gradient_func
-        distribution = baselines.reshape(-1, inputs.shape[1])
-        attr, delta = gs.attribute(
-            inputs,
-            baselines=distribution,
-            n_samples=parameters["n_samples"],
-            stdevs=parameters["stdevs"],
-            return_convergence_delta=True,
-        )
-        delta = delta.reshape(inputs.shape[0], -1).mean(dim=1)
-        return MethodOutput(attr, delta)
-    if method == "deeplift":
-        dl = DeepLift(model)
-        dl.gradient_func = gradient_func
-        attr, delta = dl.attribute(
-            inputs, baselines=single_b, return_convergence_delta=True
-        )
-        return MethodOutput(attr, delta)
-    if method == "input_x_gradient":
-        ixg = InputXGradient(forward)
-        ixg.gradient_func = gradient_func
-        return MethodOutput(ixg.attribute(inputs), None)
-    if method == "saliency":
-        sal = Saliency(forward)
-        sal.gradient_func = gradient_func
-        return MethodOutput(sal.attribute(inputs, abs=parameters["absolute"]), None)
-    if method == "feature_ablation":
-        mask = torch.zeros(1, inputs.shape[1], dtype=torch.long, device=inputs.device)
-        for g, cols in enumerate(groups):
-            mask[0, cols] = g
-        fa = FeatureAblation(forward)
-        attr = fa.attribute(
-            inputs,
-            baselines=single_b,
-            feature_mask=mask,
-            perturbations_per_eval=len(groups),
-        )
-        # every column of a group carries the group's value; keep one per group
-        per_group = torch.stack([attr[:, cols[0]] for cols in groups], dim=1)
-        return MethodOutput(per_group, None, grouped=True)
-    if method == "shapley_sampling":
-        if baselines.dim() == 2:
-            reference = baselines[: parameters["background_rows"]]
-        else:
-            reference = baselines
-        with torch.no_grad():
-            phi = kernel_shap(
-                forward,
-                inputs,
-                reference,
-                groups,
-                n_samples=parameters["n_samples"],
-                seed=seed,
-            )
-        return MethodOutput(phi.to(inputs.dtype), None, grouped=True)
-    raise AssertionError(method)  # unreachable: methods are validated before
+        return METHOD_SPECS[method].runner(call)

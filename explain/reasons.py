@@ -1,10 +1,13 @@
-"""Principal reasons: the features pushing hardest toward the adverse outcome.
+"""Principal reasons and protected-attribute warnings, per method's attributions.
 
-Both functions work on a whole batch of per-feature attributions at once.
+Reasons are the features pushing hardest toward the adverse outcome. The functions
+work on a whole batch of one method's per-feature attributions at once;
+``merge_warnings`` combines the methods' warnings into the decision's.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -95,3 +98,41 @@ def protected_influence(
                 }
             )
     return out
+
+
+def protected_warnings(
+    schema: FeatureSchema, attributions: torch.Tensor
+) -> list[list[dict[str, Any]]]:
+    """``protected_influence`` as warnings: ``{"code": "protected_attribute_influence",
+    "feature", "share", "rank"}`` per flagged protected feature and row."""
+    return [
+        [{"code": "protected_attribute_influence", **flag} for flag in row]
+        for row in protected_influence(schema, attributions)
+    ]
+
+
+def merge_warnings(
+    per_method: Mapping[str, list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """The union of several methods' warnings for one row, one per (code, feature).
+
+    Args:
+        per_method: each method's warnings, in the order the methods were requested.
+
+    Each merged warning keeps the figures of the first method that raised it and
+    adds ``"methods"``: every method that raised it, so a flag from any method
+    flags the decision.
+
+    Example:
+        >>> merge_warnings({"deeplift": [{"code": "c", "feature": "age"}],
+        ...                 "saliency": [{"code": "c", "feature": "age"}]})
+        [{'code': 'c', 'feature': 'age', 'methods': ['deeplift', 'saliency']}]
+    """
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for method, warnings in per_method.items():
+        for warning in warnings:
+            key = (str(warning["code"]), str(warning.get("feature", "")))
+            if key not in merged:
+                merged[key] = {**warning, "methods": []}
+            merged[key]["methods"].append(method)
+    return list(merged.values())

@@ -50,7 +50,7 @@ def test_cuda_results_match_cpu_and_rerun_identically():
         class_labels=["good", "bad"],
         favourable_class="good",
         threshold=0.5,
-        methods=["integrated_gradients", "deeplift", "shapley_sampling"],
+        methods=["integrated_gradients", "deeplift", "shapley_sampling", "kernel_shap"],
     )
     on_gpu = explain.explain_batch(gpu_model, rows, **kwargs)
     again = explain.explain_batch(gpu_model, rows, **kwargs)

@@ -6,9 +6,18 @@ import pytest
 import torch
 
 import explain
+from explain.rng import seeded_rng
 from explain.schema import first_invalid_row
-from tests.factories import tiny_weights
 from tests.schemas import TINY_SCHEMA, VALID_FEATURES
+
+
+def tiny_weights(seed: int = 0) -> bytes:
+    """Safetensors bytes of a tiny logistic regression (no Django needed)."""
+    with seeded_rng(seed):
+        model = explain.build_model(
+            "logistic_regression", explain.parse_feature_schema(TINY_SCHEMA)
+        )
+    return explain.model_to_safetensors(model)
 
 
 @pytest.fixture
