@@ -2,7 +2,8 @@
 
 Public API:
     schemas: parse_feature_schema, validate_feature_values, baseline_from_rows,
-        FeatureSchema, FeatureSpec
+        FeatureSchema, FeatureSpec, FEATURE_SCHEMA_JSON_SCHEMA (the feature schema's
+        shape as a JSON Schema draft 2020-12 document)
     models: ARCHITECTURES, build_model, load_model, predict_proba, model_to_safetensors,
         sha256_hex, default_device
     explanations: explain_batch, resolve_request, baselines_check, METHODS, METHOD_SPECS,
@@ -46,6 +47,7 @@ from explain.loading import load_model, model_to_safetensors, predict_proba, sha
 from explain.methods import METHOD_SPECS, METHODS, MethodSpec
 from explain.models import ARCHITECTURES, build_model
 from explain.schema import (
+    FEATURE_SCHEMA_JSON_SCHEMA,
     FeatureSchema,
     FeatureSpec,
     baseline_from_rows,
@@ -55,6 +57,7 @@ from explain.schema import (
 
 __all__ = [
     "ARCHITECTURES",
+    "FEATURE_SCHEMA_JSON_SCHEMA",
     "METHODS",
     "METHOD_SPECS",
     "OUTPUT_UNITS",

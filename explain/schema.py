@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import statistics
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from jsonschema import Draft202012Validator
 
 from explain.errors import SchemaError
 
@@ -141,152 +143,332 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def parse_feature_schema(data: Any) -> FeatureSchema:
-    """Validate a feature schema given as JSON data and return it parsed.
+_NON_BLANK = "\\S"  # at least one character that is not white space
+# the values are checked against the features afterwards, as decision rows are
+_ROW: dict[str, Any] = {
+    "type": "object",
+    "description": "One value per feature: {feature name: number, string or boolean}.",
+}
+FEATURE_SCHEMA_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Feature schema",
+    "description": (
+        "A model version's features in the user's terms, the standardisation "
+        "statistics of its numeric features and optional reference rows. One-hot "
+        "columns follow the declared order of features and categories."
+    ),
+    "type": "object",
+    "required": ["features"],
+    "properties": {
+        "features": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_FEATURES,
+            "items": {
+                "type": "object",
+                "required": ["name", "kind"],
+                "properties": {
+                    "name": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 100,
+                        "pattern": _NON_BLANK,
+                    },
+                    "label": {
+                        "type": "string",
+                        "pattern": _NON_BLANK,
+                        "description": "Shown to people; defaults to the name.",
+                    },
+                    "kind": {"enum": list(FEATURE_KINDS)},
+                    "unit": {"type": "string"},
+                    "min": {"type": "number"},
+                    "max": {"type": "number"},
+                    "integer": {"type": "boolean"},
+                    "categories": {
+                        "type": "array",
+                        "minItems": 1,
+                        "maxItems": MAX_CATEGORIES,
+                        "uniqueItems": True,
+                        "items": {"type": "string"},
+                        "description": "The one-hot columns, in this order.",
+                    },
+                    "immutable": {"type": "boolean"},
+                    "protected": {"type": "boolean"},
+                    "actionable_direction": {"enum": list(ACTIONABLE_DIRECTIONS)},
+                    "reason": {
+                        "type": "string",
+                        "description": "The principal-reason text; defaults to the label.",
+                    },
+                    "description": {"type": "string"},
+                },
+                "if": {
+                    "properties": {"kind": {"const": "categorical"}},
+                    "required": ["kind"],
+                },
+                "then": {"required": ["categories"]},
+            },
+        },
+        "preprocessing": {
+            "type": "object",
+            "description": "Standardisation statistics of numeric features, by name.",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["mean", "std"],
+                "properties": {
+                    "mean": {"type": "number"},
+                    "std": {"type": "number", "exclusiveMinimum": 0},
+                },
+            },
+        },
+        "baseline": {
+            **_ROW,
+            "type": ["object", "null"],
+            "description": (
+                "The default attribution baseline: training medians and modes."
+            ),
+        },
+        "background": {
+            "type": "array",
+            "maxItems": MAX_BACKGROUND_ROWS,
+            "items": _ROW,
+            "description": "A small sample of training rows for the SHAP methods.",
+        },
+    },
+}
+_VALIDATOR = Draft202012Validator(FEATURE_SCHEMA_JSON_SCHEMA)
+# the message for a structural error, by the name of the offending field
+_FIELD_MESSAGES = {
+    "feature_schema": "Must be a JSON object with a 'features' list.",
+    "features": "Must be a non-empty list of features.",
+    "feature": "Must be an object.",
+    "name": "Must be a non-empty string of at most 100 characters.",
+    "label": "Must be a non-empty string.",
+    "kind": f"Must be one of {', '.join(FEATURE_KINDS)}.",
+    "actionable_direction": f"Must be one of {', '.join(ACTIONABLE_DIRECTIONS)}.",
+    "immutable": "Must be true or false.",
+    "protected": "Must be true or false.",
+    "integer": "Must be true or false.",
+    "unit": "Must be a string.",
+    "reason": "Must be a string.",
+    "description": "Must be a string.",
+    "min": "Must be a finite number.",
+    "max": "Must be a finite number.",
+    "categories": "Must be a non-empty list of strings.",
+    "preprocessing": "Must be an object mapping feature names to statistics.",
+    "statistics": "Must be an object with a mean and a std.",
+    "mean": "Must be a finite number.",
+    "std": "Must be a positive finite number.",
+    "background": f"Must be a list of at most {MAX_BACKGROUND_ROWS} rows.",
+    "row": "Must be an object mapping feature names to values.",
+}
+_KEYWORD_MESSAGES = {
+    ("features", "maxItems"): f"At most {MAX_FEATURES} features are supported.",
+    ("categories", "uniqueItems"): "Categories must be unique.",
+    ("categories", "maxItems"): f"At most {MAX_CATEGORIES} categories.",
+}
 
-    Raises:
-        SchemaError: with every problem found, keyed by a path such as
-            ``features[3].categories``.
 
-    Example:
-        >>> parse_feature_schema({"features": [{"name": "age", "label": "Age",
-        ...     "kind": "numeric", "min": 18, "max": 99}],
-        ...     "preprocessing": {"age": {"mean": 35.5, "std": 11.4}}}).names
-        ['age']
+def _dotted(path: list[str | int]) -> str:
+    """``["features", 3, "kind"]`` -> ``"features[3].kind"``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _field(path: list[str | int]) -> str:
+    """What the path points at, as a key of ``_FIELD_MESSAGES``."""
+    if not path:
+        return "feature_schema"
+    head, last = path[0], path[-1]
+    if head == "baseline" or (head == "background" and len(path) == 2):
+        return "row"
+    if head == "features" and isinstance(last, int):
+        return "feature"
+    if head == "preprocessing" and len(path) == 2:
+        return "statistics"
+    return str(last)
+
+
+def _structural_errors(data: Any) -> dict[str, list[str]]:
+    """Check ``data`` against ``FEATURE_SCHEMA_JSON_SCHEMA``; errors by dotted path."""
+    errors: dict[str, list[str]] = {}
+    for error in _VALIDATOR.iter_errors(data):
+        path = list(error.absolute_path)
+        if path[:1] == ["features"] and path[2:3] == ["categories"]:
+            path = path[:3]  # a bad category is reported on the list
+        if error.validator == "required" and isinstance(error.instance, dict):
+            missing = [p for p in error.validator_value if p not in error.instance]
+            paths = [[*path, name] for name in missing]
+        else:
+            paths = [path]
+        for full in paths:
+            field_name = _field(full)
+            message = _KEYWORD_MESSAGES.get(
+                (field_name, str(error.validator)),
+                _FIELD_MESSAGES.get(field_name, str(error.message)),
+            )
+            key = _dotted(full) or "feature_schema"
+            if message not in errors.get(key, []):
+                errors.setdefault(key, []).append(message)
+    return dict(sorted(errors.items(), key=lambda item: _path_order(item[0])))
+
+
+def _path_order(path: str) -> list[tuple[int, int, str]]:
+    """Sort key: fields in document order, list items by index (2 before 10)."""
+    order = ("features", "preprocessing", "baseline", "background")
+    parts: list[tuple[int, int, str]] = []
+    for i, part in enumerate(path.replace("[", ".[").split(".")):
+        if part.startswith("["):
+            parts.append((1, int(part[1:-1]), ""))
+        elif i == 0 and part in order:
+            parts.append((0, order.index(part), part))
+        else:
+            parts.append((2, 0, part))
+    return parts
+
+
+def _semantic_errors(data: dict[str, Any]) -> dict[str, list[str]]:
+    """What a JSON Schema cannot say: unique names, min <= max, finite statistics
+    (NaN gets through the JSON types), preprocessing of known numeric features.
+
+    Runs on structurally invalid data too (skipping the parts it cannot read), so
+    one ``SchemaError`` names every problem.
     """
     errors: dict[str, list[str]] = {}
 
     def err(path: str, message: str) -> None:
         errors.setdefault(path, []).append(message)
 
-    if not isinstance(data, dict):
-        raise SchemaError(
-            {"feature_schema": ["Must be a JSON object with a 'features' list."]}
-        )
     raw_features = data.get("features")
-    if not isinstance(raw_features, list) or not raw_features:
-        raise SchemaError({"features": ["Must be a non-empty list of features."]})
-    if len(raw_features) > MAX_FEATURES:
-        raise SchemaError(
-            {"features": [f"At most {MAX_FEATURES} features are supported."]}
-        )
-    preprocessing = data.get("preprocessing", {})
-    if not isinstance(preprocessing, dict):
-        err("preprocessing", "Must be an object mapping feature names to statistics.")
-        preprocessing = {}
-
-    specs: list[FeatureSpec] = []
-    seen: set[str] = set()
-    for i, raw in enumerate(raw_features):
-        path = f"features[{i}]"
-        if not isinstance(raw, dict):
-            err(path, "Must be an object.")
+    kinds: dict[str, Any] = {}
+    for i, raw in enumerate(raw_features if isinstance(raw_features, list) else []):
+        if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
             continue
-        name = raw.get("name")
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            err(f"{path}.name", "Must be a non-empty string of at most 100 characters.")
-            continue
-        if name in seen:
+        path, name = f"features[{i}]", raw["name"]
+        if name in kinds:
             err(f"{path}.name", f"Duplicate feature name '{name}'.")
             continue
-        seen.add(name)
-        kind = raw.get("kind")
-        if kind not in FEATURE_KINDS:
-            err(f"{path}.kind", f"Must be one of {', '.join(FEATURE_KINDS)}.")
+        kinds[name] = raw.get("kind")
+        if raw.get("kind") != "numeric":
             continue
-        label = raw.get("label", name)
-        if not isinstance(label, str) or not label.strip():
-            err(f"{path}.label", "Must be a non-empty string.")
-        direction = raw.get("actionable_direction", "any")
-        if direction not in ACTIONABLE_DIRECTIONS:
-            err(
-                f"{path}.actionable_direction",
-                f"Must be one of {', '.join(ACTIONABLE_DIRECTIONS)}.",
-            )
-        for flag in ("immutable", "protected", "integer"):
-            if flag in raw and not isinstance(raw[flag], bool):
-                err(f"{path}.{flag}", "Must be true or false.")
-        for text in ("unit", "reason", "description"):
-            if text in raw and not isinstance(raw[text], str):
-                err(f"{path}.{text}", "Must be a string.")
         lo, hi = raw.get("min"), raw.get("max")
-        categories: tuple[str, ...] = ()
-        if kind == "numeric":
-            for bound_name, bound in (("min", lo), ("max", hi)):
-                if bound is not None and (
-                    not _is_number(bound) or not math.isfinite(bound)
-                ):
-                    err(f"{path}.{bound_name}", "Must be a finite number.")
-            if _is_number(lo) and _is_number(hi) and lo > hi:
-                err(f"{path}.max", "Must not be below min.")
-            stats = preprocessing.get(name)
-            if stats is not None:
-                mean, std = (stats or {}).get("mean"), (stats or {}).get("std")
-                if not (_is_number(mean) and math.isfinite(mean)):
-                    err(f"preprocessing.{name}.mean", "Must be a finite number.")
-                if not (_is_number(std) and math.isfinite(std) and std > 0):
-                    err(
-                        f"preprocessing.{name}.std", "Must be a positive finite number."
-                    )
-        elif kind == "categorical":
-            raw_categories = raw.get("categories")
-            if (
-                not isinstance(raw_categories, list)
-                or not raw_categories
-                or not all(isinstance(c, str) for c in raw_categories)
-            ):
-                err(f"{path}.categories", "Must be a non-empty list of strings.")
-            elif len(set(raw_categories)) != len(raw_categories):
-                err(f"{path}.categories", "Categories must be unique.")
-            elif len(raw_categories) > MAX_CATEGORIES:
-                err(f"{path}.categories", f"At most {MAX_CATEGORIES} categories.")
-            else:
-                categories = tuple(raw_categories)
-        if any(p.startswith(path) for p in errors):
+        for bound_name, bound in (("min", lo), ("max", hi)):
+            if _is_number(bound) and not math.isfinite(bound):
+                err(f"{path}.{bound_name}", "Must be a finite number.")
+        if _is_number(lo) and _is_number(hi) and lo > hi:
+            err(f"{path}.max", "Must not be below min.")
+    preprocessing = data.get("preprocessing", {})
+    for name, stats in preprocessing.items() if isinstance(preprocessing, dict) else ():
+        if name not in kinds:
+            err(f"preprocessing.{name}", "Not a feature of this schema.")
             continue
-        specs.append(
-            FeatureSpec(
-                name=name,
-                label=label,
-                kind=kind,
-                unit=raw.get("unit", "") or "",
-                min=float(lo) if kind == "numeric" and lo is not None else None,
-                max=float(hi) if kind == "numeric" and hi is not None else None,
-                integer=bool(raw.get("integer", False)),
-                categories=categories,
-                immutable=bool(raw.get("immutable", False)),
-                protected=bool(raw.get("protected", False)),
-                actionable_direction=direction,
-                reason=raw.get("reason", "") or "",
-                description=raw.get("description", "") or "",
-            )
+        if kinds[name] != "numeric":
+            err(f"preprocessing.{name}", "Only numeric features are standardised.")
+            continue
+        if not isinstance(stats, dict):
+            continue
+        mean, std = stats.get("mean"), stats.get("std")
+        if _is_number(mean) and not math.isfinite(mean):
+            err(f"preprocessing.{name}.mean", "Must be a finite number.")
+        if _is_number(std) and not (math.isfinite(std) and std > 0):
+            err(f"preprocessing.{name}.std", "Must be a positive finite number.")
+    return errors
+
+
+def _feature_spec(raw: dict[str, Any]) -> FeatureSpec:
+    """A feature of a schema that passed both checks."""
+    numeric = raw["kind"] == "numeric"
+    lo, hi = raw.get("min"), raw.get("max")
+    return FeatureSpec(
+        name=raw["name"],
+        label=raw.get("label", raw["name"]),
+        kind=raw["kind"],
+        unit=raw.get("unit", ""),
+        min=float(lo) if numeric and lo is not None else None,
+        max=float(hi) if numeric and hi is not None else None,
+        integer=raw.get("integer", False),
+        categories=tuple(raw["categories"]) if raw["kind"] == "categorical" else (),
+        immutable=raw.get("immutable", False),
+        protected=raw.get("protected", False),
+        actionable_direction=raw.get("actionable_direction", "any"),
+        reason=raw.get("reason", ""),
+        description=raw.get("description", ""),
+    )
+
+
+_PARSED_CACHE_SIZE = 64
+_parsed: dict[str, FeatureSchema] = {}
+_parsed_lock = threading.Lock()
+
+
+def parse_feature_schema(data: Any) -> FeatureSchema:
+    """Validate a feature schema given as JSON data and return it parsed.
+
+    The shape is checked against ``FEATURE_SCHEMA_JSON_SCHEMA`` (JSON Schema draft
+    2020-12), then a semantic pass checks what the shape cannot (unique names,
+    min <= max, finite statistics, preprocessing of known numeric features), then
+    the baseline and background rows are checked as feature rows.
+
+    Raises:
+        SchemaError: with every problem found, keyed by a path such as
+            ``features[3].categories`` or ``preprocessing.credit_amount.std``.
+
+    Example:
+        >>> parse_feature_schema({"features": [{"name": "age", "label": "Age",
+        ...     "kind": "numeric", "min": 18, "max": 99}],
+        ...     "preprocessing": {"age": {"mean": 35.5, "std": 11.4}}}).names
+        ['age']
+
+    Valid schemas are remembered (the last 64, by ``repr``): decision intake parses
+    its model version's schema on every submission, and JSON Schema validation
+    costs more than the rest of a submission's checks. The result is shared:
+    treat it as read-only.
+    """
+    key = repr(data)
+    with _parsed_lock:
+        cached = _parsed.get(key)
+    if cached is not None:
+        return cached
+    schema = _parse_feature_schema(data)
+    with _parsed_lock:
+        if len(_parsed) >= _PARSED_CACHE_SIZE:
+            del _parsed[next(iter(_parsed))]
+        _parsed[key] = schema
+    return schema
+
+
+def _parse_feature_schema(data: Any) -> FeatureSchema:
+    errors = _structural_errors(data)
+    if not isinstance(data, dict):
+        raise SchemaError(errors)
+    for path, messages in _semantic_errors(data).items():
+        errors.setdefault(path, []).extend(
+            m for m in messages if m not in errors.get(path, [])
         )
-    for key in preprocessing:
-        if key not in seen:
-            err(f"preprocessing.{key}", "Not a feature of this schema.")
     if errors:
         raise SchemaError(errors)
-    clean_pre = {
-        k: {"mean": float(v["mean"]), "std": float(v["std"])}
-        for k, v in preprocessing.items()
-    }
-    schema = FeatureSchema(features=tuple(specs), preprocessing=clean_pre)
+    schema = FeatureSchema(
+        features=tuple(_feature_spec(raw) for raw in data["features"]),
+        preprocessing={
+            name: {"mean": float(stats["mean"]), "std": float(stats["std"])}
+            for name, stats in data.get("preprocessing", {}).items()
+        },
+    )
     baseline = data.get("baseline")
     if baseline is not None:
         for name, messages in validate_feature_values(schema, baseline).items():
-            err(f"baseline.{name}" if name else "baseline", messages[0])
+            errors[f"baseline.{name}" if name else "baseline"] = messages[:1]
     background = data.get("background", [])
-    if not isinstance(background, list) or len(background) > MAX_BACKGROUND_ROWS:
-        err("background", f"Must be a list of at most {MAX_BACKGROUND_ROWS} rows.")
-        background = []
     for i, row in enumerate(background):
         for name, messages in validate_feature_values(schema, row).items():
-            err(f"background[{i}].{name}" if name else f"background[{i}]", messages[0])
+            key = f"background[{i}].{name}" if name else f"background[{i}]"
+            errors[key] = messages[:1]
     if errors:
         raise SchemaError(errors)
     return FeatureSchema(
         features=schema.features,
-        preprocessing=clean_pre,
+        preprocessing=schema.preprocessing,
         baseline=dict(baseline) if baseline is not None else None,
         background=tuple(dict(r) for r in background),
     )

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import copy
+import json
 import math
 
 import pytest
 import torch
+from jsonschema import Draft202012Validator
 
 import explain
+from demo import credit, diagnosis
 from explain.rng import seeded_rng
 from explain.schema import first_invalid_row
 from tests.schemas import TINY_SCHEMA, VALID_FEATURES
@@ -183,3 +187,164 @@ def test_encode_places_one_hot_and_numeric_columns_exactly():
     assert encoded.dtype == torch.float32
     assert torch.equal(encoded, expected)
     assert schema.encode([]).shape == (0, 5)
+
+
+def _keywords_used(schema: dict) -> set[str]:
+    used = set(schema)
+    for key in ("items", "additionalProperties", "if", "then"):
+        if isinstance(schema.get(key), dict):
+            used |= _keywords_used(schema[key])
+    for sub in schema.get("properties", {}).values():
+        used |= _keywords_used(sub)
+    return used
+
+
+# JSON Schema 2020-12 keywords the document may use: all of them are valid in an
+# OpenAPI 3.1 Schema Object, and none refers to another document
+PUBLISHABLE_KEYWORDS = {
+    "$schema",
+    "title",
+    "description",
+    "type",
+    "required",
+    "properties",
+    "additionalProperties",
+    "items",
+    "minItems",
+    "maxItems",
+    "uniqueItems",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "enum",
+    "const",
+    "exclusiveMinimum",
+    "if",
+    "then",
+}
+
+
+def test_the_feature_schema_json_schema_is_valid_and_self_contained():
+    document = explain.FEATURE_SCHEMA_JSON_SCHEMA
+    Draft202012Validator.check_schema(document)
+    assert json.loads(json.dumps(document)) == document
+    assert _keywords_used(document) <= PUBLISHABLE_KEYWORDS
+    assert "$ref" not in json.dumps(document)
+
+
+def test_the_demo_schemas_and_the_test_schema_validate():
+    credit_rows, _ = credit.load_credit_rows()
+    diagnosis_rows, _ = diagnosis.load_diagnosis_rows()
+    validator = Draft202012Validator(explain.FEATURE_SCHEMA_JSON_SCHEMA)
+    for data, rows in (
+        (credit.build_credit_schema(credit_rows), credit_rows),
+        (diagnosis.build_diagnosis_schema(diagnosis_rows), diagnosis_rows),
+        (TINY_SCHEMA, [VALID_FEATURES]),
+    ):
+        parsed = explain.parse_feature_schema(data)
+        full = {
+            **data,
+            "baseline": explain.baseline_from_rows(parsed, rows),
+            "background": rows[:20],
+        }
+        for document in (data, full):
+            assert list(validator.iter_errors(document)) == []
+            assert explain.parse_feature_schema(document).names == parsed.names
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        (
+            [],
+            {"feature_schema": ["Must be a JSON object with a 'features' list."]},
+        ),
+        ({}, {"features": ["Must be a non-empty list of features."]}),
+        (
+            {"features": [{"name": "a", "kind": "text"}]},
+            {"features[0].kind": ["Must be one of numeric, categorical, binary."]},
+        ),
+        (
+            {"features": [{"name": " ", "kind": "numeric", "protected": "yes"}]},
+            {
+                "features[0].name": [
+                    "Must be a non-empty string of at most 100 characters."
+                ],
+                "features[0].protected": ["Must be true or false."],
+            },
+        ),
+        (
+            {"features": [{"name": "p", "kind": "categorical"}]},
+            {"features[0].categories": ["Must be a non-empty list of strings."]},
+        ),
+        (
+            {"features": [{"name": "p", "kind": "categorical", "categories": [1]}]},
+            {"features[0].categories": ["Must be a non-empty list of strings."]},
+        ),
+        (
+            {
+                "features": [
+                    {"name": "p", "kind": "categorical", "categories": ["x"] * 2}
+                ]
+            },
+            {"features[0].categories": ["Categories must be unique."]},
+        ),
+        (
+            {
+                "features": [{"name": "a", "kind": "numeric"}],
+                "preprocessing": {"a": {"mean": float("nan")}},
+            },
+            {
+                "preprocessing.a.std": ["Must be a positive finite number."],
+                "preprocessing.a.mean": ["Must be a finite number."],
+            },
+        ),
+        (
+            {
+                "features": [{"name": "a", "kind": "numeric", "max": float("inf")}],
+                "preprocessing": {"a": {"mean": 0, "std": float("inf")}},
+            },
+            {
+                "features[0].max": ["Must be a finite number."],
+                "preprocessing.a.std": ["Must be a positive finite number."],
+            },
+        ),
+        (
+            {
+                "features": [{"name": "b", "kind": "binary"}],
+                "preprocessing": {"b": {"mean": 0, "std": 1}},
+            },
+            {"preprocessing.b": ["Only numeric features are standardised."]},
+        ),
+        (
+            {"features": [{"name": "a", "kind": "numeric"}], "baseline": {"a": None}},
+            {"baseline.a": ["Must be a number, got null."]},
+        ),
+        (
+            {
+                "features": [{"name": "a", "kind": "numeric"}],
+                "background": [{"a": 1}, {"a": 1, "b": 2}],
+            },
+            {
+                "background[1].b": [
+                    "Unknown feature: not in the model version's feature schema."
+                ]
+            },
+        ),
+    ],
+)
+def test_schema_errors_are_human_and_keyed_by_path(data, errors):
+    with pytest.raises(explain.SchemaError) as info:
+        explain.parse_feature_schema(data)
+    assert info.value.errors == errors
+
+
+def test_a_parsed_schema_does_not_follow_later_changes_to_its_json():
+    data = copy.deepcopy({**TINY_SCHEMA, "baseline": dict(VALID_FEATURES)})
+    first = explain.parse_feature_schema(data)
+    data["baseline"]["income"] = 1.0
+    data["features"][0]["label"] = "Changed"
+    second = explain.parse_feature_schema(data)
+    assert first.baseline["income"] == VALID_FEATURES["income"]
+    assert first.features[0].label == "Monthly income"
+    assert (second.baseline["income"], second.features[0].label) == (1.0, "Changed")
