@@ -530,7 +530,7 @@ class _Search:
     def _beam_search(self, moves: list[_Move], flips: list[_Scored]) -> None:
         """Singles first, then extend the most promising non-flips one feature at a
         time; every flip found is appended to ``flips``."""
-        singles = sorted(
+        singles: list[_Candidate] = sorted(
             ((move,) for move in moves), key=lambda c: (self._cost(c), _key(c))
         )
         states: list[_Scored] = []

@@ -674,6 +674,8 @@ def _adaptive_steps(
             break
         n_steps = min(n_steps * 2, int(params["max_n_steps"]))
         again = run(x[failing], n_steps)
+        if again.convergence_delta is None:
+            raise AssertionError("an adaptive-steps method returns convergence deltas")
         attributions[failing] = again.attributions
         deltas[failing] = again.convergence_delta
         for idx in failing.tolist():

@@ -154,7 +154,8 @@ def _regression_operator(masks: torch.Tensor, weights: torch.Tensor) -> torch.Te
     """
     z = masks[:, :-1] - masks[:, -1:]
     zw = z.T * weights
-    return torch.linalg.solve(zw @ z, zw)
+    operator: torch.Tensor = torch.linalg.solve(zw @ z, zw)
+    return operator
 
 
 def kernel_shap(

@@ -73,9 +73,18 @@ class ParameterSpec:
             raise BadParameter(f"{method}.{name} must be of type {self.kind.__name__}.")
         if self.kind is float and value != value:  # NaN
             raise BadParameter(f"{method}.{name} must be a finite number.")
-        if self.low is not None and value < self.low:
+        # bounds are set for numeric parameters only
+        if (
+            self.low is not None
+            and isinstance(value, (int, float))
+            and value < self.low
+        ):
             raise BadParameter(f"{method}.{name} must be at least {self.low}.")
-        if self.high is not None and value > self.high:
+        if (
+            self.high is not None
+            and isinstance(value, (int, float))
+            and value > self.high
+        ):
             raise BadParameter(f"{method}.{name} must be at most {self.high}.")
         if self.choices and value not in self.choices:
             raise BadParameter(

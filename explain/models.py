@@ -18,6 +18,9 @@ from explain.schema import FeatureSchema
 class Standardize(nn.Module):
     """(x - mean) / std per column; the statistics come from the schema, not the weights."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
         self.register_buffer("mean", mean, persistent=False)
@@ -34,7 +37,8 @@ class LogisticRegression(nn.Module):
         self.linear = nn.Linear(schema.input_width, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.standardize(x)).squeeze(-1)
+        logits: torch.Tensor = self.linear(self.standardize(x))
+        return logits.squeeze(-1)
 
 
 class MLP(nn.Module):
@@ -50,7 +54,8 @@ class MLP(nn.Module):
         self.body = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(self.standardize(x)).squeeze(-1)
+        logits: torch.Tensor = self.body(self.standardize(x))
+        return logits.squeeze(-1)
 
 
 def _build_logistic(

@@ -95,7 +95,7 @@ def infidelity_per_row(
 
 
 def sensitivity_per_row(
-    explanation: Callable[[torch.Tensor], torch.Tensor],
+    explanation: Callable[..., torch.Tensor | tuple[torch.Tensor, ...]],
     inputs: torch.Tensor,
     noise_scale: torch.Tensor,
     *,

@@ -12,10 +12,10 @@ import statistics
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped, unused-ignore]
 
 from explain.errors import SchemaError
 
@@ -139,7 +139,7 @@ class FeatureSchema:
         }
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -291,7 +291,8 @@ def _field(path: list[str | int]) -> str:
 
 
 def _structural_errors(data: Any) -> dict[str, list[str]]:
-    """Check ``data`` against ``FEATURE_SCHEMA_JSON_SCHEMA``; errors by dotted path."""
+    """Check ``data`` against ``FEATURE_SCHEMA_JSON_SCHEMA``; errors by dotted path,
+    in jsonschema's order (the document's properties, then list items by index)."""
     errors: dict[str, list[str]] = {}
     for error in _VALIDATOR.iter_errors(data):
         path = list(error.absolute_path)
@@ -311,21 +312,7 @@ def _structural_errors(data: Any) -> dict[str, list[str]]:
             key = _dotted(full) or "feature_schema"
             if message not in errors.get(key, []):
                 errors.setdefault(key, []).append(message)
-    return dict(sorted(errors.items(), key=lambda item: _path_order(item[0])))
-
-
-def _path_order(path: str) -> list[tuple[int, int, str]]:
-    """Sort key: fields in document order, list items by index (2 before 10)."""
-    order = ("features", "preprocessing", "baseline", "background")
-    parts: list[tuple[int, int, str]] = []
-    for i, part in enumerate(path.replace("[", ".[").split(".")):
-        if part.startswith("["):
-            parts.append((1, int(part[1:-1]), ""))
-        elif i == 0 and part in order:
-            parts.append((0, order.index(part), part))
-        else:
-            parts.append((2, 0, part))
-    return parts
+    return errors
 
 
 def _semantic_errors(data: dict[str, Any]) -> dict[str, list[str]]:
@@ -590,7 +577,7 @@ def baseline_from_rows(
         else:
             counts = Counter(values)
             # ties break by declared category order (or False before True) for determinism
-            order = (
+            order: list[Any] = (
                 list(spec.categories)
                 if spec.kind == "categorical"
                 else [False, True, 0, 1]
