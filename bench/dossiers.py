@@ -35,21 +35,24 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     from django.utils import timezone
 
-    from compliance import dossiers, explanations, services
+    from compliance import decisions as intake
+    from compliance import dossiers, explanations
     from compliance.principals import Principal
+    from compliance.registry import services as registry
     from compliance.reviews import review_record
+    from compliance.tenancy import services as tenancy
     from demo.train import DEMOS, build_artefacts
     from tests import factories
 
     weights, manifest = build_artefacts(DEMOS["credit"])
-    org = services.organization_create(
+    org = tenancy.organization_create(
         name="Bench bank", slug="bench", jurisdiction="EU+US"
     )
     client, _ = factories.make_client(org)
     officer = factories.make_member(org, "officer")
     admin = Principal(organization=org, role="admin")
-    ai = services.ai_system_register(principal=admin, **manifest["ai_system"])
-    mv = services.model_version_register(
+    ai = registry.ai_system_register(principal=admin, **manifest["ai_system"])
+    mv = registry.model_version_register(
         principal=admin, ai_system=ai, weights=weights, **manifest["model_version"]
     )
     adverse = [s for s in manifest["sample_decisions"] if s["outcome"] == "bad"]
@@ -63,7 +66,9 @@ def main() -> None:
             "model_version": mv.pk,
             "decided_at": timezone.now(),
         }
-        decision, _ = services.decision_submit(principal=principal, data=data)
+        decision, _ = intake.decision_submit(
+            principal=principal, submission=intake.Submission.from_validated(data)
+        )
         explanations.explanation_request(
             actor="bench",
             decision=decision,

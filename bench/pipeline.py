@@ -59,8 +59,9 @@ def _setup(n: int) -> tuple[Any, list[Any]]:
     call_command("migrate", verbosity=0)
     from django.utils import timezone
 
-    from compliance import services
+    from compliance import decisions as intake
     from compliance.principals import CLIENT, Principal
+    from compliance.registry import services as registry
     from demo import credit, training
     from tests import factories
 
@@ -71,13 +72,13 @@ def _setup(n: int) -> tuple[Any, list[Any]]:
     org = factories.make_org()
     client, _ = factories.make_client(org)
     admin = Principal(organization=org, role="admin")
-    ai = services.ai_system_register(
+    ai = registry.ai_system_register(
         principal=admin,
         name="Bench credit",
         provider="Bench",
         intended_purpose="Benchmark",
     )
-    mv = services.model_version_register(
+    mv = registry.model_version_register(
         principal=admin,
         ai_system=ai,
         version="1",
@@ -102,7 +103,11 @@ def _setup(n: int) -> tuple[Any, list[Any]]:
             "outcome": "bad" if scores[i % len(scores)] >= 0.5 else "good",
             "decided_at": timezone.now(),
         }
-        decisions.append(services.decision_submit(principal=principal, data=data)[0])
+        decisions.append(
+            intake.decision_submit(
+                principal=principal, submission=intake.Submission.from_validated(data)
+            )[0]
+        )
     return mv, decisions
 
 
@@ -154,7 +159,7 @@ def _run_jobs(decisions: list[Any]) -> tuple[float, float]:
     from unittest import mock
 
     from compliance import explanations
-    from compliance.models import ExplanationJob
+    from compliance.models import Job
 
     start = time.monotonic()
     with mock.patch.object(explanations, "explanation_wake"):
@@ -172,12 +177,12 @@ def _run_jobs(decisions: list[Any]) -> tuple[float, float]:
     start = time.monotonic()
     for job in jobs:
         explanations.explanation_wake(job.model_version_id)
-    while ExplanationJob.objects.filter(
-        pk__in=pks, status__in=["done", "failed"]
-    ).count() < len(pks):
+    while Job.objects.filter(pk__in=pks, status__in=["done", "failed"]).count() < len(
+        pks
+    ):
         time.sleep(0.02)
     elapsed = time.monotonic() - start
-    finished = ExplanationJob.objects.filter(pk__in=pks)
+    finished = Job.objects.filter(pk__in=pks)
     failed = finished.filter(status="failed").count()
     if failed:
         error = finished.filter(status="failed").first().error
@@ -188,7 +193,7 @@ def _run_jobs(decisions: list[Any]) -> tuple[float, float]:
 def _latencies(decisions: list[Any]) -> list[float]:
     """Jobs requested live (wake-up on commit, as the API does): request-to-result times."""
     from compliance.explanations import explanation_request
-    from compliance.models import ExplanationJob
+    from compliance.models import Job
 
     pks = []
     for d in decisions:
@@ -200,11 +205,11 @@ def _latencies(decisions: list[Any]) -> list[float]:
                 parameters=PARAMETERS,
             )[0].pk
         )
-    while ExplanationJob.objects.filter(pk__in=pks, status="done").count() < len(pks):
+    while Job.objects.filter(pk__in=pks, status="done").count() < len(pks):
         time.sleep(0.02)
     return [
         (j.finished_at - j.created_at).total_seconds()
-        for j in ExplanationJob.objects.filter(pk__in=pks)
+        for j in Job.objects.filter(pk__in=pks)
     ]
 
 
@@ -234,7 +239,7 @@ def main() -> None:
     from django.conf import settings
 
     import explain
-    from compliance.prediction import model_version_load
+    from compliance.registry.loading import model_version_load
 
     broker = "Redis" if settings.REDIS_URL else "filesystem transport"
     print(

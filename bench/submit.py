@@ -39,7 +39,7 @@ def main() -> None:
     _setup()
     from rest_framework.test import APIClient
 
-    from compliance.prediction import score_reproduce
+    from compliance.registry.loading import score_reproduce
     from tests import factories
 
     org = factories.make_org()

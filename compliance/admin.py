@@ -7,8 +7,6 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from compliance import services
-from compliance.audit import actor_label
 from compliance.models import (
     AISystem,
     ApiKey,
@@ -20,6 +18,8 @@ from compliance.models import (
     Organization,
     Review,
 )
+from compliance.principals import Operator
+from compliance.tenancy import services
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -90,7 +90,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             client_system=obj.client_system,
             name=obj.name,
             expires_at=obj.expiry_date,
-            actor=actor_label(user=request.user),
+            operator=Operator.for_user(request.user),
         )
         obj.pk = api_key.pk
         obj.prefix = api_key.prefix
@@ -103,7 +103,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke_keys(self, request: HttpRequest, queryset: Any) -> None:
         for api_key in queryset:
             services.api_key_revoke(
-                api_key=api_key, actor=actor_label(user=request.user)
+                api_key=api_key, operator=Operator.for_user(request.user)
             )
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
 

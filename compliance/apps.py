@@ -10,3 +10,9 @@ class ComplianceConfig(AppConfig):
 
     def ready(self) -> None:
         from compliance import receivers  # noqa: F401  (login audit events)
+        from compliance.dossiers import DossierHandler
+        from compliance.explanations import ExplanationHandler
+        from compliance.jobs import handler_register
+
+        handler_register(ExplanationHandler())
+        handler_register(DossierHandler())

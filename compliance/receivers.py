@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
-from compliance.services import login_record
+from compliance.tenancy.services import login_record
 
 
 @receiver(user_logged_in, dispatch_uid="compliance_login_audit")

@@ -5,7 +5,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from compliance.observability import metrics_view
+from compliance.platform.observability import metrics_view
 from compliance.web import views as web_views
 from compliance.web.login import ThrottledLoginView
 

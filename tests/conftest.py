@@ -9,10 +9,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from compliance import services
+from compliance import decisions as intake
 from compliance.explanations import explanation_request
 from compliance.models import Dossier
-from compliance.principals import Principal
+from compliance.principals import SYSTEM_OPERATOR, Principal
 from tests import factories
 
 
@@ -39,9 +39,9 @@ class World:
 def _decision(org: Any, client: Any, mv: Any) -> Any:
     payload = factories.decision_payload(mv)
     payload["decided_at"] = timezone.now()
-    decision, _ = services.decision_submit(
+    decision, _ = intake.decision_submit(
         principal=Principal(organization=org, role="client", client_system=client),
-        data=payload,
+        submission=intake.Submission.from_validated(payload),
     )
     return decision
 
@@ -79,7 +79,7 @@ def world(db: Any) -> World:
 def world_with_job(world: World) -> World:
     """The world with one queued explanation job of its decision."""
     world.job, _ = explanation_request(
-        actor="test", decision=world.decision, methods=["deeplift"]
+        principal=SYSTEM_OPERATOR, decision=world.decision, methods=["deeplift"]
     )
     # a stored dossier row (its bytes need not be a rendered PDF for access checks)
     world.dossier = Dossier.objects.create(

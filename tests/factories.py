@@ -8,9 +8,10 @@ from typing import Any
 import torch
 
 import explain
-from compliance import services
 from compliance.models import AISystem, ClientSystem, ModelVersion, Organization
 from compliance.principals import ADMIN, Principal
+from compliance.registry import services as registry
+from compliance.tenancy import services as tenancy
 from tests.schemas import TINY_BASELINE, TINY_SCHEMA, VALID_FEATURES
 
 _counter = itertools.count(1)
@@ -40,14 +41,12 @@ def tiny_score(features: dict[str, Any], weights: bytes | None = None) -> float:
 def make_org(slug: str | None = None) -> Organization:
     n = next(_counter)
     slug = slug or f"org-{n}"
-    return services.organization_create(
-        name=f"Org {slug}", slug=slug, jurisdiction="EU"
-    )
+    return tenancy.organization_create(name=f"Org {slug}", slug=slug, jurisdiction="EU")
 
 
 def make_member(org: Organization, role: str, username: str | None = None) -> Any:
     n = next(_counter)
-    return services.membership_create(
+    return tenancy.membership_create(
         organization=org,
         username=username or f"{org.slug}-{role}-{n}",
         password="pw-123456789",
@@ -56,15 +55,15 @@ def make_member(org: Organization, role: str, username: str | None = None) -> An
 
 
 def make_client(org: Organization, name: str | None = None) -> tuple[ClientSystem, str]:
-    client = services.client_system_create(
+    client = tenancy.client_system_create(
         organization=org, name=name or f"client-{next(_counter)}"
     )
-    _, key = services.api_key_create(client_system=client, name="test key")
+    _, key = tenancy.api_key_create(client_system=client, name="test key")
     return client, key
 
 
 def make_ai_system(org: Organization, name: str | None = None) -> AISystem:
-    return services.ai_system_register(
+    return registry.ai_system_register(
         principal=Principal(organization=org, role=ADMIN),
         name=name or f"Credit scoring {next(_counter)}",
         provider="Acme",
@@ -74,7 +73,7 @@ def make_ai_system(org: Organization, name: str | None = None) -> AISystem:
 
 
 def make_model_version(ai_system: AISystem, version: str | None = None) -> ModelVersion:
-    return services.model_version_register(
+    return registry.model_version_register(
         principal=Principal(organization=ai_system.organization, role=ADMIN),
         ai_system=ai_system,
         version=version or f"1.{next(_counter)}",

@@ -11,6 +11,8 @@ from pathlib import Path
 from celery import Celery
 from kombu import Exchange, Queue
 
+from workers.routes import KIND_TASKS, SWEEP_TASK
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("inspectoscope")
@@ -20,9 +22,8 @@ app.conf.task_queues = tuple(
     for name in ("attributions", "dossiers")
 )
 app.conf.task_routes = {
-    "workers.tasks.explanations_process": {"queue": "attributions"},
-    "workers.tasks.explanations_sweep": {"queue": "attributions"},
-    "workers.tasks.dossier_render": {"queue": "dossiers"},
+    **{task: {"queue": queue} for task, queue in KIND_TASKS.values()},
+    SWEEP_TASK: {"queue": "attributions"},
 }
 
 
@@ -30,8 +31,8 @@ def _beat_schedule() -> dict:
     from django.conf import settings
 
     return {
-        "sweep-explanation-jobs": {
-            "task": "workers.tasks.explanations_sweep",
+        "sweep-jobs": {
+            "task": SWEEP_TASK,
             "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
         }
     }

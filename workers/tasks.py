@@ -1,4 +1,5 @@
-"""Thin Celery tasks: take ids, call one service, handle retry. No tensors in messages."""
+"""Thin Celery tasks: take a hint, call one service, handle retry. No tensors in
+messages. Celery's time limits become the domain's ``JobTimeLimitExceeded`` here."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import time
 from typing import Any
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from compliance import explanations
+from compliance.jobs import job_wake, jobs_process, jobs_sweep
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
@@ -24,50 +26,58 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-@shared_task(bind=True, max_retries=None, name="workers.tasks.explanations_process")
-def explanations_process(self: Any, model_version_id: int | None = None) -> int:
-    """Explain queued jobs in batches until none is left (the id is only a hint)."""
+def _drain(task: Any, kind: str, batch_key: str, limit: int) -> int:
+    """Process batches of ``kind`` until none is left or the drain's time is up."""
     started = time.monotonic()
     processed = 0
     try:
         while True:
-            claimed = explanations.explanation_batch_process(
-                worker=_worker_name(), limit=settings.EXPLANATION_BATCH_SIZE
+            claimed = jobs_process(
+                kind=kind,
+                worker=_worker_name(),
+                limit=limit,
+                time_limit_errors=(SoftTimeLimitExceeded,),
             )
             processed += claimed
             if claimed == 0:
                 return processed
             if time.monotonic() - started > DRAIN_SECONDS:
-                explanations.explanation_wake(model_version_id)
+                job_wake(kind, batch_key)
                 return processed
     except TRANSIENT as exc:
-        countdown = min(60, 2 ** min(self.request.retries, 6))
+        countdown = min(60, 2 ** min(task.request.retries, 6))
         logger.warning("Transient error (%s); retrying in %s s.", exc, countdown)
-        raise self.retry(exc=exc, countdown=countdown) from exc
+        raise task.retry(exc=exc, countdown=countdown) from exc
     except DatabaseError:
-        logger.exception("Database error while processing explanation jobs.")
+        logger.exception("Database error while processing %s jobs.", kind)
         raise
 
 
-@shared_task(name="workers.tasks.explanations_sweep")
-def explanations_sweep() -> dict[str, int]:
+@shared_task(bind=True, max_retries=None, name="workers.tasks.explanations_process")
+def explanations_process(self: Any, batch_key: str = "", **_: Any) -> int:
+    """Explain queued jobs in batches until none is left (the key is only a hint)."""
+    return _drain(self, "explanation", batch_key, settings.EXPLANATION_BATCH_SIZE)
+
+
+@shared_task(
+    bind=True,
+    max_retries=None,
+    name="workers.tasks.dossiers_process",
+    soft_time_limit=60,
+    time_limit=90,
+)
+def dossiers_process(self: Any, batch_key: str = "", **_: Any) -> int:
+    """Render and store queued dossiers (the dossiers queue, CPU workers)."""
+    return _drain(self, "dossier", batch_key, 1)
+
+
+@shared_task(name="workers.tasks.jobs_sweep")
+def sweep() -> dict[str, int]:
     """Periodic (Celery beat): reclaim expired leases, re-wake queued jobs."""
-    return explanations.explanation_jobs_sweep()
+    return jobs_sweep()
 
 
 @shared_task(name="workers.tasks.ping", ignore_result=False)
 def ping() -> str:
     """Does nothing: used to check that a worker answers, and to measure per-message cost."""
     return "pong"
-
-
-@shared_task(
-    name="workers.tasks.dossier_render",
-    soft_time_limit=60,
-    time_limit=90,
-)
-def dossier_render(job_id: int) -> None:
-    """Render and store one dossier (the dossiers queue, CPU workers)."""
-    from compliance.dossiers import dossier_job_run
-
-    dossier_job_run(job_id=job_id, worker=_worker_name())

@@ -8,8 +8,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from compliance.models import ApiKey, ClientSystem, Organization
+from compliance.platform.fastpath import fetch_joined
 from compliance.principals import ClientSystemUser
-from compliance.rowfetch import fetch_joined
 
 KEYWORD = "Api-Key"
 

@@ -8,7 +8,7 @@ from django import forms
 from django.core import validators
 
 from compliance.models import Decision, Dossier
-from compliance.numbers import MAX_ID, whole_number
+from compliance.platform.numbers import MAX_ID, whole_number
 
 
 class _GivenMeansNotEmpty:

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
-from compliance.numbers import whole_number
+from compliance.platform.numbers import whole_number
 
 _LARGEST_PAGE = 10**18 - 1  # any bigger page number is past the end all the same
 

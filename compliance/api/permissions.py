@@ -1,4 +1,5 @@
-"""Small permission classes (DRF style). Object scoping happens in selectors."""
+"""Small permission classes (DRF style) that ask ``compliance.policy``. Object scoping
+happens in selectors; role rules live only in the policy."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from typing import Any
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
-from compliance.principals import ADMIN, AUDITOR, CLIENT, OFFICER, principal_for_request
-
-EVERY_ROLE = frozenset({CLIENT, OFFICER, AUDITOR, ADMIN})
+from compliance import policy
+from compliance.principals import principal_for_request
 
 
 class IsOrganizationMember(BasePermission):
@@ -23,11 +23,10 @@ class IsOrganizationMember(BasePermission):
         return principal_for_request(request) is not None
 
 
-class HasRoleForMethod(IsOrganizationMember):
-    """Allow a method only to the roles listed in ``view.roles_by_method``.
-
-    HEAD and OPTIONS follow GET. A method missing from the map is refused.
-    """
+class PolicyAllowsMethod(IsOrganizationMember):
+    """Allow a method when the policy lets the caller do the view's action for it
+    (``view.actions``: method -> policy action). HEAD and OPTIONS follow GET; a
+    method missing from the map is refused."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
         if not super().has_permission(request, view):
@@ -35,9 +34,9 @@ class HasRoleForMethod(IsOrganizationMember):
         if not hasattr(view, request.method.lower()):
             return True  # let the view answer 405 Method Not Allowed
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
-        allowed = getattr(view, "roles_by_method", {}).get(method, frozenset())
-        role = principal_for_request(request).role
-        if role not in allowed:
-            self.message = f"Your role ({role}) may not do this."
+        action = getattr(view, "actions", {}).get(method)
+        principal = principal_for_request(request)
+        if action is None or not policy.can(principal, action):
+            self.message = f"Your role ({principal.role}) may not do this."
             return False
         return True

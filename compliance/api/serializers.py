@@ -21,7 +21,7 @@ from compliance.models import (
     Decision,
     Dossier,
     Explanation,
-    ExplanationJob,
+    Job,
     ModelVersion,
 )
 from explain import METHODS
@@ -234,9 +234,15 @@ class ExplanationRequestInputSerializer(
     )
 
 
-class ExplanationJobOutputSerializer(serializers.ModelSerializer):
+class JobOutputSerializer(serializers.ModelSerializer):
+    methods = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Explanation methods asked for (explanation jobs; [] otherwise).",
+    )
+
     class Meta:
-        model = ExplanationJob
+        model = Job
         fields = [
             "id",
             "status",
@@ -255,6 +261,21 @@ class ExplanationJobOutputSerializer(serializers.ModelSerializer):
 
 
 class ExplanationOutputSerializer(serializers.ModelSerializer):
+    """One method's explanation; the decision-level results of its run (prediction,
+    counterfactual, agreement, review flags) are the same for every method of a run."""
+
+    output_units = serializers.CharField(source="run.output_units", read_only=True)
+    prediction = serializers.FloatField(source="run.prediction", read_only=True)
+    counterfactual = serializers.JSONField(source="run.counterfactual", read_only=True)
+    counterfactual_note = serializers.CharField(
+        source="run.counterfactual_note", read_only=True
+    )
+    agreement = serializers.JSONField(source="run.agreement", read_only=True)
+    needs_review = serializers.BooleanField(source="run.needs_review", read_only=True)
+    needs_review_reasons = serializers.ListField(
+        source="run.needs_review_reasons", child=serializers.CharField(), read_only=True
+    )
+
     class Meta:
         model = Explanation
         fields = [

@@ -15,10 +15,10 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from compliance import dossiers, explanations, selectors, services
+from compliance import dossiers
 from compliance.api.filters import DecisionFilter, DossierFilter
 from compliance.api.parsers import StrictJSONParser
-from compliance.api.permissions import EVERY_ROLE, HasRoleForMethod
+from compliance.api.permissions import PolicyAllowsMethod
 from compliance.api.serializers import (
     AISystemInputSerializer,
     AISystemOutputSerializer,
@@ -26,21 +26,23 @@ from compliance.api.serializers import (
     DecisionOutputSerializer,
     DossierOutputSerializer,
     DossierVerifyInputSerializer,
-    ExplanationJobOutputSerializer,
     ExplanationOutputSerializer,
     ExplanationRequestInputSerializer,
+    JobOutputSerializer,
     ModelVersionInputSerializer,
     ModelVersionOutputSerializer,
 )
+from compliance.decisions import Submission, decision_submit
+from compliance.decisions.selectors import decision_list
+from compliance.dossiers.selectors import dossier_list
 from compliance.errors import ValidationFailed
-from compliance.models import AISystem, Decision, Dossier, ExplanationJob, ModelVersion
-from compliance.principals import (
-    ADMIN,
-    CLIENT,
-    OFFICER,
-    Principal,
-    principal_for_request,
-)
+from compliance.explanations import explanation_request
+from compliance.explanations.selectors import explanation_list
+from compliance.jobs.selectors import job_list
+from compliance.models import AISystem, Decision, Dossier, Job, ModelVersion
+from compliance.principals import Principal, principal_for_request
+from compliance.registry.selectors import ai_system_list, model_version_list
+from compliance.registry.services import ai_system_register, model_version_register
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(
@@ -56,8 +58,8 @@ ERROR_RESPONSES = {
 class PrincipalMixin:
     """Views whose rows come from a selector scoped to the caller's organisation."""
 
-    permission_classes = [HasRoleForMethod]
-    roles_by_method: dict[str, frozenset[str]] = {}
+    permission_classes = [PolicyAllowsMethod]
+    actions: dict[str, str] = {}  # HTTP method -> compliance.policy action
     model: type[Model]
     selector: Callable[..., QuerySet[Any]]
 
@@ -72,11 +74,11 @@ class PrincipalMixin:
 
 
 class AISystemListApi(PrincipalMixin, generics.ListAPIView):
-    roles_by_method = {"GET": EVERY_ROLE, "POST": frozenset({ADMIN})}
+    actions = {"GET": "ai_system.read", "POST": "ai_system.register"}
     serializer_class = AISystemOutputSerializer
     parser_classes = [StrictJSONParser]
     model = AISystem
-    selector = selectors.ai_system_list
+    selector = ai_system_list
 
     @extend_schema(
         request=AISystemInputSerializer,
@@ -84,25 +86,25 @@ class AISystemListApi(PrincipalMixin, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(AISystemInputSerializer, request.data)
-        ai_system = services.ai_system_register(principal=self.principal, **data)
+        ai_system = ai_system_register(principal=self.principal, **data)
         return Response(
             AISystemOutputSerializer(ai_system).data, status=status.HTTP_201_CREATED
         )
 
 
 class AISystemDetailApi(PrincipalMixin, generics.RetrieveAPIView):
-    roles_by_method = {"GET": EVERY_ROLE}
+    actions = {"GET": "ai_system.read"}
     serializer_class = AISystemOutputSerializer
     model = AISystem
-    selector = selectors.ai_system_list
+    selector = ai_system_list
 
 
 class ModelVersionListApi(PrincipalMixin, generics.ListAPIView):
-    roles_by_method = {"GET": EVERY_ROLE, "POST": frozenset({ADMIN})}
+    actions = {"GET": "model_version.read", "POST": "model_version.register"}
     serializer_class = ModelVersionOutputSerializer
     parser_classes = [MultiPartParser]
     model = ModelVersion
-    selector = selectors.model_version_list
+    selector = model_version_list
 
     @extend_schema(
         request={"multipart/form-data": ModelVersionInputSerializer},
@@ -115,7 +117,7 @@ class ModelVersionListApi(PrincipalMixin, generics.ListAPIView):
     def post(self, request: Request) -> Response:
         data = _validated(ModelVersionInputSerializer, request.data)
         ai_system = (
-            selectors.ai_system_list(principal=self.principal)
+            ai_system_list(principal=self.principal)
             .filter(pk=data["ai_system"])
             .first()
         )
@@ -125,7 +127,7 @@ class ModelVersionListApi(PrincipalMixin, generics.ListAPIView):
             )
         upload = data.pop("weights")
         data.pop("ai_system")
-        mv = services.model_version_register(
+        mv = model_version_register(
             principal=self.principal, ai_system=ai_system, weights=upload.read(), **data
         )
         return Response(
@@ -134,19 +136,19 @@ class ModelVersionListApi(PrincipalMixin, generics.ListAPIView):
 
 
 class ModelVersionDetailApi(PrincipalMixin, generics.RetrieveAPIView):
-    roles_by_method = {"GET": EVERY_ROLE}
+    actions = {"GET": "model_version.read"}
     serializer_class = ModelVersionOutputSerializer
     model = ModelVersion
-    selector = selectors.model_version_list
+    selector = model_version_list
 
 
 class DecisionListApi(PrincipalMixin, generics.ListAPIView):
-    roles_by_method = {"GET": EVERY_ROLE, "POST": frozenset({CLIENT})}
+    actions = {"GET": "decision.read", "POST": "decision.submit"}
     serializer_class = DecisionOutputSerializer
     filterset_class = DecisionFilter
     parser_classes = [StrictJSONParser]
     model = Decision
-    selector = selectors.decision_list
+    selector = decision_list
 
     @extend_schema(
         request=DecisionInputSerializer,
@@ -164,27 +166,27 @@ class DecisionListApi(PrincipalMixin, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         data = _validated(DecisionInputSerializer, request.data)
-        decision, created = services.decision_submit(
-            principal=self.principal, data=data
+        submitted = decision_submit(
+            principal=self.principal, submission=Submission.from_validated(data)
         )
         return Response(
-            DecisionOutputSerializer(decision).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+            DecisionOutputSerializer(submitted.decision).data,
+            status=status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK,
         )
 
 
 class DecisionDetailApi(PrincipalMixin, generics.RetrieveAPIView):
-    roles_by_method = {"GET": EVERY_ROLE}
+    actions = {"GET": "decision.read"}
     serializer_class = DecisionOutputSerializer
     model = Decision
-    selector = selectors.decision_list
+    selector = decision_list
 
 
-def _job_accepted(request: Request, job: ExplanationJob) -> Response:
+def _job_accepted(request: Request, job: Job) -> Response:
     """202 with the job and its Location (the endpoint to poll)."""
     location = reverse("api:job-detail", kwargs={"pk": job.pk})
     return Response(
-        ExplanationJobOutputSerializer(job).data,
+        JobOutputSerializer(job).data,
         status=status.HTTP_202_ACCEPTED,
         headers={"Location": request.build_absolute_uri(location)},
     )
@@ -199,23 +201,23 @@ def _validated(serializer_class: type, data: Any) -> dict[str, Any]:
 class DecisionExplanationsApi(PrincipalMixin, generics.GenericAPIView):
     """POST: queue explanations (202 + Location of the job). GET: the stored ones."""
 
-    roles_by_method = {"GET": EVERY_ROLE, "POST": frozenset({CLIENT, OFFICER, ADMIN})}
+    actions = {"GET": "explanation.read", "POST": "explanation.request"}
     parser_classes = [StrictJSONParser]
     model = Decision
-    selector = selectors.decision_list
+    selector = decision_list
     serializer_class = ExplanationOutputSerializer
     pagination_class = None
 
     @extend_schema(responses={200: ExplanationOutputSerializer(many=True)})
     def get(self, request: Request, pk: int) -> Response:
         decision = self.get_object()
-        rows = selectors.explanation_list(principal=self.principal, decision=decision)
+        rows = explanation_list(principal=self.principal, decision=decision)
         return Response(ExplanationOutputSerializer(rows, many=True).data)
 
     @extend_schema(
         request=ExplanationRequestInputSerializer,
         responses={
-            202: ExplanationJobOutputSerializer,
+            202: JobOutputSerializer,
             409: OpenApiResponse(description="The model version is retired"),
             **ERROR_RESPONSES,
         },
@@ -223,8 +225,8 @@ class DecisionExplanationsApi(PrincipalMixin, generics.GenericAPIView):
     def post(self, request: Request, pk: int) -> Response:
         decision = self.get_object()
         data = _validated(ExplanationRequestInputSerializer, request.data)
-        job, _ = explanations.explanation_request(
-            actor=self.principal.actor,
+        job, _ = explanation_request(
+            principal=self.principal,
             decision=decision,
             methods=data.get("methods"),
             parameters=data.get("parameters"),
@@ -233,59 +235,59 @@ class DecisionExplanationsApi(PrincipalMixin, generics.GenericAPIView):
 
 
 class JobDetailApi(PrincipalMixin, generics.RetrieveAPIView):
-    roles_by_method = {"GET": EVERY_ROLE}
-    serializer_class = ExplanationJobOutputSerializer
-    model = ExplanationJob
-    selector = selectors.explanation_job_list
+    actions = {"GET": "job.read"}
+    serializer_class = JobOutputSerializer
+    model = Job
+    selector = job_list
 
 
 class DecisionDossiersApi(PrincipalMixin, generics.GenericAPIView):
     """POST: issue a dossier (202 + Location of the job); refused when content is missing."""
 
-    roles_by_method = {"POST": frozenset({CLIENT, OFFICER, ADMIN})}
+    actions = {"POST": "dossier.request"}
     parser_classes = [StrictJSONParser]
     model = Decision
-    selector = selectors.decision_list
-    serializer_class = ExplanationJobOutputSerializer
+    selector = decision_list
+    serializer_class = JobOutputSerializer
 
     @extend_schema(
         request=None,
-        responses={202: ExplanationJobOutputSerializer, **ERROR_RESPONSES},
+        responses={202: JobOutputSerializer, **ERROR_RESPONSES},
     )
     def post(self, request: Request, pk: int) -> Response:
         job = dossiers.dossier_request(
-            actor=self.principal.actor, decision=self.get_object()
+            principal=self.principal, decision=self.get_object()
         )
         return _job_accepted(request, job)
 
 
 class DossierListApi(PrincipalMixin, generics.ListAPIView):
-    roles_by_method = {"GET": EVERY_ROLE}
+    actions = {"GET": "dossier.read"}
     serializer_class = DossierOutputSerializer
     filterset_class = DossierFilter
     model = Dossier
-    selector = selectors.dossier_list
+    selector = dossier_list
 
 
 class DossierDetailApi(PrincipalMixin, generics.RetrieveAPIView):
-    roles_by_method = {"GET": EVERY_ROLE}
+    actions = {"GET": "dossier.read"}
     serializer_class = DossierOutputSerializer
     model = Dossier
-    selector = selectors.dossier_list
+    selector = dossier_list
 
 
 class DossierPdfApi(PrincipalMixin, generics.GenericAPIView):
     """The stored bytes, exactly; each download is an audit event."""
 
-    roles_by_method = {"GET": EVERY_ROLE}
+    actions = {"GET": "dossier.download"}
     model = Dossier
-    selector = selectors.dossier_list
+    selector = dossier_list
     serializer_class = DossierOutputSerializer
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> HttpResponse:
         dossier = self.get_object()
-        data = dossiers.dossier_download(dossier=dossier, actor=self.principal.actor)
+        data = dossiers.dossier_download(principal=self.principal, dossier=dossier)
         response = HttpResponse(data, content_type="application/pdf")
         response["Content-Disposition"] = (
             f'attachment; filename="{dossier.public_id}-v{dossier.version}.pdf"'
@@ -319,10 +321,10 @@ VERIFY_REQUEST = {
 class DossierVerifyApi(PrincipalMixin, generics.GenericAPIView):
     """Which decision, version and issue time a PDF (or sha256) belongs to, if ours."""
 
-    roles_by_method = {"POST": EVERY_ROLE}
+    actions = {"POST": "dossier.verify"}
     parser_classes = [StrictJSONParser, MultiPartParser]
     model = Dossier
-    selector = selectors.dossier_list
+    selector = dossier_list
     serializer_class = DossierVerifyInputSerializer
 
     @extend_schema(request=VERIFY_REQUEST, responses={200: OpenApiTypes.OBJECT})
@@ -330,7 +332,7 @@ class DossierVerifyApi(PrincipalMixin, generics.GenericAPIView):
         data = _validated(DossierVerifyInputSerializer, request.data)
         upload = data.get("pdf")
         dossier = dossiers.dossier_verify(
-            organization=self.principal.organization,
+            principal=self.principal,
             sha256=data.get("sha256"),
             pdf=upload.read() if upload is not None else None,
         )

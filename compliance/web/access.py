@@ -1,4 +1,5 @@
-"""Access rules of the web UI: who may see a page, and which organisation's rows."""
+"""Access to the web UI's pages: a signed-in person whose role the policy lets do the
+page's action; rows come from selectors scoped to their organisation."""
 
 from __future__ import annotations
 
@@ -10,22 +11,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from compliance.principals import (
-    ADMIN,
-    AUDITOR,
-    OFFICER,
-    Principal,
-    principal_for_request,
-)
-
-PEOPLE = frozenset({OFFICER, AUDITOR, ADMIN})
-REVIEWERS = frozenset({OFFICER, ADMIN})
+from compliance import policy
+from compliance.principals import Principal, principal_for_request
 
 
 def member_required(
-    roles: frozenset[str] = PEOPLE,
+    action: str = "case.read",
 ) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Signed-in person with one of ``roles`` in an organisation; else login or 403."""
+    """Signed-in person the policy allows ``action``; else the login page or 403."""
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -33,7 +26,7 @@ def member_required(
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             principal = principal_for_request(request)
-            if principal is None or principal.role not in roles:
+            if not policy.can(principal, action):
                 raise PermissionDenied("Your role may not use this page.")
             request.principal = principal  # type: ignore[attr-defined]
             return view(request, *args, **kwargs)
@@ -44,4 +37,4 @@ def member_required(
 
 
 def can_review(principal: Principal) -> bool:
-    return principal.role in REVIEWERS
+    return policy.can(principal, "review.record")

@@ -12,20 +12,31 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 import explain
-from compliance import dossiers, explanations, selectors
-from compliance.charts import attribution_bars_svg
+from compliance.audit.selectors import decision_history
+from compliance.decisions.selectors import (
+    CASE_FLAGS,
+    case_counts,
+    case_queue,
+    decision_list,
+)
+from compliance.dossiers import dossier_request
+from compliance.dossiers.charts import attribution_bars_svg
+from compliance.dossiers.selectors import decision_dossiers
 from compliance.errors import DomainError
-from compliance.models import AISystem, Decision, Dossier, Review
+from compliance.explanations import explanation_request
+from compliance.explanations.selectors import explanation_list
+from compliance.models import Decision, Review
+from compliance.registry.selectors import ai_system_list
 from compliance.reviews import (
     MIN_JUSTIFICATION,
     preliminary_view_record,
     preliminary_view_required,
     review_record,
 )
-from compliance.web.access import REVIEWERS, can_review, member_required
+from compliance.web.access import can_review, member_required
 
 PAGE_SIZE = 25
-UI_METHODS = ["integrated_gradients", "deeplift", "shapley_sampling"]
+UI_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 
 
 @require_GET
@@ -33,7 +44,7 @@ UI_METHODS = ["integrated_gradients", "deeplift", "shapley_sampling"]
 def case_list(request: HttpRequest) -> HttpResponse:
     principal = request.principal  # type: ignore[attr-defined]
     filters = {k: v for k, v in request.GET.items() if k != "page"}
-    queryset = selectors.case_queue(principal=principal, filters=filters)
+    queryset = case_queue(principal=principal, filters=filters)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -44,10 +55,10 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "filters": filters,
             "query": query.urlencode(),
-            "counts": selectors.case_counts(principal=principal),
+            "counts": case_counts(principal=principal),
             "statuses": Decision.Status.choices,
-            "flags": selectors.CASE_FLAGS,
-            "ai_systems": AISystem.objects.filter(organization=principal.organization),
+            "flags": CASE_FLAGS,
+            "ai_systems": ai_system_list(principal=principal),
             "principal": principal,
         },
     )
@@ -55,7 +66,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
 
 def _decision_for(request: HttpRequest, pk: int) -> Decision:
     principal = request.principal  # type: ignore[attr-defined]
-    return get_object_or_404(selectors.decision_list(principal=principal), pk=pk)
+    return get_object_or_404(decision_list(principal=principal), pk=pk)
 
 
 @require_GET
@@ -66,7 +77,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mv = decision.model_version
     schema = explain.parse_feature_schema(mv.feature_schema)
     specs = schema.by_name()
-    shown = selectors.explanation_list(principal=principal, decision=decision)
+    shown = explanation_list(principal=principal, decision=decision)
     by_method = {e.method: e for e in shown}
     method = request.GET.get("method")
     current = (
@@ -85,7 +96,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             adverse_sign=sign,
             title=f"Attributions ({current.method})",
         )
-    history = selectors.decision_history(principal=principal, decision=decision)
+    history = decision_history(principal=principal, decision=decision)
     return render(
         request,
         "cases/detail.html",
@@ -101,21 +112,19 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "reviews": decision.reviews.select_related("reviewer"),
             "history": history,
             "can_review": can_review(principal),
-            "dossiers": Dossier.objects.filter(decision=decision)
-            .defer("pdf")
-            .order_by("-version"),
+            "dossiers": decision_dossiers(principal=principal, decision=decision),
             "actions": Review.Action.choices,
             "min_justification": MIN_JUSTIFICATION,
             "ui_methods": UI_METHODS,
             "blind": can_review(principal)
-            and preliminary_view_required(reviewer=request.user, decision=decision),
+            and preliminary_view_required(principal=principal, decision=decision),
             "job_id": request.GET.get("job", ""),
         },
     )
 
 
 def _reviewer(request: HttpRequest) -> None:
-    if request.principal.role not in REVIEWERS:  # type: ignore[attr-defined]
+    if not can_review(request.principal):  # type: ignore[attr-defined]
         raise PermissionDenied("Auditors have read-only access.")
 
 
@@ -144,7 +153,7 @@ def _reviewer_action(
 def case_review(request: HttpRequest, pk: int) -> HttpResponse:
     def act(decision: Decision) -> None:
         review_record(
-            reviewer=request.user,
+            principal=request.principal,  # type: ignore[attr-defined]
             decision=decision,
             action=request.POST.get("action", ""),
             justification=request.POST.get("justification", ""),
@@ -157,8 +166,8 @@ def case_review(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required()
 def case_explain(request: HttpRequest, pk: int) -> HttpResponse:
     def act(decision: Decision) -> str:
-        job, _ = explanations.explanation_request(
-            actor=request.principal.actor,  # type: ignore[attr-defined]
+        job, _ = explanation_request(
+            principal=request.principal,  # type: ignore[attr-defined]
             decision=decision,
             methods=UI_METHODS,
         )
@@ -171,8 +180,8 @@ def case_explain(request: HttpRequest, pk: int) -> HttpResponse:
 @member_required()
 def case_dossier(request: HttpRequest, pk: int) -> HttpResponse:
     def act(decision: Decision) -> str:
-        job = dossiers.dossier_request(
-            actor=request.principal.actor,  # type: ignore[attr-defined]
+        job = dossier_request(
+            principal=request.principal,  # type: ignore[attr-defined]
             decision=decision,
         )
         return f"/cases/{decision.pk}/?job={job.pk}"
@@ -187,7 +196,7 @@ def case_preliminary(request: HttpRequest, pk: int) -> HttpResponse:
 
     def act(decision: Decision) -> None:
         preliminary_view_record(
-            reviewer=request.user,
+            principal=request.principal,  # type: ignore[attr-defined]
             decision=decision,
             outcome=request.POST.get("outcome", ""),
             note=request.POST.get("note", ""),

@@ -9,18 +9,21 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from compliance import dossiers, selectors
+from compliance import policy
 from compliance.audit import audit_chain_verify
+from compliance.audit.selectors import audit_event_list
+from compliance.dossiers import dossier_verify as dossier_verify_service
+from compliance.dossiers.selectors import dossier_list as dossier_list_selector
 from compliance.web.access import member_required
 
 MAX_VERIFY_UPLOAD = 20 * 1024 * 1024
 
 
 @require_GET
-@member_required()
+@member_required("dossier.read")
 def dossier_list(request: HttpRequest) -> HttpResponse:
     principal = request.principal  # type: ignore[attr-defined]
-    page = Paginator(selectors.dossier_list(principal=principal), 25).get_page(
+    page = Paginator(dossier_list_selector(principal=principal), 25).get_page(
         request.GET.get("page")
     )
     return render(
@@ -29,7 +32,7 @@ def dossier_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@member_required()
+@member_required("dossier.verify")
 def dossier_verify(request: HttpRequest) -> HttpResponse:
     """Upload a PDF: was it issued by this service (for this organisation)?"""
     principal = request.principal  # type: ignore[attr-defined]
@@ -43,28 +46,30 @@ def dossier_verify(request: HttpRequest) -> HttpResponse:
         else:
             data = upload.read()
             context["sha256"] = hashlib.sha256(data).hexdigest()
-            context["dossier"] = dossiers.dossier_verify(
-                organization=principal.organization, pdf=data
-            )
+            context["dossier"] = dossier_verify_service(principal=principal, pdf=data)
             context["checked"] = True
     return render(request, "records/verify.html", context)
 
 
 @require_http_methods(["GET", "POST"])
-@member_required()
+@member_required("audit.read")
 def audit_trail(request: HttpRequest) -> HttpResponse:
     """The organisation's audit events with filters; POST runs the chain check."""
     principal = request.principal  # type: ignore[attr-defined]
-    events = selectors.audit_event_list(principal=principal)
+    events = audit_event_list(principal=principal)
     action = request.GET.get("action", "")
     object_id = request.GET.get("object_id", "")
     if action:
         events = events.filter(action=action)
     if object_id:
         events = events.filter(object_id=object_id)
-    chain = audit_chain_verify() if request.method == "POST" else None
+    chain = (
+        audit_chain_verify()
+        if request.method == "POST" and policy.can(principal, "audit.verify")
+        else None
+    )
     actions = (
-        selectors.audit_event_list(principal=principal)
+        audit_event_list(principal=principal)
         .order_by()
         .values_list("action", flat=True)
         .distinct()

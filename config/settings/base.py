@@ -29,11 +29,12 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "compliance",
+    "workers.apps.WorkersConfig",
 ]
 
 MIDDLEWARE = [
-    "compliance.observability.RequestObservabilityMiddleware",
-    "compliance.middleware.RequestBodyLimitMiddleware",
+    "compliance.platform.observability.RequestObservabilityMiddleware",
+    "compliance.platform.middleware.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -74,6 +75,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            "libraries": {"dossier_format": "compliance.dossiers.templatetags"},
         },
     },
 ]
@@ -165,10 +167,14 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_DEFAULT_QUEUE = "attributions"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
-# explanation jobs: claims per batch, lease length, attempts before a job fails
+# jobs of every kind: lease length (renewed while a job reports progress; longer than
+# any task's hard time limit), attempts before a job fails, base of the exponential
+# back-off before a released or reclaimed job is claimed again
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 120)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 5)
+JOB_BACKOFF_SECONDS = env_int("JOB_BACKOFF_SECONDS", 2)
+# explanation jobs of one model version claimed per batch
 EXPLANATION_BATCH_SIZE = env_int("EXPLANATION_BATCH_SIZE", 256)
-EXPLANATION_LEASE_SECONDS = env_int("EXPLANATION_LEASE_SECONDS", 120)
-EXPLANATION_MAX_ATTEMPTS = env_int("EXPLANATION_MAX_ATTEMPTS", 5)
 SWEEP_INTERVAL_SECONDS = env_int("SWEEP_INTERVAL_SECONDS", 15)
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -220,9 +226,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "compliance.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "compliance.api.throttles.ApiKeyRateThrottle",
-        "compliance.api.throttles.PersonRateThrottle",
-        "compliance.api.throttles.AnonymousRateThrottle",
+        "compliance.platform.throttles.ApiKeyRateThrottle",
+        "compliance.platform.throttles.PersonRateThrottle",
+        "compliance.platform.throttles.AnonymousRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env_str("THROTTLE_API_KEY", "30000/min"),
@@ -256,7 +262,7 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "compliance.observability.JsonFormatter"}},
+    "formatters": {"json": {"()": "compliance.platform.observability.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     # WeasyPrint's progress steps and fontTools' subsetting notes are not our logs

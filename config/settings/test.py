@@ -30,7 +30,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             Path(tempfile.gettempdir()) / f"inspectoscope-test-{os.getpid()}.sqlite3"
         )
     }
-EXPLANATION_LEASE_SECONDS = int(os.environ.get("EXPLANATION_LEASE_SECONDS", "120"))
+JOB_LEASE_SECONDS = int(os.environ.get("JOB_LEASE_SECONDS", "120"))
+JOB_BACKOFF_SECONDS = int(os.environ.get("JOB_BACKOFF_SECONDS", "0"))
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 
 # Tests share one process-wide cache; limits are exercised by tests that lower them.

@@ -7,8 +7,9 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from compliance import services
 from compliance.models import ApiKey, AuditEvent
+from compliance.principals import SYSTEM_OPERATOR
+from compliance.tenancy import services as tenancy
 
 URL = "/api/v1/decisions/"
 
@@ -28,7 +29,7 @@ def test_only_a_hash_of_the_key_is_stored(world):
 def test_a_revoked_key_is_refused_with_401(world):
     assert _get(world.client_key).status_code == 200
     api_key = ApiKey.objects.get(prefix=world.client_key.split(".")[0])
-    services.api_key_revoke(api_key=api_key, actor="test")
+    tenancy.api_key_revoke(api_key=api_key, operator=SYSTEM_OPERATOR)
     response = _get(world.client_key)
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
@@ -38,7 +39,7 @@ def test_a_revoked_key_is_refused_with_401(world):
 
 
 def test_an_expired_key_is_refused_with_401(world):
-    _, key = services.api_key_create(
+    _, key = tenancy.api_key_create(
         client_system=world.client_system,
         name="short",
         expires_at=timezone.now() + timedelta(seconds=30),

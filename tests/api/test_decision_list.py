@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from compliance import services
+from compliance import decisions as intake
 from compliance.models import Decision
 from compliance.principals import Principal
 from tests import factories
@@ -18,7 +18,9 @@ def _submit(world, mv, **overrides):
     principal = Principal(
         organization=world.org, role="client", client_system=world.client_system
     )
-    return services.decision_submit(principal=principal, data=payload)[0]
+    return intake.decision_submit(
+        principal=principal, submission=intake.Submission.from_validated(payload)
+    )[0]
 
 
 def _ids(response) -> set[int]:

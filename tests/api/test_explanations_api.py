@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from compliance.models import ExplanationJob
+from compliance.models import Job
 
 
 def _url(world) -> str:
@@ -45,11 +45,11 @@ def test_a_request_is_accepted_with_the_jobs_location_and_repeats_return_it(
     ],
 )
 def test_bad_requests_are_400_and_create_no_job(world, api_as, body, field):
-    before = ExplanationJob.objects.count()
+    before = Job.objects.count()
     response = api_as("officer").post(_url(world), body, format="json")
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
-    assert ExplanationJob.objects.count() == before
+    assert Job.objects.count() == before
 
 
 def test_a_retired_model_version_is_409(world, api_as):
@@ -68,7 +68,7 @@ def test_explanations_list_is_empty_before_a_worker_ran(world, api_as):
 
 
 def test_a_baseline_the_schema_lacks_is_a_400_not_a_failed_job(world, api_as):
-    before = ExplanationJob.objects.count()
+    before = Job.objects.count()
     response = api_as("client").post(
         _url(world),
         {
@@ -79,4 +79,4 @@ def test_a_baseline_the_schema_lacks_is_a_400_not_a_failed_job(world, api_as):
     )
     assert response.status_code == 400
     assert "background" in response.json()["errors"]["parameters"][0]
-    assert ExplanationJob.objects.count() == before
+    assert Job.objects.count() == before

@@ -74,7 +74,7 @@ def test_an_integrity_error_that_is_no_replay_is_not_masked(world):
     import pytest
     from django.db import IntegrityError
 
-    from compliance import services
+    from compliance import decisions as intake
     from compliance.principals import Principal
 
     principal = Principal(
@@ -89,11 +89,13 @@ def test_an_integrity_error_that_is_no_replay_is_not_masked(world):
     before = Decision.objects.count()
     with (
         mock.patch.object(
-            services,
+            intake.services,
             "audit_event_append",
             side_effect=IntegrityError("duplicate key: uniq_audit_hash"),
         ),
         pytest.raises(IntegrityError, match="uniq_audit_hash"),
     ):
-        services.decision_submit(principal=principal, data=payload)
+        intake.decision_submit(
+            principal=principal, submission=intake.Submission.from_validated(payload)
+        )
     assert Decision.objects.count() == before  # rolled back with the failed append

@@ -16,7 +16,7 @@ from compliance.models import (
     AISystem,
     AuditEvent,
     Decision,
-    ExplanationJob,
+    Job,
     ModelVersion,
 )
 from tests import factories
@@ -185,7 +185,7 @@ CASES = [
 
 
 def _row_counts() -> tuple[int, ...]:
-    models = (Decision, ModelVersion, AISystem, ExplanationJob, AuditEvent)
+    models = (Decision, ModelVersion, AISystem, Job, AuditEvent)
     return tuple(model.objects.count() for model in models)
 
 

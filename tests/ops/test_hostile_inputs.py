@@ -16,7 +16,7 @@ from compliance.models import (
     AuditEvent,
     Decision,
     Dossier,
-    ExplanationJob,
+    Job,
     ModelVersion,
 )
 from tests import factories
@@ -134,7 +134,7 @@ def _endpoints(world: Any) -> list[tuple[str, list[tuple[str, str | bytes, str]]
 
 
 def _counts() -> tuple[int, ...]:
-    models = (Decision, AISystem, ModelVersion, ExplanationJob, Dossier, AuditEvent)
+    models = (Decision, AISystem, ModelVersion, Job, Dossier, AuditEvent)
     return tuple(m.objects.count() for m in models)
 
 

@@ -174,7 +174,7 @@ def test_requests_get_an_id_and_a_json_log_line_without_feature_values(world, ca
     import json as jsonlib
     import logging
 
-    from compliance.observability import JsonFormatter
+    from compliance.platform.observability import JsonFormatter
 
     api = Client()
     with caplog.at_level(logging.INFO, logger="inspectoscope.requests"):

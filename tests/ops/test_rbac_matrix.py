@@ -1,57 +1,80 @@
-"""Every route × method × persona, generated from the URL resolver.
+"""Every route × method × persona, generated from the URL resolver; who may do what is
+read from ``compliance.policy``'s table.
 
-A route that the policy below does not name fails the test, so a new endpoint cannot ship
+A route that names no policy action below fails the test, so a new endpoint cannot ship
 without a decision about who may call it. Reports the number of combinations tried and
 the unauthorized successes (must be 0).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.db import connection
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from compliance import policy
+from compliance.models import Decision
 from tests.conftest import PERSONAS, client_for
 
+WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
+
 METHODS = ["get", "post", "put", "patch", "delete"]
-EVERY = {"client", "officer", "auditor", "admin"}
-PEOPLE = {"officer", "auditor", "admin"}
-WRITERS = {"client", "officer", "admin"}
-REVIEWERS = {"officer", "admin"}
 PUBLIC = set(PERSONAS)
 
-# route name -> {method: personas allowed to get a 2xx/3xx result}
-POLICY: dict[str, dict[str, set[str]]] = {
-    "api:ai-system-list": {"get": EVERY, "post": {"admin"}},
-    "api:ai-system-detail": {"get": EVERY},
-    "api:model-version-list": {"get": EVERY, "post": {"admin"}},
-    "api:model-version-detail": {"get": EVERY},
-    "api:decision-list": {"get": EVERY, "post": {"client"}},
-    "api:decision-detail": {"get": EVERY},
-    "api:decision-explanations": {"get": EVERY, "post": WRITERS},
-    "api:decision-dossiers": {"post": WRITERS},
-    "api:dossier-list": {"get": EVERY},
-    "api:dossier-verify": {"post": EVERY},
-    "api:dossier-detail": {"get": EVERY},
-    "api:dossier-pdf": {"get": EVERY},
-    "api:job-detail": {"get": EVERY},
-    "web:case-list": {"get": PEOPLE},
-    "web:case-detail": {"get": PEOPLE},
-    "web:case-review": {"post": REVIEWERS},
-    "web:case-preliminary": {"post": REVIEWERS},
-    "web:case-explain": {"post": REVIEWERS},
-    "web:case-dossier": {"post": REVIEWERS},
-    "web:dossier-list": {"get": PEOPLE},
-    "web:dossier-verify": {"get": PEOPLE, "post": PEOPLE},
-    "web:audit-trail": {"get": PEOPLE, "post": PEOPLE},
+# route name -> {method: the compliance.policy action it serves}; who may is read from
+# the policy's table, never written here
+ROUTE_ACTIONS: dict[str, dict[str, str]] = {
+    "api:ai-system-list": {"get": "ai_system.read", "post": "ai_system.register"},
+    "api:ai-system-detail": {"get": "ai_system.read"},
+    "api:model-version-list": {
+        "get": "model_version.read",
+        "post": "model_version.register",
+    },
+    "api:model-version-detail": {"get": "model_version.read"},
+    "api:decision-list": {"get": "decision.read", "post": "decision.submit"},
+    "api:decision-detail": {"get": "decision.read"},
+    "api:decision-explanations": {
+        "get": "explanation.read",
+        "post": "explanation.request",
+    },
+    "api:decision-dossiers": {"post": "dossier.request"},
+    "api:dossier-list": {"get": "dossier.read"},
+    "api:dossier-verify": {"post": "dossier.verify"},
+    "api:dossier-detail": {"get": "dossier.read"},
+    "api:dossier-pdf": {"get": "dossier.download"},
+    "api:job-detail": {"get": "job.read"},
+    "web:case-list": {"get": "case.read"},
+    "web:case-detail": {"get": "case.read"},
+    "web:case-review": {"post": "review.record"},
+    "web:case-preliminary": {"post": "review.preliminary_view"},
+    "web:case-explain": {"post": "review.record"},  # the UI's reviewer gate
+    "web:case-dossier": {"post": "review.record"},
+    "web:dossier-list": {"get": "dossier.read"},
+    "web:dossier-verify": {"get": "dossier.verify", "post": "dossier.verify"},
+    "web:audit-trail": {"get": "audit.read", "post": "audit.verify"},
+}
+# routes outside the policy: public pages, and metrics (bearer token or staff only:
+# nobody in the matrix)
+OPEN_ROUTES: dict[str, dict[str, set[str]]] = {
     "home": {"get": PUBLIC},
     "healthz": {"get": PUBLIC},
     "readyz": {"get": PUBLIC},
-    "metrics": {},  # bearer token or staff only: nobody in the matrix
+    "metrics": {},
     "schema": {"get": PUBLIC},
     "api-docs": {"get": PUBLIC},
     "login": {"get": PUBLIC, "post": PUBLIC},
 }
+
+
+def _allowed(name: str, method: str) -> set[str]:
+    if name in OPEN_ROUTES:
+        return OPEN_ROUTES[name].get(method, set())
+    action = ROUTE_ACTIONS[name].get(method)
+    return set(policy.roles_for(action)) if action else set()
+
+
 # framework routes (Django admin and auth views) are covered by their own frameworks
 IGNORED_PREFIXES = ("admin/", "accounts/logout", "accounts/password", "accounts/reset")
 
@@ -75,7 +98,9 @@ def _routes() -> list[tuple[str, str]]:
 
 
 def test_every_route_has_a_policy():
-    missing = sorted({name for name, _ in _routes()} - set(POLICY))
+    missing = sorted(
+        {name for name, _ in _routes()} - set(ROUTE_ACTIONS) - set(OPEN_ROUTES)
+    )
     assert missing == [], f"routes without an access policy: {missing}"
 
 
@@ -101,15 +126,24 @@ def _path(route: str, world: Any) -> str:
 def test_the_generated_matrix_has_no_unauthorized_success(world_with_job, capsys):
     world = world_with_job
     combinations = unauthorized = 0
-    failures = []
+    failures: list[str] = []
+    unasked: list[str] = []
     for name, route in sorted(set(_routes())):
         path = _path(route, world)
         for method in METHODS:
-            allowed = POLICY[name].get(method, set())
+            allowed = _allowed(name, method)
             for persona in PERSONAS:
                 combinations += 1
-                response = getattr(client_for(world, persona), method)(path)
+                api = client_for(world, persona)  # signing in is audited: not counted
+                writes: list[bool] = []  # per write: had the policy granted before?
+                with (
+                    policy.observed() as seen,
+                    connection.execute_wrapper(_write_recorder(writes, seen)),
+                ):
+                    response = getattr(api, method)(path)
                 code = response.status_code
+                if name != "login" and not all(writes):
+                    unasked.append(f"{persona} {method.upper()} {path} wrote unasked")
                 to_login = code == 302 and "/accounts/login/" in response.get(
                     "Location", ""
                 )
@@ -127,3 +161,25 @@ def test_the_generated_matrix_has_no_unauthorized_success(world_with_job, capsys
     )
     print("\n".join(failures))
     assert failures == []
+    # every request that wrote a domain row had the policy grant something first
+    assert unasked == []
+
+
+def _write_recorder(writes: list[bool], seen: list[tuple[str, str, bool]]) -> Any:
+    def record(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if WRITE.match(sql) and "compliance_" in sql:
+            writes.append(any(granted for _, _, granted in seen))
+        return execute(sql, params, many, context)
+
+    return record
+
+
+def test_the_write_recorder_sees_a_write_the_policy_did_not_grant(world):
+    """The check above can fail: a write made with no grant is reported."""
+    writes: list[bool] = []
+    with (
+        policy.observed() as seen,
+        connection.execute_wrapper(_write_recorder(writes, seen)),
+    ):
+        Decision.objects.filter(pk=world.decision.pk).update(status="reviewed")
+    assert writes == [False]

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from django.core.cache import cache
 
-from compliance.api.throttles import ApiKeyRateThrottle
+from compliance.platform.throttles import ApiKeyRateThrottle
 from compliance.principals import ClientSystemUser
 
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from compliance import services
+from compliance import decisions as intake
 from compliance.principals import Principal
+from compliance.registry import services as registry
+from compliance.tenancy import services as tenancy
 from tests import factories
 from tests.workers.conftest import Workers, redis_reachable
 
@@ -39,25 +41,27 @@ def demo_bank(transactional_db):
     from demo.train import DEMOS, build_artefacts
 
     weights, manifest = build_artefacts(DEMOS["credit"])
-    org = services.organization_create(
+    org = tenancy.organization_create(
         name="Browser Bank", slug="browser-bank", jurisdiction="EU+US"
     )
     client, _ = factories.make_client(org, "engine")
     for role in ("officer", "auditor"):
-        services.membership_create(
+        tenancy.membership_create(
             organization=org, username=f"bb-{role}", password=PASSWORD, role=role
         )
     admin = Principal(organization=org, role="admin")
-    ai = services.ai_system_register(principal=admin, **manifest["ai_system"])
-    mv = services.model_version_register(
+    ai = registry.ai_system_register(principal=admin, **manifest["ai_system"])
+    mv = registry.model_version_register(
         principal=admin, ai_system=ai, weights=weights, **manifest["model_version"]
     )
     principal = Principal(organization=org, role="client", client_system=client)
     denied = None
     for sample in manifest["sample_decisions"]:
-        decision, _ = services.decision_submit(
+        decision, _ = intake.decision_submit(
             principal=principal,
-            data={**sample, "model_version": mv.pk, "decided_at": timezone.now()},
+            submission=intake.Submission.from_validated(
+                {**sample, "model_version": mv.pk, "decided_at": timezone.now()}
+            ),
         )
         if decision.outcome == "bad" and denied is None:
             denied = decision

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from compliance.models import AuditEvent, Decision, ExplanationJob, Review
+from compliance.models import AuditEvent, Decision, Job, Review
 
 GOOD = "Checked the application file against the model inputs; the outcome stands."
 
@@ -108,7 +108,7 @@ def test_auditors_cannot_post(world, action):
     auditor = _as(world, "auditor")  # signing in is itself an audit event
     before = (
         Review.objects.count(),
-        ExplanationJob.objects.count(),
+        Job.objects.count(),
         AuditEvent.objects.count(),
     )
     response = auditor.post(
@@ -118,7 +118,7 @@ def test_auditors_cannot_post(world, action):
     assert response.status_code == 403
     assert (
         Review.objects.count(),
-        ExplanationJob.objects.count(),
+        Job.objects.count(),
         AuditEvent.objects.count(),
     ) == before
 
@@ -172,7 +172,7 @@ def test_a_review_is_recorded_beside_the_untouched_decision(
 
 def test_requesting_an_explanation_shows_the_job(world):
     response = _as(world, "officer").post(f"/cases/{world.decision.pk}/explain")
-    job = ExplanationJob.objects.get()
+    job = Job.objects.get()
     assert response.status_code == 302 and response["Location"].endswith(
         f"?job={job.pk}"
     )

@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from compliance import services
-from compliance.models import ExplanationJob
+from compliance.models import Job
 from compliance.principals import Principal
+from compliance.registry import services as registry
 from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -139,7 +139,7 @@ def pipeline_world(transactional_db: Any) -> dict[str, Any]:
     org = factories.make_org("pipeline-bank")
     client, key = factories.make_client(org, "pipeline-engine")
     admin = Principal(organization=org, role="admin")
-    ai = services.ai_system_register(
+    ai = registry.ai_system_register(
         principal=admin,
         name="Pipeline scoring",
         provider="Acme",
@@ -147,7 +147,7 @@ def pipeline_world(transactional_db: Any) -> dict[str, Any]:
         explain_on_receipt=True,
         default_explanation_methods=["integrated_gradients", "deeplift"],
     )
-    mv = services.model_version_register(
+    mv = registry.model_version_register(
         principal=admin,
         ai_system=ai,
         version="1.0",
@@ -189,6 +189,6 @@ def wait_for(
 
 def jobs_by_status() -> dict[str, int]:
     counts: dict[str, int] = {}
-    for status in ExplanationJob.objects.values_list("status", flat=True):
+    for status in Job.objects.values_list("status", flat=True):
         counts[status] = counts.get(status, 0) + 1
     return counts

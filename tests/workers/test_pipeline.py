@@ -11,8 +11,9 @@ from collections import Counter
 import pytest
 from rest_framework.test import APIClient
 
-from compliance import explanations
-from compliance.models import AuditEvent, Explanation, ExplanationJob
+import explain
+from compliance.jobs import jobs_sweep
+from compliance.models import AuditEvent, Explanation, Job
 from tests.workers.conftest import (
     free_port,
     jobs_by_status,
@@ -21,7 +22,7 @@ from tests.workers.conftest import (
     wait_for,
 )
 
-Status = ExplanationJob.Status
+Status = Job.Status
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -53,14 +54,14 @@ def test_200_decisions_through_the_api_are_all_explained_by_a_worker(
             "/api/v1/decisions/", submit_payload(pipeline_world["mv"], i), format="json"
         )
         assert response.status_code == 201, response.content
-    assert ExplanationJob.objects.count() == 200
+    assert Job.objects.count() == 200
     finished = wait_for(
         lambda: jobs_by_status().get(Status.DONE, 0) == 200, timeout=120
     )
     assert finished, (jobs_by_status(), workers.log(0)[-3000:])
     assert worker.poll() is None
     _assert_each_job_done_exactly_once(200, 2)
-    job = ExplanationJob.objects.first()
+    job = Job.objects.first()
     body = api.get(f"/api/v1/jobs/{job.pk}/").json()
     assert body["status"] == "done" and body["progress"] == 1.0 and body["finished_at"]
     explained = api.get(f"/api/v1/decisions/{job.decision_id}/explanations/").json()
@@ -70,9 +71,9 @@ def test_200_decisions_through_the_api_are_all_explained_by_a_worker(
 def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
     pipeline_world, workers, settings
 ):
-    settings.EXPLANATION_LEASE_SECONDS = 3
+    settings.JOB_LEASE_SECONDS = 3
     ai = pipeline_world["mv"].ai_system
-    ai.default_explanation_methods = list(explanations.explain.METHODS)
+    ai.default_explanation_methods = list(explain.METHODS)
     ai.save(update_fields=["default_explanation_methods"])
     api = _api(pipeline_world["key"])
     n = 120
@@ -85,28 +86,28 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
             ).status_code
             == 201
         )
-    slow = {"EXPLANATION_LEASE_SECONDS": "3", "EXPLANATION_BATCH_SIZE": "40"}
+    slow = {"JOB_LEASE_SECONDS": "3", "EXPLANATION_BATCH_SIZE": "40"}
     first = workers.start(**slow)
     caught = wait_for(
-        lambda: ExplanationJob.objects.filter(status=Status.RUNNING).exists(),
+        lambda: Job.objects.filter(status=Status.RUNNING).exists(),
         60,
         every=0.01,
     )
     assert caught, workers.log(0)[-3000:]
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
-    orphaned = ExplanationJob.objects.filter(status=Status.RUNNING).count()
+    orphaned = Job.objects.filter(status=Status.RUNNING).count()
     assert orphaned > 0  # the kill landed inside a batch
     workers.start(**slow)
     done = wait_for(
         lambda: jobs_by_status().get(Status.DONE, 0) == n,
         timeout=180,
         every=0.5,
-        on_tick=explanations.explanation_jobs_sweep,  # what beat runs in production
+        on_tick=jobs_sweep,  # what beat runs in production
     )
     assert done, (jobs_by_status(), workers.log(1)[-3000:])
-    _assert_each_job_done_exactly_once(n, len(explanations.explain.METHODS))
-    retried = ExplanationJob.objects.filter(attempts=2).count()
+    _assert_each_job_done_exactly_once(n, len(explain.METHODS))
+    retried = Job.objects.filter(attempts=2).count()
     print(
         f"\nSIGKILL: {n} jobs, {orphaned} orphaned mid-batch and reclaimed, "
         f"{retried} ran twice, {n} done, 0 lost, 0 duplicated"
@@ -205,7 +206,7 @@ def test_the_api_keeps_answering_while_redis_is_away_and_every_job_completes(
             lambda: jobs_by_status().get(Status.DONE, 0) == 120,
             timeout=120,
             every=0.5,
-            on_tick=explanations.explanation_jobs_sweep,
+            on_tick=jobs_sweep,
         )
         assert done, (jobs_by_status(), pool.log(0)[-3000:])
         print(

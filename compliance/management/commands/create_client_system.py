@@ -6,9 +6,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from compliance import services
 from compliance.errors import DomainError
 from compliance.models import Organization
+from compliance.principals import SYSTEM, Operator
+from compliance.tenancy import services
 
 
 class Command(BaseCommand):
@@ -41,13 +42,15 @@ class Command(BaseCommand):
         )
         try:
             client = services.client_system_create(
-                organization=organization, name=name, actor="cli"
+                organization=organization,
+                name=name,
+                operator=Operator(role=SYSTEM, label="cli"),
             )
             _, key = services.api_key_create(
                 client_system=client,
                 name=f"{name} key",
                 expires_at=expires_at,
-                actor="cli",
+                operator=Operator(role=SYSTEM, label="cli"),
             )
         except DomainError as exc:
             raise CommandError(exc.detail) from exc

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from compliance.demo_seed import demo_seed
+from compliance.management.demo_seed import demo_seed
 
 
 class Command(BaseCommand):

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+from datetime import timedelta
 from typing import Any
+from unittest import mock
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from pypdf import PdfReader
 
-from compliance import dossiers, explanations, services
+from compliance import decisions as intake
+from compliance import dossiers, explanations
 from compliance.audit import audit_chain_verify
-from compliance.models import AuditEvent, Dossier, ExplanationJob
-from compliance.principals import Principal
+from compliance.dossiers import DossierHandler
+from compliance.jobs import (
+    jobs_claim,
+    jobs_process,
+    jobs_sweep,
+    lease_complete,
+    publisher_register,
+)
+from compliance.models import AuditEvent, Dossier, Job
+from compliance.principals import SYSTEM_OPERATOR, Principal
+from compliance.registry import services as registry
 from compliance.reviews import review_record
+from compliance.tenancy import services as tenancy
 from demo.train import DEMOS, build_artefacts
 from tests import factories
 
@@ -50,14 +64,14 @@ def _case(
     justification: str = JUSTIFICATION,
 ) -> Any:
     weights, manifest = artefacts[name]
-    org = services.organization_create(
+    org = tenancy.organization_create(
         name=f"{name} org", slug=f"{name}-org", jurisdiction=jurisdiction
     )
     client, _ = factories.make_client(org, f"{name}-engine")
     officer = factories.make_member(org, "officer", f"{name}-officer")
     admin = Principal(organization=org, role="admin")
-    ai = services.ai_system_register(principal=admin, **manifest["ai_system"])
-    mv = services.model_version_register(
+    ai = registry.ai_system_register(principal=admin, **manifest["ai_system"])
+    mv = registry.model_version_register(
         principal=admin, ai_system=ai, weights=weights, **manifest["model_version"]
     )
     adverse = next(
@@ -69,19 +83,31 @@ def _case(
     if subject_ref:
         data["subject_ref"] = subject_ref
     principal = Principal(organization=org, role="client", client_system=client)
-    decision, _ = services.decision_submit(principal=principal, data=data)
-    explanations.explanation_request(
-        actor="test", decision=decision, methods=["integrated_gradients", "deeplift"]
+    decision, _ = intake.decision_submit(
+        principal=principal, submission=intake.Submission.from_validated(data)
     )
-    explanations.explanation_batch_process(worker="test", limit=10)
+    explanations.explanation_request(
+        principal=SYSTEM_OPERATOR,
+        decision=decision,
+        methods=["integrated_gradients", "deeplift"],
+    )
+    jobs_process(kind="explanation", worker="test", limit=10)
     review_record(
-        reviewer=officer,
+        principal=Principal(organization=org, role="officer", user=officer),
         decision=decision,
         action="uphold",
         justification=justification,
     )
     decision.refresh_from_db()
     return decision
+
+
+def _auditor_of(org: Any) -> Principal:
+    return Principal(organization=org, role="auditor")
+
+
+def _auditor(dossier: Dossier) -> Principal:
+    return _auditor_of(dossier.organization)
 
 
 def _text(pdf: bytes) -> tuple[str, int]:
@@ -97,7 +123,9 @@ def test_a_demo_dossier_has_every_section_and_element(
 ):
     decision = _case(demo_artefacts, name, jurisdiction)
     fetcher = dossiers.SafeFetcher()
-    dossier = dossiers.dossier_issue(decision=decision, actor="test", fetcher=fetcher)
+    dossier = dossiers.dossier_issue(
+        decision=decision, principal=SYSTEM_OPERATOR, fetcher=fetcher
+    )
     text, pages = _text(bytes(dossier.pdf))
     flat = " ".join(text.split())
     for heading in HEADINGS:
@@ -106,12 +134,12 @@ def test_a_demo_dossier_has_every_section_and_element(
     assert len(explanation.reasons) == 4
     for reason in explanation.reasons:
         assert " ".join(reason["text"].split()) in flat
-    cf = explanation.counterfactual
+    cf = explanation.run.counterfactual
     if cf:
         for line in cf["descriptions"]:
             assert " ".join(line.split()) in flat
     else:
-        assert explanation.counterfactual_note.split(";")[0] in flat
+        assert explanation.run.counterfactual_note.split(";")[0] in flat
     assert "Completeness gap" in flat and "Infidelity" in flat and "Sensitivity" in flat
     assert JUSTIFICATION in flat
     assert decision.model_version.weights_sha256 in flat.replace(" ", "")
@@ -146,7 +174,9 @@ def test_client_text_is_escaped_and_fetches_nothing(db, demo_artefacts):
     # a category name carrying markup, as a feature value
     decision.features = {**decision.features}
     fetcher = dossiers.SafeFetcher()
-    dossier = dossiers.dossier_issue(decision=decision, actor="test", fetcher=fetcher)
+    dossier = dossiers.dossier_issue(
+        decision=decision, principal=SYSTEM_OPERATOR, fetcher=fetcher
+    )
     text, _ = _text(bytes(dossier.pdf))
     flat = " ".join(text.split())
     assert fetcher.refused == []
@@ -175,7 +205,7 @@ def test_a_category_carrying_markup_is_shown_as_text(db):
     officer = factories.make_member(org, "officer")
     admin = Principal(organization=org, role="admin")
     ai = factories.make_ai_system(org)
-    mv = services.model_version_register(
+    mv = registry.model_version_register(
         principal=admin,
         ai_system=ai,
         version="1",
@@ -199,21 +229,25 @@ def test_a_category_carrying_markup_is_shown_as_text(db):
         "outcome": "good",
         "decided_at": timezone.now(),
     }
-    decision, _ = services.decision_submit(
+    decision, _ = intake.decision_submit(
         principal=Principal(organization=org, role="client", client_system=client),
-        data=data,
+        submission=intake.Submission.from_validated(data),
     )
-    explanations.explanation_request(actor="t", decision=decision, methods=["deeplift"])
-    explanations.explanation_batch_process(worker="t", limit=5)
+    explanations.explanation_request(
+        principal=SYSTEM_OPERATOR, decision=decision, methods=["deeplift"]
+    )
+    jobs_process(kind="explanation", worker="t", limit=5)
     review_record(
-        reviewer=officer,
+        principal=Principal(organization=org, role="officer", user=officer),
         decision=decision,
         action="escalate",
         justification="Escalated for a second opinion on the purpose field.",
     )
     fetcher = dossiers.SafeFetcher()
     try:
-        dossier = dossiers.dossier_issue(decision=decision, actor="t", fetcher=fetcher)
+        dossier = dossiers.dossier_issue(
+            decision=decision, principal=SYSTEM_OPERATOR, fetcher=fetcher
+        )
     except dossiers.DossierIncomplete as exc:  # a favourable decision needs no reasons
         pytest.fail(str(exc))
     assert fetcher.refused == []
@@ -224,35 +258,42 @@ def test_a_category_carrying_markup_is_shown_as_text(db):
 
 def test_dossiers_are_immutable_versioned_and_verifiable(db, demo_artefacts, client):
     decision = _case(demo_artefacts, "credit", "EU+US")
-    first = dossiers.dossier_issue(decision=decision, actor="test")
-    a = dossiers.dossier_download(dossier=first, actor="test")
-    b = dossiers.dossier_download(dossier=first, actor="test")
-    assert a == b and dossiers.hashlib.sha256(a).hexdigest() == first.sha256
+    first = dossiers.dossier_issue(decision=decision, principal=SYSTEM_OPERATOR)
+    a = dossiers.dossier_download(dossier=first, principal=_auditor(first))
+    b = dossiers.dossier_download(dossier=first, principal=_auditor(first))
+    assert a == b and hashlib.sha256(a).hexdigest() == first.sha256
     assert AuditEvent.objects.filter(action="dossier.downloaded").count() == 2
-    second = dossiers.dossier_issue(decision=decision, actor="test")
+    second = dossiers.dossier_issue(decision=decision, principal=SYSTEM_OPERATOR)
     assert (first.version, second.version) == (1, 2) and first.sha256 != second.sha256
     first.refresh_from_db()
     assert bytes(first.pdf) == a  # the first version is untouched
     org = decision.organization
     for dossier in (first, second):
         assert (
-            dossiers.dossier_verify(organization=org, pdf=bytes(dossier.pdf)) == dossier
+            dossiers.dossier_verify(principal=_auditor_of(org), pdf=bytes(dossier.pdf))
+            == dossier
         )
         assert (
-            dossiers.dossier_verify(organization=org, sha256=dossier.sha256) == dossier
+            dossiers.dossier_verify(principal=_auditor_of(org), sha256=dossier.sha256)
+            == dossier
         )
     tampered = bytearray(a)
     tampered[len(tampered) // 2] ^= 0x01
-    assert dossiers.dossier_verify(organization=org, pdf=bytes(tampered)) is None
+    assert (
+        dossiers.dossier_verify(principal=_auditor_of(org), pdf=bytes(tampered)) is None
+    )
     other_org = factories.make_org()
-    assert dossiers.dossier_verify(organization=other_org, sha256=first.sha256) is None
+    assert (
+        dossiers.dossier_verify(principal=_auditor_of(other_org), sha256=first.sha256)
+        is None
+    )
 
 
 def test_a_dossier_without_an_explanation_is_refused_with_what_is_missing(world):
     with pytest.raises(dossiers.DossierIncomplete) as info:
-        dossiers.dossier_request(actor="t", decision=world.decision)
+        dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=world.decision)
     assert "an explanation of the decision" in info.value.detail
-    assert not ExplanationJob.objects.filter(kind="dossier").exists()
+    assert not Job.objects.filter(kind="dossier").exists()
     assert not Dossier.objects.exists()
 
 
@@ -263,7 +304,7 @@ def test_missing_reason_texts_are_named(db, demo_artefacts):
         feature["reason"] = ""
     decision = _case({"credit": (weights, manifest)}, "credit", "EU+US")
     with pytest.raises(dossiers.DossierIncomplete) as info:
-        dossiers.dossier_issue(decision=decision, actor="t")
+        dossiers.dossier_issue(decision=decision, principal=SYSTEM_OPERATOR)
     assert "reason texts in the feature schema" in info.value.detail
     assert not Dossier.objects.filter(decision=decision).exists()
 
@@ -280,7 +321,7 @@ def test_the_api_issues_lists_downloads_and_verifies(db, demo_artefacts):
         f"/api/v1/jobs/{response.json()['id']}/"
     )
     job_id = response.json()["id"]
-    dossiers.dossier_job_run(job_id=job_id, worker="test")
+    assert _render_queued(worker="test") == 1
     job = api.get(f"/api/v1/jobs/{job_id}/").json()
     assert job["status"] == "done" and job["kind"] == "dossier" and job["dossier"]
     listed = api.get("/api/v1/dossiers/", {"decision": decision.pk}).json()["results"]
@@ -288,7 +329,7 @@ def test_the_api_issues_lists_downloads_and_verifies(db, demo_artefacts):
     pdf = api.get(f"/api/v1/dossiers/{job['dossier']}/pdf")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert listed[0]["public_id"] in pdf["Content-Disposition"]
-    assert dossiers.hashlib.sha256(pdf.content).hexdigest() == listed[0]["sha256"]
+    assert hashlib.sha256(pdf.content).hexdigest() == listed[0]["sha256"]
     by_file = api.post(
         "/api/v1/dossiers/verify",
         {"pdf": SimpleUploadedFile("d.pdf", pdf.content)},
@@ -316,29 +357,39 @@ def test_the_api_issues_lists_downloads_and_verifies(db, demo_artefacts):
     ],
 )
 def test_feature_values_are_shown_without_float_noise(value, shown):
-    from compliance.templatetags.dossier_format import feature_value
+    from compliance.dossiers.templatetags import feature_value
 
     assert feature_value(value) == shown
 
 
-def test_a_dossier_job_whose_worker_died_is_swept_and_completed(db, demo_artefacts):
-    from datetime import timedelta
-    from unittest import mock
+def _render_queued(*, worker: str) -> int:
+    return jobs_process(kind="dossier", worker=worker, limit=1)
 
-    decision = _case(demo_artefacts, "diagnosis", "EU")
-    job = dossiers.dossier_request(actor="t", decision=decision)
-    # a worker claims it and dies: the lease runs out with the job still running
-    ExplanationJob.objects.filter(pk=job.pk).update(
+
+def _died(job: Job, *, worker: str = "first") -> Job:
+    """A worker claimed the job and died: its lease ran out with the job running."""
+    Job.objects.filter(pk=job.pk).update(
         status="running",
         lease_until=timezone.now() - timedelta(seconds=1),
+        lease_token="t-" + worker,
         attempts=1,
-        worker="first",
+        worker=worker,
     )
     job.refresh_from_db()
-    with mock.patch.object(dossiers, "dossier_wake") as wake:
-        swept = explanations.explanation_jobs_sweep()
-    assert swept["reclaimed"] == 1 and swept["dossier_jobs_woken"] == 1
-    wake.assert_called_once_with(job.pk)
+    return job
+
+
+def test_a_dossier_job_whose_worker_died_is_swept_and_completed(db, demo_artefacts):
+    decision = _case(demo_artefacts, "diagnosis", "EU")
+    job = _died(dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=decision))
+    sent = mock.Mock()
+    previous = publisher_register(sent)
+    try:
+        swept = jobs_sweep()
+    finally:
+        publisher_register(previous)
+    assert swept["reclaimed"] == 1 and swept["woken"] == 1
+    sent.assert_called_once_with("dossier", "")
     reclaim = AuditEvent.objects.get(action="dossier.lease_reclaimed")
     assert (reclaim.actor, reclaim.object_id) == ("system", str(job.pk))
     assert reclaim.organization_id == decision.organization_id
@@ -348,55 +399,47 @@ def test_a_dossier_job_whose_worker_died_is_swept_and_completed(db, demo_artefac
         "attempts": 1,
         "lease_until": job.lease_until.isoformat(timespec="microseconds"),
         "worker": "first",
-        "lease_token": "",
+        "lease_token": "t-first",
     }
     assert audit_chain_verify().ok
-    dossiers.dossier_job_run(job_id=job.pk, worker="second")
+    assert _render_queued(worker="second") == 1
     job.refresh_from_db()
     assert job.status == "done" and job.dossier and job.attempts == 2
 
 
 def test_a_worker_taking_over_an_expired_dossier_lease_records_it(db, demo_artefacts):
-    from datetime import timedelta
-
     decision = _case(demo_artefacts, "diagnosis", "EU")
-    job = dossiers.dossier_request(actor="t", decision=decision)
-    ExplanationJob.objects.filter(pk=job.pk).update(
-        status="running",
-        lease_until=timezone.now() - timedelta(seconds=1),
-        attempts=1,
-        worker="first",
-    )
-    dossiers.dossier_job_run(job_id=job.pk, worker="second")
+    job = _died(dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=decision))
+    assert _render_queued(worker="second") == 1
     job.refresh_from_db()
     assert job.status == "done" and job.attempts == 2
     reclaim = AuditEvent.objects.get(action="dossier.lease_reclaimed")
     assert reclaim.actor == "worker:second"
     assert reclaim.payload["worker"] == "first" and reclaim.payload["attempts"] == 1
     # a job that is still leased to a live worker is left alone, and records nothing
-    again = dossiers.dossier_request(actor="t", decision=decision)
-    ExplanationJob.objects.filter(pk=again.pk).update(
+    again = dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=decision)
+    Job.objects.filter(pk=again.pk).update(
         status="running", lease_until=timezone.now() + timedelta(minutes=5)
     )
-    dossiers.dossier_job_run(job_id=again.pk, worker="third")
-    assert ExplanationJob.objects.get(pk=again.pk).status == "running"
+    assert _render_queued(worker="third") == 0
+    assert Job.objects.get(pk=again.pk).status == "running"
     assert AuditEvent.objects.filter(action="dossier.lease_reclaimed").count() == 1
     assert audit_chain_verify().ok
 
 
-def test_a_dossier_job_out_of_attempts_fails_with_an_audit_event(db, demo_artefacts):
+def test_a_dossier_job_out_of_attempts_fails_with_an_audit_event(
+    db, demo_artefacts, settings
+):
     decision = _case(demo_artefacts, "diagnosis", "EU")
-    job = dossiers.dossier_request(actor="t", decision=decision)
-    ExplanationJob.objects.filter(pk=job.pk).update(
-        attempts=dossiers.DOSSIER_MAX_ATTEMPTS
-    )
-    dossiers.dossier_job_run(job_id=job.pk, worker="w1")
+    job = dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=decision)
+    Job.objects.filter(pk=job.pk).update(attempts=settings.JOB_MAX_ATTEMPTS)
+    assert _render_queued(worker="w1") == 0
     job.refresh_from_db()
     assert job.status == "failed" and "Gave up" in job.error
     event = AuditEvent.objects.get(action="dossier.failed")
     assert (event.actor, event.object_id) == ("worker:w1", str(job.pk))
     assert event.payload["reason"] == "attempts_exhausted"
-    assert event.payload["attempts"] == dossiers.DOSSIER_MAX_ATTEMPTS + 1
+    assert event.payload["attempts"] == settings.JOB_MAX_ATTEMPTS
     assert not Dossier.objects.filter(decision=decision).exists()
     assert audit_chain_verify().ok
 
@@ -404,38 +447,75 @@ def test_a_dossier_job_out_of_attempts_fails_with_an_audit_event(db, demo_artefa
 def test_a_dossier_job_whose_render_breaks_fails_with_an_audit_event(
     db, demo_artefacts
 ):
-    from unittest import mock
-
     decision = _case(demo_artefacts, "diagnosis", "EU")
-    job = dossiers.dossier_request(actor="t", decision=decision)
-    with (
-        mock.patch.object(dossiers, "dossier_issue", side_effect=RuntimeError("boom")),
-        pytest.raises(RuntimeError),
+    job = dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=decision)
+    with mock.patch(
+        "compliance.dossiers.handler.dossier_render_next",
+        side_effect=RuntimeError("boom"),
     ):
-        dossiers.dossier_job_run(job_id=job.pk, worker="w1")
+        assert _render_queued(worker="w1") == 1
     job.refresh_from_db()
     assert job.status == "failed" and "boom" in job.error
     event = AuditEvent.objects.get(action="dossier.failed")
-    assert event.payload["reason"] == "render_error"
+    assert event.payload["reason"] == "unexpected_error"
     assert "RuntimeError: boom" in event.payload["error"]
     assert audit_chain_verify().ok
 
 
-def test_a_worker_whose_job_was_taken_over_records_no_outcome(db, demo_artefacts):
-    from unittest import mock
+def test_a_dossier_job_past_its_time_limit_fails_with_a_true_message(
+    db, demo_artefacts
+):
+    class RuntimeTimeLimit(Exception):
+        """Stands in for the runtime's time-limit exception (Celery's in workers/)."""
 
     decision = _case(demo_artefacts, "diagnosis", "EU")
-    job = dossiers.dossier_request(actor="t", decision=decision)
+    job = dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=decision)
+    with mock.patch(
+        "compliance.dossiers.handler.dossier_render_next",
+        side_effect=RuntimeTimeLimit(),
+    ):
+        jobs_process(
+            kind="dossier", worker="w1", limit=1, time_limit_errors=(RuntimeTimeLimit,)
+        )
+    job.refresh_from_db()
+    assert job.status == "failed" and "longer than the time limit" in job.error
+    assert AuditEvent.objects.get(action="dossier.failed").payload["reason"] == (
+        "time_limit"
+    )
 
-    def taken_over_meanwhile(**kwargs):
-        ExplanationJob.objects.filter(pk=job.pk).update(worker="second")
+
+def test_a_worker_whose_job_was_taken_over_records_no_outcome(db, demo_artefacts):
+    decision = _case(demo_artefacts, "diagnosis", "EU")
+    job = dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=decision)
+
+    def taken_over_meanwhile(*args, **kwargs):
+        Job.objects.filter(pk=job.pk).update(lease_token="second", worker="second")
         raise RuntimeError("slow worker's render broke")
 
-    with (
-        mock.patch.object(dossiers, "dossier_issue", side_effect=taken_over_meanwhile),
-        pytest.raises(RuntimeError),
+    with mock.patch(
+        "compliance.dossiers.handler.dossier_render_next",
+        side_effect=taken_over_meanwhile,
     ):
-        dossiers.dossier_job_run(job_id=job.pk, worker="first")
+        _render_queued(worker="first")
     job.refresh_from_db()
     assert (job.status, job.worker) == ("running", "second")  # left to its new holder
     assert not AuditEvent.objects.filter(action="dossier.failed").exists()
+
+
+def test_a_worker_whose_lease_was_taken_over_issues_no_dossier(db, demo_artefacts):
+    """The slow worker renders, its lease is taken over and the new holder issues
+    version 1; the slow worker's store then writes no Dossier row and no
+    ``dossier.issued`` event (it used to create both before checking its lease)."""
+    decision = _case(demo_artefacts, "diagnosis", "EU")
+    job = dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=decision)
+    slow = jobs_claim(kind="dossier", worker="slow", limit=1)
+    outcomes = DossierHandler().run(slow.jobs, lambda _: None)
+    Job.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(1))
+    assert _render_queued(worker="fast") == 1
+    issued_before = AuditEvent.objects.filter(action="dossier.issued").count()
+    assert lease_complete(slow, list(zip(slow.jobs, outcomes, strict=True))) == 0
+    assert Dossier.objects.filter(decision=decision).count() == 1
+    assert AuditEvent.objects.filter(action="dossier.issued").count() == issued_before
+    job.refresh_from_db()
+    assert job.status == "done" and job.worker == "fast"
+    assert job.dossier.version == 1 and job.dossier.issued_by == job.requested_by

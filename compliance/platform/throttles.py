@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.settings import api_settings
@@ -61,7 +64,7 @@ class _SettingsRateThrottle(SimpleRateThrottle):
             # one round trip (MULTI/EXEC) instead of Django's four: the counters are the
             # plain integers Django's Redis serializer stores, so both paths agree
             key = self.cache.make_and_validate_key(current)
-            client = _redis_client(self.cache, key)
+            client = _redis_client()
             pipe = client.pipeline(transaction=True)
             pipe.incr(key)
             pipe.expire(key, ttl)
@@ -132,10 +135,12 @@ def _seconds_until_room(
     return duration - elapsed + at_next
 
 
-def _redis_client(backend: RedisCache, key: str) -> Any:
-    """The backend's Redis client, built once per backend (Django builds one per call)."""
-    client = getattr(backend, "_throttle_client", None)
-    if client is None:
-        client = backend._cache.get_client(key, write=True)
-        backend._throttle_client = client
-    return client
+@cache
+def _redis_client() -> Any:
+    """A Redis client of our own on the default cache's server (public redis-py API,
+    one per process), rather than reaching into Django's cache backend for its
+    client. The counters are the plain integers Django's Redis serializer stores, so
+    this path and the cache's agree (a test holds them equal)."""
+    location = settings.CACHES["default"]["LOCATION"]
+    url = location[0] if isinstance(location, (list, tuple)) else location
+    return redis.Redis.from_url(url)

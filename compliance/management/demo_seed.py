@@ -14,7 +14,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from compliance import services
 from compliance.models import (
     AISystem,
     ApiKey,
@@ -23,7 +22,9 @@ from compliance.models import (
     ModelVersion,
     Organization,
 )
-from compliance.principals import ADMIN, Principal
+from compliance.principals import ADMIN, SYSTEM, Operator, Principal
+from compliance.registry.services import ai_system_register, model_version_register
+from compliance.tenancy import services
 
 DEMO_ORGS = [
     {
@@ -40,8 +41,8 @@ DEMO_ORGS = [
     },
 ]
 ROLES = [Membership.Role.OFFICER, Membership.Role.AUDITOR, Membership.Role.ADMIN]
-ACTOR = "seed_demo"
-DEMO_EXPLANATION_METHODS = ["integrated_gradients", "deeplift", "shapley_sampling"]
+OPERATOR = Operator(role=SYSTEM, label="seed_demo")
+DEMO_EXPLANATION_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 
 
 @dataclass
@@ -85,7 +86,7 @@ def demo_seed(*, data_dir: Path, password: str, models_dir: Path | None) -> Seed
                 name=spec["name"],
                 slug=spec["slug"],
                 jurisdiction=spec["jurisdiction"],
-                actor=ACTOR,
+                operator=OPERATOR,
             )
             report.created.append(f"organisation {org.slug}")
         for role in ROLES:
@@ -96,7 +97,7 @@ def demo_seed(*, data_dir: Path, password: str, models_dir: Path | None) -> Seed
                     username=username,
                     password=password,
                     role=role.value,
-                    actor=ACTOR,
+                    operator=OPERATOR,
                 )
                 report.created.append(f"user {username}")
             report.logins.append((username, password, role.label, org.slug))
@@ -105,12 +106,12 @@ def demo_seed(*, data_dir: Path, password: str, models_dir: Path | None) -> Seed
         ).first()
         if client is None:
             client = services.client_system_create(
-                organization=org, name=spec["client_system"], actor=ACTOR
+                organization=org, name=spec["client_system"], operator=OPERATOR
             )
             report.created.append(f"client system {client.name}")
         if not _key_usable(keys.get(org.slug)):
             _, keys[org.slug] = services.api_key_create(
-                client_system=client, name="demo key", actor=ACTOR
+                client_system=client, name="demo key", operator=OPERATOR
             )
             report.created.append(f"API key for {client.name}")
         report.keys[org.slug] = keys[org.slug]
@@ -138,7 +139,7 @@ def _register_demo_model(manifest_path: Path, report: SeedReport) -> tuple[str, 
             organization=org, name=ai_fields["name"]
         ).first()
         if ai_system is None:
-            ai_system = services.ai_system_register(
+            ai_system = ai_system_register(
                 principal=admin_principal,
                 explain_on_receipt=True,
                 default_explanation_methods=DEMO_EXPLANATION_METHODS,
@@ -152,7 +153,7 @@ def _register_demo_model(manifest_path: Path, report: SeedReport) -> tuple[str, 
     if existing is not None:
         return org.slug, existing.pk
     weights = (manifest_path.parent / manifest["weights_file"]).read_bytes()
-    mv = services.model_version_register(
+    mv = model_version_register(
         principal=admin_principal, ai_system=ai_system, weights=weights, **mv_fields
     )
     report.created.append(f"model version {ai_system.name} {mv.version}")

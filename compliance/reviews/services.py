@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from compliance.audit import actor_label, audit_event_append
-from compliance.errors import PermissionDenied, ValidationFailed
-from compliance.models import Decision, Membership, PreliminaryView, Review
+from compliance.audit import audit_event_append
+from compliance.errors import ValidationFailed
+from compliance.models import Decision, PreliminaryView, Review
+from compliance.policy import require
+from compliance.principals import Principal
 
 MIN_JUSTIFICATION = 30
 STATUS_AFTER = {
@@ -17,21 +19,14 @@ STATUS_AFTER = {
 
 
 def review_record(
-    *, reviewer: object, decision: Decision, action: str, justification: str
+    *, principal: Principal, decision: Decision, action: str, justification: str
 ) -> Review:
     """Record a reviewer's uphold / overturn / escalate with a written justification.
 
     An overturn records the human outcome (the other class label) beside the decision.
     """
-    membership = Membership.objects.filter(user=reviewer).first()
-    if membership is None or membership.organization_id != decision.organization_id:
-        raise PermissionDenied(
-            "Only members of the decision's organisation may review it."
-        )
-    if membership.role not in (Membership.Role.OFFICER, Membership.Role.ADMIN):
-        raise PermissionDenied(
-            "Only compliance officers and administrators review decisions."
-        )
+    require(principal, "review.record", decision)
+    reviewer = principal.user
     if action not in Review.Action.values:
         raise ValidationFailed(
             "Unknown action.", {"action": ["Use uphold, overturn or escalate."]}
@@ -42,7 +37,7 @@ def review_record(
             "A justification is required.",
             {"justification": [f"Write at least {MIN_JUSTIFICATION} characters."]},
         )
-    if preliminary_view_required(reviewer=reviewer, decision=decision):
+    if preliminary_view_required(principal=principal, decision=decision):
         raise ValidationFailed(
             "This AI system uses blind-first review: record your preliminary view first.",
             {"preliminary_view": ["Record your preliminary view before reviewing."]},
@@ -61,7 +56,7 @@ def review_record(
         )
         Decision.objects.filter(pk=decision.pk).update(status=STATUS_AFTER[action])
         audit_event_append(
-            actor=actor_label(user=reviewer),
+            actor=principal.actor,
             organization=decision.organization,
             action=f"review.{action}",
             object_type="decision",
@@ -75,20 +70,22 @@ def review_record(
     return review
 
 
-def preliminary_view_required(*, reviewer: object, decision: Decision) -> bool:
+def preliminary_view_required(*, principal: Principal, decision: Decision) -> bool:
     """Whether this reviewer must still record a blind preliminary view on the case."""
     return (
         decision.ai_system.blind_first_review
         and not PreliminaryView.objects.filter(
-            decision=decision, reviewer=reviewer
+            decision=decision, reviewer=principal.user
         ).exists()
     )
 
 
 def preliminary_view_record(
-    *, reviewer: object, decision: Decision, outcome: str, note: str = ""
+    *, principal: Principal, decision: Decision, outcome: str, note: str = ""
 ) -> PreliminaryView:
     """Record what the reviewer would decide from the inputs alone; audited."""
+    require(principal, "review.preliminary_view", decision)
+    reviewer = principal.user
     labels = decision.model_version.class_labels
     if outcome not in labels:
         raise ValidationFailed(
@@ -102,7 +99,7 @@ def preliminary_view_record(
         )
         if created:
             audit_event_append(
-                actor=actor_label(user=reviewer),
+                actor=principal.actor,
                 organization=decision.organization,
                 action="review.preliminary_view",
                 object_type="decision",

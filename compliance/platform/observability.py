@@ -94,29 +94,25 @@ class JobCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from django.db.models import Count
 
-        from compliance.models import ExplanationJob
+        from compliance.models import Job
 
         by_state = GaugeMetricFamily(
             "inspectoscope_jobs", "Jobs by kind and state", labels=["kind", "status"]
         )
-        for row in ExplanationJob.objects.values("kind", "status").annotate(
-            n=Count("id")
-        ):
+        for row in Job.objects.values("kind", "status").annotate(n=Count("id")):
             by_state.add_metric([row["kind"], row["status"]], row["n"])
         yield by_state
         depth = GaugeMetricFamily(
             "inspectoscope_queue_depth", "Queued jobs", labels=["kind"]
         )
-        for kind in ExplanationJob.Kind.values:
+        for kind in Job.Kind.values:
             depth.add_metric(
                 [kind],
-                ExplanationJob.objects.filter(
-                    kind=kind, status=ExplanationJob.Status.QUEUED
-                ).count(),
+                Job.objects.filter(kind=kind, status=Job.Status.QUEUED).count(),
             )
         yield depth
-        recent = ExplanationJob.objects.filter(
-            status=ExplanationJob.Status.DONE,
+        recent = Job.objects.filter(
+            status=Job.Status.DONE,
             finished_at__gte=timezone.now() - timedelta(minutes=10),
         ).exclude(started_at=None)
         durations = GaugeMetricFamily(
@@ -125,7 +121,7 @@ class JobCollector(Collector):
             "(explanations: batch duration; dossiers: render duration)",
             labels=["kind"],
         )
-        for kind in ExplanationJob.Kind.values:
+        for kind in Job.Kind.values:
             values = [
                 (j.finished_at - j.started_at).total_seconds()
                 for j in recent.filter(kind=kind).only("started_at", "finished_at")[

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from compliance.models import AISystem, ApiKey, ClientSystem, ModelVersion, Organization
-from compliance.rowfetch import fetch_joined
+from compliance.platform.fastpath import fetch_joined
 
 
 def _fields(instance) -> dict:

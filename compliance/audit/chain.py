@@ -180,11 +180,3 @@ def audit_chain_verify(*, batch_size: int = 2000) -> ChainVerification:
         expected_sequence += 1
         checked += 1
     return ChainVerification(True, checked)
-
-
-def actor_label(*, user: Any = None, client_system: Any = None) -> str:
-    if client_system is not None:
-        return f"client_system:{client_system.pk}:{client_system.name}"
-    if user is not None and getattr(user, "is_authenticated", False):
-        return f"user:{user.pk}:{user.get_username()}"
-    return "system"

@@ -1,0 +1,91 @@
+"""Reads of decisions and the case queue, scoped to the caller's organisation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db.models import Count, Exists, OuterRef, QuerySet
+
+from compliance.models import Decision, ExplanationRun
+from compliance.platform.numbers import MAX_ID, whole_number
+from compliance.policy import require
+from compliance.principals import Principal
+
+
+def decision_list(*, principal: Principal) -> QuerySet[Decision]:
+    require(principal, "decision.read")
+    return Decision.objects.filter(organization=principal.organization).select_related(
+        "ai_system", "model_version", "client_system"
+    )
+
+
+CASE_FLAGS = {
+    "not_reproduced": "Prediction not reproduced",
+    "low_quality": "Low explanation quality",
+    "protected_influence": "Protected-attribute influence",
+}
+
+
+def case_queue(*, principal: Principal, filters: dict[str, str]) -> QuerySet[Decision]:
+    """The organisation's decisions, newest first, with the UI's filters applied.
+
+    Unknown or malformed filter values are ignored (the form shows what applies).
+    """
+    flagged_low = ExplanationRun.objects.filter(
+        decision=OuterRef("pk"), needs_review=True
+    )
+    flagged_protected = ExplanationRun.objects.filter(decision=OuterRef("pk")).exclude(
+        warnings=[]
+    )
+    queryset = (
+        decision_list(principal=principal)
+        .annotate(
+            low_quality=Exists(flagged_low),
+            protected_influence=Exists(flagged_protected),
+        )
+        .order_by("-decided_at", "-id")
+    )
+    ai_system = whole_number(filters.get("ai_system", ""), cap=MAX_ID)
+    if ai_system is not None:
+        # an id no row can have (beyond 2**62) selects nothing rather than overflowing
+        queryset = (
+            queryset.filter(ai_system_id=ai_system)
+            if ai_system <= MAX_ID
+            else queryset.none()
+        )
+    outcome = filters.get("outcome", "")
+    if outcome:
+        # stored outcomes never hold NUL, which PostgreSQL refuses in a parameter
+        queryset = (
+            queryset.filter(outcome=outcome)
+            if "\x00" not in outcome
+            else queryset.none()
+        )
+    if filters.get("status") in Decision.Status.values:
+        queryset = queryset.filter(status=filters["status"])
+    flag = filters.get("flag")
+    if flag == "not_reproduced":
+        queryset = queryset.filter(prediction_consistent=False)
+    elif flag == "low_quality":
+        queryset = queryset.filter(low_quality=True)
+    elif flag == "protected_influence":
+        queryset = queryset.filter(protected_influence=True)
+    for key, lookup in (
+        ("decided_after", "decided_at__date__gte"),
+        ("decided_before", "decided_at__date__lte"),
+    ):
+        value = filters.get(key, "")
+        if value:
+            try:
+                queryset = queryset.filter(**{lookup: date.fromisoformat(value)})
+            except ValueError:
+                pass
+    return queryset
+
+
+def case_counts(*, principal: Principal) -> dict[str, int]:
+    counts = {status: 0 for status in Decision.Status.values}
+    rows = decision_list(principal=principal).values("status").annotate(n=Count("id"))
+    for row in rows:
+        counts[row["status"]] = row["n"]
+    return counts

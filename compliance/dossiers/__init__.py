@@ -1,0 +1,27 @@
+"""Dossiers, the auditor's and regulator's record of one decision: content, render,
+issue (``dossier`` jobs), download, verify; their charts and template filters."""
+
+from __future__ import annotations
+
+from compliance.dossiers.content import DossierIncomplete, dossier_content, regimes
+from compliance.dossiers.handler import DossierHandler
+from compliance.dossiers.render import SafeFetcher, dossier_render
+from compliance.dossiers.services import (
+    dossier_download,
+    dossier_issue,
+    dossier_request,
+    dossier_verify,
+)
+
+__all__ = [
+    "DossierHandler",
+    "DossierIncomplete",
+    "SafeFetcher",
+    "dossier_content",
+    "dossier_download",
+    "dossier_issue",
+    "dossier_render",
+    "dossier_request",
+    "dossier_verify",
+    "regimes",
+]

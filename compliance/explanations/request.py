@@ -1,0 +1,80 @@
+"""Requesting explanations: validate now (a bad request is a 400, not a failed job),
+then queue one job per distinct request."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import explain
+from compliance.audit import canonical_json
+from compliance.errors import Conflict, ValidationFailed
+from compliance.jobs import job_create
+from compliance.models import Decision, Job
+from compliance.policy import require
+from compliance.principals import Operator, Principal
+
+
+def explanation_request_check(
+    methods: Any, parameters: Any, feature_schema: Any = None
+) -> tuple[list[str], dict[str, Any]]:
+    """Validate methods and parameters; with the model version's schema, also check
+    that the baselines asked for exist."""
+    if parameters is None:
+        parameters = {}
+    try:
+        _, per_method, _ = explain.resolve_request(methods, parameters)
+        if feature_schema is not None:
+            explain.baselines_check(
+                explain.parse_feature_schema(feature_schema), per_method
+            )
+    except explain.UnknownMethod as exc:
+        raise ValidationFailed(str(exc), {"methods": [str(exc)]}) from exc
+    except explain.BadParameter as exc:
+        field = "methods" if str(exc).startswith("methods") else "parameters"
+        raise ValidationFailed(str(exc), {field: [str(exc)]}) from exc
+    return list(methods), dict(parameters)
+
+
+def _request_sha256(methods: list[str], parameters: dict[str, Any]) -> str:
+    return hashlib.sha256(
+        canonical_json({"methods": methods, "parameters": parameters}).encode()
+    ).hexdigest()
+
+
+def batch_key(model_version_id: int) -> str:
+    """Explanation jobs of one model version run in one batch."""
+    return f"model_version:{model_version_id}"
+
+
+def explanation_request(
+    *,
+    principal: Principal | Operator,
+    decision: Decision,
+    methods: list[str] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> tuple[Job, bool]:
+    """Queue an explanation job; the same request again returns the same job.
+
+    Returns ``(job, created)``. A failed job asked for again is queued again.
+    """
+    require(principal, "explanation.request", decision)
+    mv = decision.model_version
+    methods, parameters = explanation_request_check(
+        [explain.METHODS[0]] if methods is None else methods,
+        parameters,
+        mv.feature_schema,
+    )
+    if not mv.is_active:
+        raise Conflict(
+            "The decision's model version is retired; it is no longer explained.",
+            {"model_version": ["This model version is retired."]},
+        )
+    return job_create(
+        kind=Job.Kind.EXPLANATION,
+        decision=decision,
+        request_sha256=_request_sha256(methods, parameters),
+        requested_by=principal.actor,
+        payload={"methods": methods, "parameters": parameters},
+        batch_key=batch_key(mv.pk),
+    )

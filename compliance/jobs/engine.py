@@ -1,0 +1,510 @@
+"""One lease protocol for every kind of job: create, claim, renew, complete, fail,
+release, sweep. Each transition and its audit event are one transaction.
+
+A worker owns a job by the token it got at claim time; only the holder of the token
+can renew, complete, fail or release it. A lease that runs out (the worker died) is
+taken over by the next claim or by the sweeper, and the late worker's writes find no
+row with its token: they change nothing. Attempts, lease length and back-off are
+settings, the same for every kind (``JOB_MAX_ATTEMPTS``, ``JOB_LEASE_SECONDS``,
+``JOB_BACKOFF_SECONDS``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from compliance.audit import audit_events_append
+from compliance.jobs.handlers import (
+    AuditEntry,
+    JobDone,
+    JobFailed,
+    JobRetry,
+    Outcome,
+    handler_for,
+)
+from compliance.jobs.publish import backoff_reset, job_wake, job_wake_on_commit
+from compliance.models import Decision, Job
+
+logger = logging.getLogger(__name__)
+Status = Job.Status
+OBJECT_TYPE = "job"
+SWEEP_BATCH = 500  # expired leases reclaimed per transaction (and per audit append)
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+class JobTimeLimitExceeded(Exception):  # noqa: N818 (named for what happened)
+    """The worker ran out of time on a lease (``workers/`` turns its runtime's time
+    limit into this)."""
+
+
+@dataclass
+class Lease:
+    """Jobs one worker claimed together, and the token that proves it holds them."""
+
+    kind: str
+    token: str
+    worker: str
+    jobs: list[Job] = field(default_factory=list)
+
+    @property
+    def actor(self) -> str:
+        return f"worker:{self.worker}"[:200]
+
+
+def _lease_seconds() -> timedelta:
+    return timedelta(seconds=settings.JOB_LEASE_SECONDS)
+
+
+def _backoff(attempts: int) -> timedelta:
+    base = float(settings.JOB_BACKOFF_SECONDS)
+    return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), 300.0))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="microseconds") if value else None
+
+
+def _event(job: Job, action: str, actor: str, **payload: Any) -> AuditEntry:
+    return {
+        "actor": actor,
+        "organization": job.organization,
+        "action": f"{job.kind}.{action}",
+        "object_type": OBJECT_TYPE,
+        "object_id": job.pk,
+        "payload": {"decision": job.decision_id, **payload},
+    }
+
+
+def _reclaimed_payload(job: Job) -> dict[str, Any]:
+    return {
+        "kind": job.kind,
+        "attempts": job.attempts,
+        "lease_until": _iso(job.lease_until),
+        "worker": job.worker,
+        "lease_token": job.lease_token,
+    }
+
+
+def _locked(queryset: QuerySet[Job]) -> QuerySet[Job]:
+    """Lock the rows, skipping those another claimer holds (PostgreSQL); on SQLite the
+    IMMEDIATE transaction already serialises writers."""
+    if connection.features.has_select_for_update_skip_locked:
+        return queryset.select_for_update(skip_locked=True, of=("self",))
+    return queryset
+
+
+# --- create -----------------------------------------------------------------------------
+
+
+def job_create(
+    *,
+    kind: str,
+    decision: Decision,
+    request_sha256: str,
+    requested_by: str,
+    payload: dict[str, Any] | None = None,
+    batch_key: str = "",
+) -> tuple[Job, bool]:
+    """Queue a job; the same request (decision + request hash) returns the same job.
+
+    Returns ``(job, created)``. A failed job asked for again is queued again. Runs in
+    the caller's transaction when there is one; the wake-up is sent after commit.
+    """
+    with transaction.atomic():
+        job = (
+            Job.objects.select_for_update()
+            .filter(decision=decision, request_sha256=request_sha256)
+            .first()
+        )
+        if job is not None:
+            if job.status == Status.FAILED:
+                job.status, job.attempts, job.error, job.progress = (
+                    Status.QUEUED,
+                    0,
+                    "",
+                    0.0,
+                )
+                job.available_at = None
+                job.save(
+                    update_fields=[
+                        "status",
+                        "attempts",
+                        "error",
+                        "progress",
+                        "available_at",
+                    ]
+                )
+                audit_events_append([_event(job, "requeued", requested_by)])
+                job_wake_on_commit(kind, batch_key)
+            return job, False
+        try:
+            with transaction.atomic():
+                job = Job.objects.create(
+                    kind=kind,
+                    organization=decision.organization,
+                    decision=decision,
+                    batch_key=batch_key,
+                    payload=payload or {},
+                    request_sha256=request_sha256,
+                    requested_by=requested_by[:200],
+                )
+        except IntegrityError:  # a concurrent identical request won
+            return Job.objects.get(
+                decision=decision, request_sha256=request_sha256
+            ), False
+        audit_events_append(
+            [
+                _event(
+                    job,
+                    "requested",
+                    requested_by,
+                    request_sha256=request_sha256,
+                    **({"methods": job.methods} if job.methods else {}),
+                )
+            ]
+        )
+        job_wake_on_commit(kind, batch_key)
+    return job, True
+
+
+# --- claim ------------------------------------------------------------------------------
+
+
+def _claimable(kind: str, now: datetime) -> Q:
+    queued = Q(status=Status.QUEUED) & (
+        Q(available_at__isnull=True) | Q(available_at__lte=now)
+    )
+    expired = Q(status=Status.RUNNING, lease_until__lt=now)
+    return Q(kind=kind) & (queued | expired)
+
+
+def jobs_claim(*, kind: str, worker: str, limit: int) -> Lease:
+    """Lease up to ``limit`` claimable jobs of ``kind`` that share one batch key (the
+    oldest job's). Jobs out of attempts fail instead; expired leases taken over are
+    recorded. An empty lease means there was nothing to do."""
+    now = timezone.now()
+    lease = Lease(kind=kind, token=uuid.uuid4().hex, worker=worker[:200])
+    limit = handler_for(kind).batch_limit(limit)
+    with transaction.atomic():
+        first = (
+            Job.objects.filter(_claimable(kind, now))
+            .order_by("created_at", "id")
+            .values_list("batch_key", flat=True)
+            .first()
+        )
+        if first is None:
+            return lease
+        candidates = _locked(
+            Job.objects.filter(_claimable(kind, now), batch_key=first)
+        ).order_by("created_at", "id")
+        jobs = list(candidates[:limit])
+        if not jobs:
+            return lease
+        exhausted = [j for j in jobs if j.attempts >= settings.JOB_MAX_ATTEMPTS]
+        taken_over = [
+            j for j in jobs if j.status == Status.RUNNING and j not in exhausted
+        ]
+        claimed = [j.pk for j in jobs if j not in exhausted]
+        events = [
+            _event(j, "lease_reclaimed", lease.actor, **_reclaimed_payload(j))
+            for j in taken_over
+        ]
+        if exhausted:
+            error = (
+                f"Gave up after {settings.JOB_MAX_ATTEMPTS} attempts: the worker was "
+                "lost or failed each time (see the worker logs)."
+            )
+            Job.objects.filter(pk__in=[j.pk for j in exhausted]).update(
+                status=Status.FAILED,
+                finished_at=now,
+                lease_token="",
+                lease_until=None,
+                error=error,
+            )
+            events += [
+                _event(
+                    j,
+                    "failed",
+                    lease.actor,
+                    reason="attempts_exhausted",
+                    error=error,
+                    attempts=j.attempts,
+                )
+                for j in exhausted
+            ]
+        Job.objects.filter(pk__in=claimed).update(
+            status=Status.RUNNING,
+            lease_token=lease.token,
+            worker=lease.worker,
+            progress=0.05,
+            lease_until=now + _lease_seconds(),
+            started_at=now,
+            available_at=None,
+            attempts=F("attempts") + 1,
+        )
+        _organizations_attach(jobs)
+        audit_events_append(events)
+    lease.jobs = list(
+        Job.objects.filter(pk__in=claimed, lease_token=lease.token)
+        .select_related(
+            "organization",
+            "decision",
+            "decision__organization",
+            "decision__ai_system",
+            "decision__model_version",
+            "decision__model_version__ai_system",
+        )
+        .order_by("created_at", "id")
+    )
+    return lease
+
+
+def _organizations_attach(jobs: Sequence[Job]) -> None:
+    """Fetch the jobs' organisations in one query (audit events name them)."""
+    from compliance.models import Organization
+
+    organizations = Organization.objects.in_bulk({j.organization_id for j in jobs})
+    for job in jobs:
+        job.organization = organizations[job.organization_id]
+
+
+# --- renew, complete, fail, release -----------------------------------------------------
+
+
+def _held(lease: Lease, jobs: Sequence[Job] | None = None) -> QuerySet[Job]:
+    pks = [j.pk for j in (lease.jobs if jobs is None else jobs)]
+    return Job.objects.filter(
+        pk__in=pks, lease_token=lease.token, status=Status.RUNNING
+    )
+
+
+def lease_renew(lease: Lease, jobs: Sequence[Job], fraction: float) -> int:
+    """Record progress and extend the lease: long work is alive, not lost. Returns how
+    many of ``jobs`` this worker still holds."""
+    return _held(lease, jobs).update(
+        progress=round(0.05 + 0.9 * min(max(fraction, 0.0), 1.0), 3),
+        lease_until=timezone.now() + _lease_seconds(),
+    )
+
+
+def lease_complete(lease: Lease, outcomes: Sequence[tuple[Job, Outcome]]) -> int:
+    """Store the results and record the failures of jobs this worker still holds, in
+    one transaction; a job whose lease was taken over writes nothing. Returns the
+    number of jobs completed (done or failed)."""
+    handler = handler_for(lease.kind)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            # every job row is locked before the audit chain's lock is taken, the order
+            # the sweeper uses too: taking a row after the chain's lock could deadlock
+            held = set(
+                _held(lease, [job for job, _ in outcomes])
+                .select_for_update()
+                .values_list("pk", flat=True)
+            )
+            lost = [job.pk for job, _ in outcomes if job.pk not in held]
+            if lost:
+                logger.warning(
+                    "Lease lost on %s jobs %s; their results are discarded.",
+                    lease.kind,
+                    lost,
+                )
+            done = [
+                (job, o.result)
+                for job, o in outcomes
+                if job.pk in held and isinstance(o, JobDone)
+            ]
+            failed = [
+                (job, o)
+                for job, o in outcomes
+                if job.pk in held and isinstance(o, JobFailed)
+            ]
+            events = handler.store(done, actor=lease.actor) if done else []
+            if done:
+                Job.objects.filter(pk__in=[j.pk for j, _ in done]).update(
+                    status=Status.DONE,
+                    progress=1.0,
+                    finished_at=now,
+                    lease_token="",
+                    lease_until=None,
+                )
+            events += _failures_record(failed, lease.actor, now)
+            audit_events_append(events)
+    except JobRetry as exc:
+        lease_release(lease, reason=str(exc) or "retry")
+        return 0
+    return len(done) + len(failed)
+
+
+def _failures_record(
+    failed: Sequence[tuple[Job, JobFailed]], actor: str, now: datetime
+) -> list[AuditEntry]:
+    for job, outcome in failed:
+        Job.objects.filter(pk=job.pk).update(
+            status=Status.FAILED,
+            error=outcome.error[:2000],
+            finished_at=now,
+            lease_token="",
+            lease_until=None,
+        )
+    return [
+        _event(
+            job,
+            "failed",
+            actor,
+            reason=outcome.reason,
+            error=outcome.error[:500],
+            attempts=job.attempts,
+        )
+        for job, outcome in failed
+    ]
+
+
+def lease_fail(lease: Lease, *, reason: str, error: str) -> int:
+    """Fail every job of the lease this worker still holds (with one event each)."""
+    return lease_complete(
+        lease, [(job, JobFailed(reason, error)) for job in lease.jobs]
+    )
+
+
+def lease_release(lease: Lease, *, reason: str) -> int:
+    """Give the jobs back to the queue (after a transient error), to be claimed again
+    after the back-off; the attempt counts."""
+    now = timezone.now()
+    with transaction.atomic():
+        jobs = list(_held(lease).select_for_update().select_related("organization"))
+        for job in jobs:
+            Job.objects.filter(pk=job.pk).update(
+                status=Status.QUEUED,
+                lease_token="",
+                lease_until=None,
+                progress=0.0,
+                available_at=now + _backoff(job.attempts),
+            )
+        audit_events_append(
+            [_event(job, "released", lease.actor, reason=reason[:200]) for job in jobs]
+        )
+    return len(jobs)
+
+
+# --- running a batch --------------------------------------------------------------------
+
+
+def jobs_process(
+    *,
+    kind: str,
+    worker: str,
+    limit: int,
+    time_limit_errors: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Claim one batch of ``kind``, run its handler, record every outcome.
+
+    Returns the number of jobs claimed (0: nothing to do). A transient database error
+    gives the jobs back and re-raises (the task retries). ``time_limit_errors`` are the
+    runtime's own time-limit exceptions (``workers/`` passes Celery's): they fail the
+    jobs with reason ``time_limit`` and a true message.
+    """
+    lease = jobs_claim(kind=kind, worker=worker, limit=limit)
+    if not lease.jobs:
+        return 0
+    handler = handler_for(kind)
+    try:
+        try:
+            outcomes = handler.run(
+                lease.jobs, lambda fraction: lease_renew(lease, lease.jobs, fraction)
+            )
+        except time_limit_errors as exc:
+            raise JobTimeLimitExceeded(str(exc)) from exc
+        lease_complete(lease, list(zip(lease.jobs, outcomes, strict=True)))
+    except JobTimeLimitExceeded:
+        lease_fail(
+            lease,
+            reason="time_limit",
+            error=f"The work took longer than the time limit; the {kind} was not "
+            "produced.",
+        )
+    except TRANSIENT:
+        try:
+            lease_release(lease, reason="transient database error")
+        except DatabaseError:
+            logger.warning("Could not release lease %s; the sweeper will.", lease.token)
+        raise
+    except Exception as exc:  # a bug or a resource error must not strand the batch
+        logger.exception("%s jobs failed unexpectedly.", kind)
+        lease_fail(
+            lease,
+            reason="unexpected_error",
+            error=f"Unexpected error: {type(exc).__name__}: {str(exc)[:500]}",
+        )
+    return len(lease.jobs)
+
+
+# --- sweeping ---------------------------------------------------------------------------
+
+
+def _expired_leases_reclaim(now: datetime) -> int:
+    """Requeue up to ``SWEEP_BATCH`` jobs whose lease expired before ``now``, with one
+    ``<kind>.lease_reclaimed`` event each in the same transaction."""
+    with transaction.atomic():
+        jobs = list(
+            _locked(Job.objects.filter(status=Status.RUNNING, lease_until__lt=now))
+            .select_related("organization")
+            .order_by("id")[:SWEEP_BATCH]
+        )
+        if not jobs:
+            return 0
+        for job in jobs:
+            Job.objects.filter(pk=job.pk).update(
+                status=Status.QUEUED,
+                lease_token="",
+                lease_until=None,
+                progress=0.0,
+                available_at=now + _backoff(job.attempts),
+            )
+        audit_events_append(
+            [
+                _event(job, "lease_reclaimed", "system", **_reclaimed_payload(job))
+                for job in jobs
+            ]
+        )
+    return len(jobs)
+
+
+def jobs_sweep() -> dict[str, int]:
+    """Reclaim expired leases and wake workers for every kind and batch with queued
+    jobs (a lost message or a killed worker never loses a job)."""
+    now = timezone.now()
+    reclaimed = 0
+    while True:
+        batch = _expired_leases_reclaim(now)
+        reclaimed += batch
+        if batch < SWEEP_BATCH:
+            break
+    if reclaimed:
+        logger.warning("Reclaimed %s jobs whose lease expired.", reclaimed)
+    waiting = list(
+        Job.objects.filter(status=Status.QUEUED)
+        .values_list("kind", "batch_key")
+        .distinct()
+        .order_by("kind", "batch_key")[:SWEEP_BATCH]
+    )
+    backoff_reset()
+    woken = sum(1 for kind, key in waiting if job_wake(kind, key))
+    return {"reclaimed": reclaimed, "queued_batches": len(waiting), "woken": woken}

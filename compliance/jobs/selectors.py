@@ -1,0 +1,14 @@
+"""Reads of jobs, scoped to the caller's organisation."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from compliance.models import Job
+from compliance.policy import require
+from compliance.principals import Principal
+
+
+def job_list(*, principal: Principal) -> QuerySet[Job]:
+    require(principal, "job.read")
+    return Job.objects.filter(organization=principal.organization)

@@ -1,0 +1,31 @@
+"""Domain models, one module per concern; the bottom layer (imports nothing of ours above).
+
+Writes go through the services of each package, never ``.save()`` from views.
+"""
+
+from __future__ import annotations
+
+from compliance.models.audit import AuditEvent
+from compliance.models.decisions import Decision, PreliminaryView, Review
+from compliance.models.jobs import Job
+from compliance.models.registry import AISystem, ModelVersion, _weights_upload_to
+from compliance.models.results import Dossier, Explanation, ExplanationRun
+from compliance.models.tenancy import ApiKey, ClientSystem, Membership, Organization
+
+__all__ = [
+    "AISystem",
+    "ApiKey",
+    "AuditEvent",
+    "ClientSystem",
+    "Decision",
+    "Dossier",
+    "Explanation",
+    "ExplanationRun",
+    "Job",
+    "Membership",
+    "ModelVersion",
+    "Organization",
+    "PreliminaryView",
+    "Review",
+    "_weights_upload_to",
+]

@@ -1,0 +1,123 @@
+"""Decisions received from client systems, and the human reviews of them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from compliance.models.registry import AISystem, ModelVersion
+from compliance.models.tenancy import ClientSystem, Organization
+
+
+class Decision(models.Model):
+    class Status(models.TextChoices):
+        UNREVIEWED = "unreviewed", "Unreviewed"
+        NEEDS_REVIEW = "needs_review", "Needs review"
+        REVIEWED = "reviewed", "Reviewed"
+        ESCALATED = "escalated", "Escalated"
+
+    # no single-column indexes where a composite one below leads with the column: every
+    # index is written on each submission
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.PROTECT,
+        related_name="decisions",
+        db_index=False,
+    )
+    ai_system = models.ForeignKey(
+        AISystem, on_delete=models.PROTECT, related_name="decisions"
+    )
+    model_version = models.ForeignKey(
+        ModelVersion, on_delete=models.PROTECT, related_name="decisions"
+    )
+    client_system = models.ForeignKey(
+        ClientSystem,
+        on_delete=models.PROTECT,
+        related_name="decisions",
+        db_index=False,
+    )
+    external_id = models.CharField(max_length=200)
+    subject_ref = models.CharField(max_length=200)
+    features = models.JSONField()
+    score = models.FloatField(
+        help_text="Probability of the model version's scored class."
+    )
+    outcome = models.CharField(max_length=100)
+    decided_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.UNREVIEWED
+    )
+    prediction_consistent = models.BooleanField(
+        null=True,
+        help_text="Whether re-running the model reproduced the reported score.",
+    )
+    reproduced_score = models.FloatField(null=True, blank=True)
+    submission_sha256 = models.CharField(
+        max_length=64, help_text="Canonical hash of the submission."
+    )
+
+    class Meta:
+        ordering = ["-decided_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_system", "external_id"],
+                name="uniq_decision_external_id_per_client",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-decided_at"]),
+            models.Index(fields=["organization", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Decision {self.pk} ({self.external_id})"
+
+
+class Review(models.Model):
+    """A human review; append-only."""
+
+    class Action(models.TextChoices):
+        UPHOLD = "uphold", "Uphold"
+        OVERTURN = "overturn", "Overturn"
+        ESCALATE = "escalate", "Escalate"
+
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, related_name="reviews"
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    justification = models.TextField()
+    human_outcome = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of decision {self.decision_id}"
+
+
+class PreliminaryView(models.Model):
+    """A reviewer's view of a case recorded before seeing the model's output (blind-first
+    review, against automation bias). One per reviewer and decision; immutable."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="+")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.CharField(max_length=100)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "reviewer"], name="uniq_preliminary_view"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Preliminary view on decision {self.decision_id}"

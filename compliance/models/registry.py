@@ -1,0 +1,87 @@
+"""AI systems and their model versions."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from compliance.models.tenancy import Organization
+
+
+class AISystem(models.Model):
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="ai_systems"
+    )
+    name = models.CharField(max_length=200)
+    provider = models.CharField(max_length=200)
+    intended_purpose = models.TextField()
+    annex_iii_category = models.CharField(max_length=200, blank=True)
+    deployer = models.CharField(max_length=200, blank=True)
+    instructions_for_use = models.TextField(blank=True)
+    known_limitations = models.TextField(blank=True)
+    explain_on_receipt = models.BooleanField(
+        default=False, help_text="Queue an explanation job for every decision received."
+    )
+    blind_first_review = models.BooleanField(
+        default=False,
+        help_text="Reviewers record a preliminary view before the model's output is shown.",
+    )
+    default_explanation_methods = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Methods for explain-on-receipt; empty = default.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "AI system"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="uniq_ai_system_name_per_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _weights_upload_to(instance: ModelVersion, filename: str) -> str:
+    return f"weights/{instance.weights_sha256}.safetensors"
+
+
+class ModelVersion(models.Model):
+    """A trained model. Immutable once a decision references it.
+
+    ``class_labels`` is ``[negative, positive]``; the model outputs the probability of
+    the positive ("scored") class, and ``score`` in a decision is that probability.
+    """
+
+    ai_system = models.ForeignKey(
+        AISystem, on_delete=models.PROTECT, related_name="model_versions"
+    )
+    version = models.CharField(max_length=50)
+    architecture = models.CharField(max_length=50)
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    weights = models.FileField(upload_to=_weights_upload_to)
+    weights_sha256 = models.CharField(max_length=64)
+    feature_schema = models.JSONField()
+    class_labels = models.JSONField()
+    favourable_class = models.CharField(max_length=100)
+    decision_threshold = models.FloatField(default=0.5)
+    training_data_summary = models.TextField(blank=True)
+    performance_metrics = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ai_system", "version"], name="uniq_model_version_per_ai_system"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ai_system.name} {self.version}"
+
+    @property
+    def scored_class(self) -> str:
+        return self.class_labels[-1]

@@ -1,0 +1,78 @@
+"""Organisations, their members and their client systems (API keys)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
+
+
+class Organization(models.Model):
+    class Jurisdiction(models.TextChoices):
+        EU = "EU", "European Union"
+        US = "US", "United States"
+        EU_US = "EU+US", "European Union and United States"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    jurisdiction = models.CharField(
+        max_length=8, choices=Jurisdiction.choices, default=Jurisdiction.EU
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A person's role in one organisation. A user belongs to at most one organisation."""
+
+    class Role(models.TextChoices):
+        OFFICER = "officer", "Compliance officer"
+        AUDITOR = "auditor", "Auditor"
+        ADMIN = "admin", "Administrator"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}, {self.organization})"
+
+
+class ClientSystem(models.Model):
+    """A machine client (a bank's loan engine) that submits decisions with an API key."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="client_systems"
+    )
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="uniq_client_system_name_per_org"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organization.slug})"
+
+
+class ApiKey(AbstractAPIKey):
+    """Hashed API key (sha512 of a high-entropy secret); the key itself is shown once."""
+
+    client_system = models.ForeignKey(
+        ClientSystem, on_delete=models.PROTECT, related_name="api_keys"
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+        verbose_name_plural = "API keys"

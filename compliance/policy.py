@@ -1,0 +1,125 @@
+"""Who may do what: the only place role rules live.
+
+``can(principal, action, obj)`` answers; ``require`` raises the domain error the API and
+the UI turn into 403 (a role that may not act) or 404 (another organisation's object:
+its existence does not leak). Services call ``require`` before they write; API views and
+web views ask ``can`` for the action they serve, so both read this one table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from compliance.errors import NotFound, PermissionDenied
+from compliance.principals import (
+    ADMIN,
+    AUDITOR,
+    CLIENT,
+    OFFICER,
+    PLATFORM_ADMIN,
+    SYSTEM,
+    Operator,
+    Principal,
+)
+
+PEOPLE = frozenset({OFFICER, AUDITOR, ADMIN})
+EVERY_ROLE = PEOPLE | {CLIENT}
+REVIEWERS = frozenset({OFFICER, ADMIN})
+OPERATORS = frozenset({PLATFORM_ADMIN, SYSTEM})
+# the platform itself (management commands, tools) may also ask for work
+REQUESTERS = frozenset({CLIENT, OFFICER, ADMIN}) | OPERATORS
+
+RULES: dict[str, frozenset[str]] = {
+    # an organisation's registry
+    "ai_system.read": EVERY_ROLE,
+    "ai_system.register": frozenset({ADMIN}),
+    "model_version.read": EVERY_ROLE,
+    "model_version.register": frozenset({ADMIN}),
+    # decisions and their results
+    "decision.read": EVERY_ROLE,
+    "decision.submit": frozenset({CLIENT}),
+    "explanation.read": EVERY_ROLE,
+    "explanation.request": REQUESTERS,
+    "job.read": EVERY_ROLE,
+    "dossier.read": EVERY_ROLE,
+    "dossier.download": EVERY_ROLE,
+    "dossier.verify": EVERY_ROLE,
+    "dossier.request": REQUESTERS,
+    # the web UI's case work (people only)
+    "case.read": PEOPLE,
+    "review.record": REVIEWERS,
+    "review.preliminary_view": REVIEWERS,
+    "audit.read": PEOPLE,
+    "audit.verify": PEOPLE,
+    # the platform (Django admin, management commands)
+    "organization.create": OPERATORS,
+    "membership.create": OPERATORS,
+    "client_system.create": OPERATORS,
+    "api_key.create": OPERATORS,
+    "api_key.revoke": OPERATORS,
+    "job.sweep": OPERATORS,
+}
+
+Actor = Principal | Operator
+_observers: list[Callable[[Actor, str, bool], None]] = []
+
+
+def _organization_id(obj: Any) -> Any:
+    if hasattr(obj, "organization_id"):
+        return obj.organization_id
+    return obj.ai_system.organization_id  # a model version belongs to its AI system
+
+
+def _decide(principal: Actor, action: str, obj: Any) -> tuple[bool, bool]:
+    """(allowed by role, object in the principal's organisation)."""
+    allowed = principal.role in RULES[action]  # an unknown action is a bug: KeyError
+    if obj is None or isinstance(principal, Operator):
+        return allowed, True
+    return allowed, _organization_id(obj) == principal.organization.pk
+
+
+def can(principal: Actor | None, action: str, obj: Any = None) -> bool:
+    """Whether ``principal`` may do ``action`` (on ``obj``, when given)."""
+    if principal is None:
+        result = False
+        RULES[action]  # noqa: B018 (unknown actions fail even for anonymous callers)
+    else:
+        allowed, same_org = _decide(principal, action, obj)
+        result = allowed and same_org
+    for observer in _observers:
+        observer(principal, action, result)  # type: ignore[arg-type]
+    return result
+
+
+def require(principal: Actor, action: str, obj: Any = None) -> None:
+    """Raise NotFound for another organisation's object, PermissionDenied for a role
+    that may not act; return when ``can`` would say yes."""
+    allowed, same_org = _decide(principal, action, obj)
+    for observer in _observers:
+        observer(principal, action, allowed and same_org)
+    if not same_org:
+        raise NotFound("Not found.")
+    if not allowed:
+        raise PermissionDenied(f"Your role ({principal.role}) may not do this.")
+
+
+def roles_for(action: str) -> frozenset[str]:
+    return RULES[action]
+
+
+@contextmanager
+def observed() -> Iterator[list[tuple[str, str, bool]]]:
+    """Record every decision made while the block runs (tests use it to prove that
+    nothing writes without asking)."""
+    seen: list[tuple[str, str, bool]] = []
+
+    def record(principal: Actor | None, action: str, result: bool) -> None:
+        seen.append((getattr(principal, "role", ""), action, result))
+
+    _observers.append(record)
+    try:
+        yield seen
+    finally:
+        _observers.remove(record)

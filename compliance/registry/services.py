@@ -1,0 +1,217 @@
+"""Registering AI systems and model versions (immutable once registered)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+
+import explain
+from compliance.audit import audit_event_append, canonical_json
+from compliance.errors import Conflict, ValidationFailed
+from compliance.models import AISystem, ModelVersion
+from compliance.policy import require
+from compliance.principals import Principal
+
+AI_SYSTEM_FIELDS = (
+    "name",
+    "provider",
+    "intended_purpose",
+    "annex_iii_category",
+    "deployer",
+    "instructions_for_use",
+    "known_limitations",
+)
+
+
+@transaction.atomic
+def ai_system_register(
+    *,
+    principal: Principal,
+    explain_on_receipt: bool = False,
+    default_explanation_methods: list[str] | None = None,
+    **fields: Any,
+) -> AISystem:
+    """Register an AI system; optionally explain every decision it sends on receipt."""
+    require(principal, "ai_system.register")
+    organization = principal.organization
+    methods = list(default_explanation_methods or [])
+    if methods:
+        _methods_check(methods)
+    if AISystem.objects.filter(organization=organization, name=fields["name"]).exists():
+        raise Conflict(
+            f"An AI system named '{fields['name']}' already exists.",
+            {
+                "name": [
+                    "An AI system with this name already exists in your organisation."
+                ]
+            },
+        )
+    ai_system = AISystem.objects.create(
+        organization=organization,
+        explain_on_receipt=explain_on_receipt,
+        default_explanation_methods=methods,
+        **{k: fields.get(k, "") for k in AI_SYSTEM_FIELDS},
+    )
+    audit_event_append(
+        actor=principal.actor,
+        organization=organization,
+        action="ai_system.registered",
+        object_type="ai_system",
+        object_id=ai_system.pk,
+        payload={
+            **{k: getattr(ai_system, k) for k in AI_SYSTEM_FIELDS},
+            "explain_on_receipt": explain_on_receipt,
+            "default_explanation_methods": methods,
+        },
+    )
+    return ai_system
+
+
+def _methods_check(methods: list[str]) -> None:
+    try:
+        explain.resolve_request(methods, {})
+    except explain.UnknownMethod as exc:
+        raise ValidationFailed(str(exc), {"methods": [str(exc)]}) from exc
+    except explain.BadParameter as exc:
+        field = "methods" if str(exc).startswith("methods") else "parameters"
+        raise ValidationFailed(str(exc), {field: [str(exc)]}) from exc
+
+
+def _model_version_check(
+    *,
+    architecture: str,
+    hyperparameters: dict[str, Any],
+    feature_schema: Any,
+    class_labels: Any,
+    favourable_class: str,
+    decision_threshold: float,
+    weights: bytes,
+) -> None:
+    errors: dict[str, list[str]] = {}
+    schema = None
+    try:
+        schema = explain.parse_feature_schema(feature_schema)
+    except explain.SchemaError as exc:
+        for path, messages in exc.errors.items():
+            errors[f"feature_schema.{path}"] = messages
+    if architecture not in explain.ARCHITECTURES:
+        errors["architecture"] = [
+            f"Unknown architecture; known: {', '.join(sorted(explain.ARCHITECTURES))}."
+        ]
+    if (
+        not isinstance(class_labels, list)
+        or len(class_labels) != 2
+        or not all(isinstance(c, str) and c.strip() for c in class_labels)
+        or class_labels[0] == class_labels[1]
+    ):
+        errors["class_labels"] = [
+            "Must be two distinct labels [negative, positive]; the model scores the positive one."
+        ]
+    elif favourable_class not in class_labels:
+        errors["favourable_class"] = ["Must be one of class_labels."]
+    if not (
+        isinstance(decision_threshold, (int, float))
+        and math.isfinite(decision_threshold)
+        and 0 < decision_threshold < 1
+    ):
+        errors["decision_threshold"] = ["Must be a number strictly between 0 and 1."]
+    if not isinstance(hyperparameters, dict):
+        errors["hyperparameters"] = ["Must be a JSON object."]
+    if (
+        schema is not None
+        and "architecture" not in errors
+        and "hyperparameters" not in errors
+    ):
+        try:
+            explain.load_model(
+                architecture=architecture,
+                schema=schema,
+                hyperparameters=hyperparameters,
+                weights=weights,
+                expected_sha256=None,
+            )
+        except explain.ModelLoadError as exc:
+            errors["weights"] = [str(exc)]
+    if errors:
+        raise ValidationFailed("The model version is invalid; see errors.", errors)
+
+
+def model_version_register(
+    *,
+    principal: Principal,
+    ai_system: AISystem,
+    version: str,
+    architecture: str,
+    hyperparameters: dict[str, Any],
+    feature_schema: Any,
+    class_labels: Any,
+    favourable_class: str,
+    decision_threshold: float,
+    weights: bytes,
+    training_data_summary: str = "",
+    performance_metrics: dict[str, Any] | None = None,
+) -> ModelVersion:
+    """Validate the schema and weights (safetensors only), store them, audit it."""
+    require(principal, "model_version.register")
+    if ai_system.organization_id != principal.organization.pk:
+        raise ValidationFailed(
+            "Unknown AI system.", {"ai_system": ["Unknown AI system."]}
+        )
+    _model_version_check(
+        architecture=architecture,
+        hyperparameters=hyperparameters,
+        feature_schema=feature_schema,
+        class_labels=class_labels,
+        favourable_class=favourable_class,
+        decision_threshold=decision_threshold,
+        weights=weights,
+    )
+    sha = explain.sha256_hex(weights)
+    with transaction.atomic():
+        if ModelVersion.objects.filter(ai_system=ai_system, version=version).exists():
+            raise Conflict(
+                f"Version '{version}' of this AI system already exists; model versions are immutable.",
+                {
+                    "version": [
+                        "This version already exists; register a new version instead."
+                    ]
+                },
+            )
+        mv = ModelVersion(
+            ai_system=ai_system,
+            version=version,
+            architecture=architecture,
+            hyperparameters=hyperparameters,
+            weights_sha256=sha,
+            feature_schema=feature_schema,
+            class_labels=class_labels,
+            favourable_class=favourable_class,
+            decision_threshold=float(decision_threshold),
+            training_data_summary=training_data_summary,
+            performance_metrics=performance_metrics or {},
+        )
+        mv.weights.save(f"{sha}.safetensors", ContentFile(weights), save=False)
+        mv.save()
+        audit_event_append(
+            actor=principal.actor,
+            organization=principal.organization,
+            action="model_version.registered",
+            object_type="model_version",
+            object_id=mv.pk,
+            payload={
+                "ai_system": ai_system.pk,
+                "version": version,
+                "architecture": architecture,
+                "weights_sha256": sha,
+                "feature_schema_sha256": hashlib.sha256(
+                    canonical_json(feature_schema).encode()
+                ).hexdigest(),
+                "class_labels": class_labels,
+                "favourable_class": favourable_class,
+            },
+        )
+    return mv

@@ -1,0 +1,1 @@
+"""Organisations, members, client systems and API keys (the platform operator's work)."""

@@ -1,0 +1,10 @@
+"""Task names and queues per job kind: the only place they are written."""
+
+from __future__ import annotations
+
+# kind -> (task name, queue)
+KIND_TASKS = {
+    "explanation": ("workers.tasks.explanations_process", "attributions"),
+    "dossier": ("workers.tasks.dossiers_process", "dossiers"),
+}
+SWEEP_TASK = "workers.tasks.jobs_sweep"
