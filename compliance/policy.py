@@ -59,7 +59,6 @@ RULES: dict[str, frozenset[str]] = {
     "client_system.create": OPERATORS,
     "api_key.create": OPERATORS,
     "api_key.revoke": OPERATORS,
-    "job.sweep": OPERATORS,
 }
 
 Actor = Principal | Operator
