@@ -270,3 +270,28 @@ def test_odd_queue_filters_never_fail(world, params, shows_the_case):
     if shows_the_case is None:  # the filter names the case's own AI system
         shows_the_case = params["ai_system"].lstrip("0") == str(world.ai_system.pk)
     assert (world.decision.external_id in response.content.decode()) is shows_the_case
+
+
+def test_the_reasons_follow_the_method_switcher(world):
+    from compliance.explanations import explanation_request
+    from compliance.jobs import jobs_process
+    from compliance.models import Explanation
+    from compliance.principals import SYSTEM_OPERATOR
+
+    explanation_request(
+        principal=SYSTEM_OPERATOR,
+        decision=world.decision,
+        methods=["integrated_gradients", "saliency"],
+    )
+    jobs_process(kind="explanation", worker="w", limit=5)
+    officer = _as(world, "officer")
+    shown = {}
+    for row in Explanation.objects.filter(decision=world.decision):
+        page = officer.get(
+            f"/cases/{world.decision.pk}/", {"method": row.method}
+        ).content.decode()
+        section = page.split("Principal reasons", 1)[1].split("</ol>", 1)[0]
+        shown[row.method] = section
+        for reason in row.reasons:
+            assert f"{reason['attribution']:.3f}" in section, (row.method, reason)
+    assert shown["saliency"] != shown["integrated_gradients"]

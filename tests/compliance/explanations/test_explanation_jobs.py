@@ -511,3 +511,28 @@ def test_a_batch_costs_the_same_queries_for_2_jobs_as_for_8(explained_world):
         return len(captured)
 
     assert queries_for(2) == queries_for(8)  # nothing is looked up per job
+
+
+def test_each_method_row_carries_reasons_from_its_own_attributions(explained_world):
+    """The saliency row used to carry the Integrated Gradients reasons (copied from the
+    first method); the run's decision-level results are stored once."""
+    decision = _decision(explained_world, income=400.0)
+    job, _ = explanations.explanation_request(
+        principal=SYSTEM_OPERATOR,
+        decision=decision,
+        methods=["integrated_gradients", "saliency", "kernel_shap"],
+    )
+    assert _process(worker="w", limit=5) == 1
+    rows = {e.method: e for e in Explanation.objects.filter(job=job)}
+    assert set(rows) == {"integrated_gradients", "saliency", "kernel_shap"}
+    for row in rows.values():
+        assert row.reasons, row.method
+        for reason in row.reasons:
+            assert reason["attribution"] == pytest.approx(
+                row.attributions[reason["feature"]]
+            ), row.method
+    assert rows["saliency"].reasons != rows["integrated_gradients"].reasons
+    run = ExplanationRun.objects.get(job=job)
+    assert {row.run_id for row in rows.values()} == {run.pk}
+    assert run.primary_method == "integrated_gradients"
+    assert run.predicted_outcome in explained_world.explained_mv.class_labels
