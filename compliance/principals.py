@@ -4,7 +4,7 @@ platform operator (Django admin superuser, a management command, a worker)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from compliance.models import ClientSystem, Membership, Organization
 
@@ -92,7 +92,7 @@ def principal_for_request(request: Any) -> Principal | None:
     """Resolve the request's principal, or None when it has no organisation role."""
     cached = getattr(request, "_inspectoscope_principal", False)
     if cached is not False:
-        return cached  # type: ignore[no-any-return]
+        return cast(Principal | None, cached)
     principal: Principal | None = None
     user = getattr(request, "user", None)
     if isinstance(user, ClientSystemUser):

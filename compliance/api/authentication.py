@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
@@ -35,6 +35,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             "t0.prefix = %s AND NOT t0.revoked",
             [prefix],
         )
+        api_key = cast(ApiKey | None, api_key)
         if api_key is None or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid or revoked API key.")
         if api_key.has_expired:

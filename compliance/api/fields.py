@@ -81,7 +81,7 @@ class RejectUnknownFieldsMixin:
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         initial = getattr(self, "initial_data", None)
-        if hasattr(initial, "keys"):
+        if initial is not None and hasattr(initial, "keys"):
             unknown = sorted(set(initial.keys()) - set(self.fields))  # type: ignore[attr-defined]
             if unknown:
                 raise serializers.ValidationError(

@@ -36,7 +36,8 @@ class PolicyAllowsMethod(IsOrganizationMember):
         method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
         action = getattr(view, "actions", {}).get(method)
         principal = principal_for_request(request)
-        if action is None or not policy.can(principal, action):
-            self.message = f"Your role ({principal.role}) may not do this."
+        if principal is None or action is None or not policy.can(principal, action):
+            role = principal.role if principal is not None else "none"
+            self.message = f"Your role ({role}) may not do this."
             return False
         return True

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import Model, QuerySet
 from django.http import HttpResponse
@@ -18,7 +18,6 @@ from rest_framework.response import Response
 from compliance import dossiers
 from compliance.api.filters import DecisionFilter, DossierFilter
 from compliance.api.parsers import StrictJSONParser
-from compliance.api.permissions import PolicyAllowsMethod
 from compliance.api.serializers import (
     AISystemInputSerializer,
     AISystemOutputSerializer,
@@ -58,18 +57,19 @@ ERROR_RESPONSES = {
 class PrincipalMixin:
     """Views whose rows come from a selector scoped to the caller's organisation."""
 
-    permission_classes = [PolicyAllowsMethod]
-    actions: dict[str, str] = {}  # HTTP method -> compliance.policy action
+    # who may call a method is the policy's answer for ``actions[method]``
+    # (PolicyAllowsMethod, the default permission class in settings)
+    actions: dict[str, str] = {}
     model: type[Model]
     selector: Callable[..., QuerySet[Any]]
 
     @property
     def principal(self) -> Principal:
-        return principal_for_request(self.request)  # type: ignore[attr-defined]
+        return cast(Principal, principal_for_request(self.request))  # type: ignore[attr-defined]
 
     def get_queryset(self) -> QuerySet[Any]:
         if getattr(self, "swagger_fake_view", False):  # schema generation has no caller
-            return self.model.objects.none()
+            return self.model._default_manager.none()
         return type(self).selector(principal=self.principal)
 
 

@@ -3,6 +3,8 @@ it once (idempotent per client system and external_id), audit it."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -51,10 +53,13 @@ def decision_submit(*, principal: Principal, submission: Submission) -> Submitte
     if client_system is None:
         raise ValidationFailed("Only client systems submit decisions.")
     data = submission
-    mv = fetch_joined(
-        [(ModelVersion, None), (AISystem, "ai_system")],
-        "t0.id = %s AND t1.organization_id = %s",
-        [data.model_version, principal.organization.pk],
+    mv = cast(
+        ModelVersion | None,
+        fetch_joined(
+            [(ModelVersion, None), (AISystem, "ai_system")],
+            "t0.id = %s AND t1.organization_id = %s",
+            [data.model_version, principal.organization.pk],
+        ),
     )
     if mv is None or not mv.is_active:
         # a replay answers with the original even if its model version has since

@@ -427,9 +427,7 @@ def jobs_process(
     handler = handler_for(kind)
     try:
         try:
-            outcomes = handler.run(
-                lease.jobs, lambda fraction: lease_renew(lease, lease.jobs, fraction)
-            )
+            outcomes = handler.run(lease.jobs, lambda f: _renew_all(lease, f))
         except time_limit_errors as exc:
             raise JobTimeLimitExceeded(str(exc)) from exc
         lease_complete(lease, list(zip(lease.jobs, outcomes, strict=True)))
@@ -454,6 +452,10 @@ def jobs_process(
             error=f"Unexpected error: {type(exc).__name__}: {str(exc)[:500]}",
         )
     return len(lease.jobs)
+
+
+def _renew_all(lease: Lease, fraction: float) -> None:
+    lease_renew(lease, lease.jobs, fraction)
 
 
 # --- sweeping ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import Model
+from django.db.models import ForeignKey, Model
 
 
 @cache
@@ -37,6 +37,12 @@ def _columns(model: type[Model]) -> tuple[list[str], list[str], list[tuple[Any, 
     return columns, attnames, converters
 
 
+def _foreign_key(model: type[Model], name: str) -> ForeignKey[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, ForeignKey)  # noqa: S101 (the chain names foreign keys)
+    return field
+
+
 @cache
 def _select_sql(chain: tuple[tuple[type[Model], str | None], ...], where: str) -> str:
     quote = connection.ops.quote_name
@@ -46,7 +52,7 @@ def _select_sql(chain: tuple[tuple[type[Model], str | None], ...], where: str) -
         select += [f"t{i}.{quote(c)}" for c in columns]
         if fk_name is not None:
             parent = chain[i - 1][0]
-            fk_column = parent._meta.get_field(fk_name).column
+            fk_column = _foreign_key(parent, fk_name).column
             pk_column = model._meta.pk.column
             joins.append(
                 f"JOIN {quote(model._meta.db_table)} t{i} "
@@ -85,7 +91,7 @@ def fetch_joined(
         offset += len(attnames)
         instance = model.from_db(connection.alias, attnames, values)
         if fk_name is not None:
-            instances[-1]._meta.get_field(fk_name).set_cached_value(
+            _foreign_key(type(instances[-1]), fk_name).set_cached_value(
                 instances[-1], instance
             )
         instances.append(instance)

@@ -124,6 +124,8 @@ class JobCollector(Collector):
         for kind in Job.Kind.values:
             values = [
                 (j.finished_at - j.started_at).total_seconds()
+                if j.finished_at and j.started_at
+                else 0.0
                 for j in recent.filter(kind=kind).only("started_at", "finished_at")[
                     :1000
                 ]

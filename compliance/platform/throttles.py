@@ -28,13 +28,17 @@ class _SettingsRateThrottle(SimpleRateThrottle):
     one more request fits.
     """
 
-    @property
-    def cache(self) -> Any:  # this thread's backend itself, not Django's proxy to it
-        return caches["default"]
+    duration: int  # set by SimpleRateThrottle.__init__ from the rate
+    num_requests: int
+
+    def __init__(self) -> None:
+        self.cache = caches["default"]  # this thread's backend, not Django's proxy
+        super().__init__()
 
     def get_rate(self) -> str | None:
         # DRF's own copy of the rates is fixed at import; tests and deployments change them
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope or "")
+        return None if rate is None else str(rate)
 
     def allow_request(self, request: Any, view: Any) -> bool:
         if self.rate is None:

@@ -11,7 +11,7 @@ from compliance.policy import require
 from compliance.principals import Principal
 
 MIN_JUSTIFICATION = 30
-STATUS_AFTER = {
+STATUS_AFTER: dict[str, str] = {
     Review.Action.UPHOLD: Decision.Status.REVIEWED,
     Review.Action.OVERTURN: Decision.Status.REVIEWED,
     Review.Action.ESCALATE: Decision.Status.ESCALATED,

@@ -5,7 +5,7 @@ transaction."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -99,9 +99,10 @@ def api_key_create(
             "The expiry must be in the future.",
             {"expires_at": ["Must be in the future."]},
         )
-    api_key, key = ApiKey.objects.create_key(
+    created, key = ApiKey.objects.create_key(
         client_system=client_system, name=name[:50], expiry_date=expires_at
     )
+    api_key = cast(ApiKey, created)  # the manager is the abstract model's
     audit_event_append(
         actor=operator.actor,
         organization=client_system.organization,

@@ -43,7 +43,7 @@ UI_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 @member_required()
 def case_list(request: HttpRequest) -> HttpResponse:
     principal = request.principal  # type: ignore[attr-defined]
-    filters = {k: v for k, v in request.GET.items() if k != "page"}
+    filters = {k: str(v) for k, v in request.GET.items() if k != "page"}
     queryset = case_queue(principal=principal, filters=filters)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -79,7 +79,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     specs = schema.by_name()
     shown = explanation_list(principal=principal, decision=decision)
     by_method = {e.method: e for e in shown}
-    method = request.GET.get("method")
+    method = request.GET.get("method", "")
     current = (
         by_method.get(method)
         or by_method.get("integrated_gradients")

@@ -17,7 +17,7 @@ class ThrottledLoginView(auth_views.LoginView):
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         username = (request.POST.get("username") or "")[:150].lower()
         key = f"login-attempts:{request.META.get('REMOTE_ADDR', '')}:{username}"
-        attempts = cache.get_or_set(key, 0, WINDOW_SECONDS)
+        attempts = cache.get_or_set(key, 0, WINDOW_SECONDS) or 0
         if attempts >= settings.LOGIN_ATTEMPTS_PER_MINUTE:
             response = render(request, "registration/too_many.html", status=429)
             response["Retry-After"] = str(WINDOW_SECONDS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -36,12 +37,12 @@ def dossier_list(request: HttpRequest) -> HttpResponse:
 def dossier_verify(request: HttpRequest) -> HttpResponse:
     """Upload a PDF: was it issued by this service (for this organisation)?"""
     principal = request.principal  # type: ignore[attr-defined]
-    context: dict = {"principal": principal}
+    context: dict[str, Any] = {"principal": principal}
     if request.method == "POST":
         upload = request.FILES.get("pdf")
         if upload is None:
             context["error"] = "Choose a PDF file to verify."
-        elif upload.size > MAX_VERIFY_UPLOAD:
+        elif (upload.size or 0) > MAX_VERIFY_UPLOAD:
             context["error"] = "The file is larger than any dossier we issue (20 MB)."
         else:
             data = upload.read()

@@ -99,7 +99,7 @@ def _database_from_env() -> dict:
         config.setdefault("OPTIONS", {}).update(
             server_side_binding=True, prepare_threshold=5
         )
-    return config
+    return dict(config)
 
 
 DATABASES = {"default": _database_from_env()}
@@ -214,7 +214,7 @@ REST_FRAMEWORK = {
         "compliance.api.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["compliance.api.permissions.IsOrganizationMember"],
+    "DEFAULT_PERMISSION_CLASSES": ["compliance.api.permissions.PolicyAllowsMethod"],
     "DEFAULT_PARSER_CLASSES": [
         "compliance.api.parsers.StrictJSONParser",
         "rest_framework.parsers.MultiPartParser",
