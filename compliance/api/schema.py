@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import explain
 from compliance.api.fields import RejectUnknownFieldsMixin
 
 ERROR_STATUSES = {
@@ -20,6 +21,12 @@ ID_FILTERS = {"ai_system", "model_version", "decision"}
 # drf-spectacular marks a body required only for a serializer with required fields;
 # these operations describe theirs as raw schemas (views.VERIFY_REQUEST)
 REQUIRED_BODIES = {("/api/v1/dossiers/verify", "post")}
+# the engine's JSON Schema of a feature schema, published as it validates (OpenAPI 3.1
+# schemas are JSON Schema 2020-12; the dialect is the document's, so "$schema" goes)
+FEATURE_SCHEMA_COMPONENT = {
+    k: v for k, v in explain.FEATURE_SCHEMA_JSON_SCHEMA.items() if k != "$schema"
+}
+FEATURE_SCHEMA_REF = {"$ref": "#/components/schemas/FeatureSchema"}
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["code", "detail", "errors"],
@@ -39,6 +46,7 @@ def add_error_responses(
 ) -> dict[str, Any]:
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
+    schemas["FeatureSchema"] = FEATURE_SCHEMA_COMPONENT
     for name in _closed_request_components():
         if name in schemas:
             schemas[name]["additionalProperties"] = False

@@ -16,6 +16,7 @@ from compliance.api.fields import (
     RejectUnknownFieldsMixin,
     StrictCharField,
 )
+from compliance.api.schema import FEATURE_SCHEMA_REF
 from compliance.models import (
     AISystem,
     Decision,
@@ -66,8 +67,14 @@ class AISystemInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     )
 
 
+@extend_schema_field(FEATURE_SCHEMA_REF)
+class FeatureSchemaField(serializers.JSONField):
+    """A model version's feature schema (the ``FeatureSchema`` JSON Schema)."""
+
+
 class ModelVersionOutputSerializer(serializers.ModelSerializer):
     scored_class = serializers.CharField(read_only=True)
+    feature_schema = FeatureSchemaField(read_only=True)
 
     class Meta:
         model = ModelVersion
@@ -98,7 +105,10 @@ class ModelVersionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializ
     version = StrictCharField(max_length=50)
     architecture = StrictCharField(max_length=50)
     hyperparameters = JSONValueField(expected=dict, required=False, default=dict)
-    feature_schema = JSONValueField(expected=dict)
+    feature_schema = JSONValueField(
+        expected=dict,
+        help_text="JSON text of a FeatureSchema document (see that component).",
+    )
     class_labels = JSONValueField(expected=list)
     favourable_class = StrictCharField(max_length=100)
     decision_threshold = serializers.FloatField(min_value=0.0, max_value=1.0)

@@ -246,6 +246,9 @@ SPECTACULAR_SETTINGS = {
         "`Authorization: Api-Key <key>`."
     ),
     "VERSION": "1.0.0",
+    # 3.1: schemas are JSON Schema 2020-12, so the feature schema's JSON Schema is
+    # published exactly as the engine validates with it
+    "OAS_VERSION": "3.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],

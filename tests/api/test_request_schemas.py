@@ -49,3 +49,18 @@ def test_what_the_schema_excludes_is_a_400(world, api_as, body):
     url = f"/api/v1/decisions/{world.decision.pk}/explanations/"
     response = api_as("client").post(url, body, format="json")
     assert response.status_code == 400, response.content
+
+
+def test_the_feature_schema_is_published_as_the_engine_validates_it(client):
+    import explain
+
+    document = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert document["openapi"].startswith("3.1")
+    published = document["components"]["schemas"]["FeatureSchema"]
+    assert published == {
+        k: v for k, v in explain.FEATURE_SCHEMA_JSON_SCHEMA.items() if k != "$schema"
+    }
+    field = document["components"]["schemas"]["ModelVersionOutput"]["properties"][
+        "feature_schema"
+    ]
+    assert "#/components/schemas/FeatureSchema" in str(field)
