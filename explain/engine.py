@@ -424,9 +424,9 @@ def explain_batch(
         memory_budget_bytes=memory_budget_bytes,
         fast_gradients=fast_gradients,
     )
-    per_row: dict[str, list[MethodExplanation]] = {}
+    by_method: dict[str, list[MethodExplanation]] = {}
     for done, method in enumerate(methods, start=1):
-        per_row[method] = _explain_method(
+        by_method[method] = _explain_method(
             METHOD_SPECS[method], per_method[method], batch
         )
         if progress is not None:
@@ -439,7 +439,7 @@ def explain_batch(
     output_values = batch.outputs.tolist()
     return [
         _row_explanation(
-            {m: per_row[m][i] for m in methods},
+            {m: by_method[m][i] for m in methods},
             per_method,
             general,
             prediction=predictions[i],
