@@ -40,7 +40,7 @@ from compliance.jobs.handlers import (
     handler_for,
 )
 from compliance.jobs.publish import backoff_reset, job_wake, job_wake_on_commit
-from compliance.models import Decision, Job
+from compliance.models import Decision, Job, Organization
 
 logger = logging.getLogger(__name__)
 Status = Job.Status
@@ -62,6 +62,7 @@ class Lease:
     token: str
     worker: str
     jobs: list[Job] = field(default_factory=list)
+    exhausted: int = 0  # jobs the claim failed instead (out of attempts)
 
     @property
     def actor(self) -> str:
@@ -222,6 +223,7 @@ def jobs_claim(*, kind: str, worker: str, limit: int) -> Lease:
             j for j in jobs if j.status == Status.RUNNING and j not in exhausted
         ]
         claimed = [j.pk for j in jobs if j not in exhausted]
+        lease.exhausted = len(exhausted)
         events = [
             _event(j, "lease_reclaimed", lease.actor, **_reclaimed_payload(j))
             for j in taken_over
@@ -278,8 +280,6 @@ def jobs_claim(*, kind: str, worker: str, limit: int) -> Lease:
 
 def _organizations_attach(jobs: Sequence[Job]) -> None:
     """Fetch the jobs' organisations in one query (audit events name them)."""
-    from compliance.models import Organization
-
     organizations = Organization.objects.in_bulk({j.organization_id for j in jobs})
     for job in jobs:
         job.organization = organizations[job.organization_id]
@@ -416,14 +416,15 @@ def jobs_process(
 ) -> int:
     """Claim one batch of ``kind``, run its handler, record every outcome.
 
-    Returns the number of jobs claimed (0: nothing to do). A transient database error
+    Returns the number of jobs handled: claimed, or failed at the claim for running out
+    of attempts (0: nothing to do). A transient database error
     gives the jobs back and re-raises (the task retries). ``time_limit_errors`` are the
     runtime's own time-limit exceptions (``workers/`` passes Celery's): they fail the
     jobs with reason ``time_limit`` and a true message.
     """
     lease = jobs_claim(kind=kind, worker=worker, limit=limit)
     if not lease.jobs:
-        return 0
+        return lease.exhausted
     handler = handler_for(kind)
     try:
         try:
@@ -451,7 +452,7 @@ def jobs_process(
             reason="unexpected_error",
             error=f"Unexpected error: {type(exc).__name__}: {str(exc)[:500]}",
         )
-    return len(lease.jobs)
+    return len(lease.jobs) + lease.exhausted
 
 
 def _renew_all(lease: Lease, fraction: float) -> None:
@@ -472,13 +473,16 @@ def _expired_leases_reclaim(now: datetime) -> int:
         )
         if not jobs:
             return 0
+        by_attempts: dict[int, list[int]] = {}
         for job in jobs:
-            Job.objects.filter(pk=job.pk).update(
+            by_attempts.setdefault(job.attempts, []).append(job.pk)
+        for attempts, pks in by_attempts.items():  # one update per back-off step
+            Job.objects.filter(pk__in=pks).update(
                 status=Status.QUEUED,
                 lease_token="",
                 lease_until=None,
                 progress=0.0,
-                available_at=now + _backoff(job.attempts),
+                available_at=now + _backoff(attempts),
             )
         audit_events_append(
             [

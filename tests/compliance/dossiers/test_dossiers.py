@@ -433,7 +433,7 @@ def test_a_dossier_job_out_of_attempts_fails_with_an_audit_event(
     decision = _case(demo_artefacts, "diagnosis", "EU")
     job = dossiers.dossier_request(principal=SYSTEM_OPERATOR, decision=decision)
     Job.objects.filter(pk=job.pk).update(attempts=settings.JOB_MAX_ATTEMPTS)
-    assert _render_queued(worker="w1") == 0
+    assert _render_queued(worker="w1") == 1  # handled: failed at the claim
     job.refresh_from_db()
     assert job.status == "failed" and "Gave up" in job.error
     event = AuditEvent.objects.get(action="dossier.failed")

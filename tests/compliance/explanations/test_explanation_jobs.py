@@ -536,3 +536,21 @@ def test_each_method_row_carries_reasons_from_its_own_attributions(explained_wor
     assert {row.run_id for row in rows.values()} == {run.pk}
     assert run.primary_method == "integrated_gradients"
     assert run.predicted_outcome in explained_world.explained_mv.class_labels
+
+
+def test_jobs_failed_at_the_claim_count_so_a_drain_goes_on(explained_world, settings):
+    """A claim that only finds jobs out of attempts fails them and reports them
+    handled (it used to report 0, and the worker's drain stopped with work queued)."""
+    settings.JOB_MAX_ATTEMPTS = 2
+    doomed, _ = explanations.explanation_request(
+        principal=SYSTEM_OPERATOR, decision=_decision(explained_world, income=510.0)
+    )
+    fresh, _ = explanations.explanation_request(
+        principal=SYSTEM_OPERATOR, decision=_decision(explained_world, income=520.0)
+    )
+    Job.objects.filter(pk=doomed.pk).update(attempts=2)
+    assert _process(worker="w", limit=1) == 1  # the doomed job, failed
+    assert Job.objects.get(pk=doomed.pk).status == Status.FAILED
+    assert _process(worker="w", limit=1) == 1  # the drain goes on to the fresh one
+    assert Job.objects.get(pk=fresh.pk).status == Status.DONE
+    assert _process(worker="w", limit=1) == 0
