@@ -4,6 +4,7 @@ REST API with the demo client systems' keys, print the logins, keep serving."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -18,12 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 HOST, PORT = "127.0.0.1", 8000
 BASE = f"http://{HOST}:{PORT}"
+TSA_PORT = 8001
 DEMO_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 
 
-def _port_free() -> bool:
+def _port_free(port: int = PORT) -> bool:
     with socket.socket() as sock:
-        return sock.connect_ex((HOST, PORT)) != 0
+        return sock.connect_ex((HOST, port)) != 0
 
 
 def _wait_until_up(server: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -198,10 +200,26 @@ def _stop(process: subprocess.Popen) -> None:
 
 def main() -> None:
     summary = json.loads((DATA / "demo_summary.json").read_text())
-    if not _port_free():
-        raise SystemExit(
-            f"Port {PORT} on {HOST} is in use; stop whatever serves there and rerun."
-        )
+    for port in (PORT, TSA_PORT):
+        if not _port_free(port):
+            raise SystemExit(
+                f"Port {port} on {HOST} is in use; stop whatever serves there and rerun."
+            )
+    # the local RFC 3161 TSA (demo PKI under .data/pki, made by `python -m demo.pki`);
+    # the server and the worker inherit where it is and which root to trust
+    os.environ.setdefault("TSA_URL", f"http://{HOST}:{TSA_PORT}/tsa")
+    os.environ.setdefault("TSA_CA_CERT_FILE", str(DATA / "pki" / "root-ca.pem"))
+    tsa = _start(
+        [
+            sys.executable,
+            "-m",
+            "demo.tsa",
+            "--pki",
+            str(DATA / "pki"),
+            "--port",
+            str(TSA_PORT),
+        ]
+    )
     server = _start(
         [sys.executable, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"]
     )
@@ -249,6 +267,7 @@ def main() -> None:
     finally:
         _stop(server)
         _stop(worker)
+        _stop(tsa)
 
 
 if __name__ == "__main__":

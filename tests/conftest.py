@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -13,6 +17,8 @@ from compliance import decisions as intake
 from compliance.explanations import explanation_request
 from compliance.models import Dossier
 from compliance.principals import SYSTEM_OPERATOR, Principal
+from demo.pki import pki_ensure
+from demo.tsa import RunningTsa, tsa_start
 from tests import factories
 
 
@@ -114,3 +120,42 @@ def client_for(world: World, persona: str) -> APIClient:
 @pytest.fixture
 def api_as(world: World) -> Any:
     return lambda persona: client_for(world, persona)
+
+
+# --- signed dossiers: the test PKI and a local RFC 3161 TSA (issue 12 part 6) ---
+@pytest.fixture(scope="session")
+def tsa(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningTsa]:
+    """A demo PKI in a temporary directory and its TSA serving on a free port, once
+    per session: ``.url``, ``.tsa_cert_pem_path``, ``.root_ca_pem_path``,
+    ``.pkcs12_path``, ``.pkcs12_password`` (``.pki`` for the rest)."""
+    pki = pki_ensure(tmp_path_factory.mktemp("pki"), {"acme-bank": "Acme Bank"})
+    running = tsa_start(pki)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dossier_signing(tsa: RunningTsa) -> Iterator[RunningTsa]:
+    """Every dossier a test issues is signed with the test PKI and timestamped by the
+    local TSA: in this process's settings and in the environment that worker
+    subprocesses inherit."""
+    values = {
+        "DOSSIER_SIGNING_DIR": str(tsa.pki.signing_dir),
+        "DOSSIER_SIGNING_PKCS12_FILE": str(tsa.pkcs12_path),
+        "DOSSIER_SIGNING_PKCS12_PASSWORD_FILE": str(tsa.pkcs12_password_path),
+        "TSA_URL": tsa.url,
+        "TSA_CA_CERT_FILE": str(tsa.root_ca_pem_path),
+    }
+    saved_env = {name: os.environ.get(name) for name in values}
+    saved_settings = {name: getattr(settings, name, None) for name in values}
+    os.environ.update(values)
+    for name, value in values.items():
+        setattr(settings, name, Path(value) if name.endswith("_DIR") else value)
+    yield tsa
+    for name, old in saved_env.items():
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+    for name, old_setting in saved_settings.items():
+        setattr(settings, name, old_setting)

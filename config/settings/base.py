@@ -275,3 +275,46 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# --- Signed dossiers, RFC 3161 timestamps, public verification (issue 12, 6-8) ---
+# Dossiers are signed (PAdES B-LT) in the worker with a PKCS#12: the organisation's own
+# ``<slug>.p12`` (password in ``<slug>.p12.password``) under DOSSIER_SIGNING_DIR when
+# present, else DOSSIER_SIGNING_PKCS12_FILE with DOSSIER_SIGNING_PKCS12_PASSWORD_FILE.
+# `make demo` writes a demo PKI under .data/pki/ (python -m demo.pki).
+DOSSIER_SIGNING_DIR = Path(
+    env_str("DOSSIER_SIGNING_DIR", str(DATA_DIR / "pki" / "signing")) or "."
+)
+DOSSIER_SIGNING_PKCS12_FILE = env_str("DOSSIER_SIGNING_PKCS12_FILE") or None
+DOSSIER_SIGNING_PKCS12_PASSWORD_FILE = (
+    env_str("DOSSIER_SIGNING_PKCS12_PASSWORD_FILE") or None
+)
+# Time Stamping Authority (RFC 3161); unset = no timestamp. TSA_CA_CERT_FILE is the
+# trust root (PEM) its tokens are verified against.
+TSA_URL = env_str("TSA_URL") or None
+TSA_CA_CERT_FILE = env_str("TSA_CA_CERT_FILE") or None
+TSA_TIMEOUT_SECONDS = env_int("TSA_TIMEOUT_SECONDS", 10)
+# Where a dossier tells its reader to verify it (printed in every dossier).
+DOSSIER_VERIFY_URL = env_str("DOSSIER_VERIFY_URL", "http://127.0.0.1:8000/verify/")
+# --- end of signed dossiers ---
+
+# --- Audited administration (issue 12, part 4) ---
+# Every saved password change is an audit event: Django calls each validator's
+# ``password_changed`` hook after saving a new password.
+AUTH_PASSWORD_VALIDATORS = [
+    *AUTH_PASSWORD_VALIDATORS,
+    {"NAME": "compliance.tenancy.passwords.PasswordChangeAudit"},
+]
+# --- end of audited administration ---
+
+# --- Audit chains and anchors (issue 12, parts 1-3) ---
+# The chains' HMAC key lives in a file the database never holds; keys of earlier events
+# stay listed (comma-separated paths) after a rotation so they still verify. Local and
+# demo settings create a missing key file; production requires it
+# (AUDIT_HMAC_KEY_AUTOCREATE=0 there).
+AUDIT_HMAC_KEY_FILE = env_str("AUDIT_HMAC_KEY_FILE") or str(DATA_DIR / "audit-hmac.key")
+AUDIT_HMAC_RETIRED_KEY_FILES = env_list("AUDIT_HMAC_RETIRED_KEY_FILES", [])
+AUDIT_HMAC_KEY_AUTOCREATE = env_bool("AUDIT_HMAC_KEY_AUTOCREATE", True)
+# Chain heads are anchored (RFC 3161 token from TSA_URL when set) by Celery beat this
+# often, and on demand by `manage.py audit_anchor`.
+AUDIT_ANCHOR_INTERVAL_SECONDS = env_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 3600)
+# --- end of audit chains ---
