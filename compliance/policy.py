@@ -51,14 +51,25 @@ RULES: dict[str, frozenset[str]] = {
     "case.read": PEOPLE,
     "review.record": REVIEWERS,
     "review.preliminary_view": REVIEWERS,
+    "review.confirm": REVIEWERS,  # four-eyes: a second officer confirms an overturn
+    "review.read": EVERY_ROLE,
     "audit.read": PEOPLE,
     "audit.verify": PEOPLE,
+    "audit.anchor": OPERATORS,  # timestamp the chain heads (beat, audit_anchor)
     # the platform (Django admin, management commands)
     "organization.create": OPERATORS,
     "membership.create": OPERATORS,
     "client_system.create": OPERATORS,
     "api_key.create": OPERATORS,
     "api_key.revoke": OPERATORS,
+    "api_key.expire": OPERATORS,
+    "organization.update": OPERATORS,
+    "membership.update": OPERATORS,
+    "membership.remove": OPERATORS,
+    "client_system.rename": OPERATORS,
+    "ai_system.update": OPERATORS,
+    "model_version.retire": OPERATORS,
+    "user.update": OPERATORS,
 }
 
 Actor = Principal | Operator

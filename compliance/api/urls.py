@@ -33,6 +33,11 @@ urlpatterns = [
         name="decision-explanations",
     ),
     path(
+        "decisions/<int:pk>/reviews/",
+        views.DecisionReviewsApi.as_view(),
+        name="decision-reviews",
+    ),
+    path(
         "decisions/<int:pk>/dossiers/",
         views.DecisionDossiersApi.as_view(),
         name="decision-dossiers",

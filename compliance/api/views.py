@@ -30,6 +30,7 @@ from compliance.api.serializers import (
     JobOutputSerializer,
     ModelVersionInputSerializer,
     ModelVersionOutputSerializer,
+    ReviewOutputSerializer,
 )
 from compliance.decisions import Submission, decision_submit
 from compliance.decisions.selectors import decision_list
@@ -42,6 +43,7 @@ from compliance.models import AISystem, Decision, Dossier, Job, ModelVersion
 from compliance.principals import Principal, principal_for_request
 from compliance.registry.selectors import ai_system_list, model_version_list
 from compliance.registry.services import ai_system_register, model_version_register
+from compliance.reviews import review_list
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(
@@ -351,3 +353,20 @@ class DossierVerifyApi(PrincipalMixin, generics.GenericAPIView):
                 "sha256": dossier.sha256,
             }
         )
+
+
+class DecisionReviewsApi(PrincipalMixin, generics.GenericAPIView):
+    """The decision's human reviews, oldest first (superseded ones included); its
+    final outcome is on the decision itself."""
+
+    actions = {"GET": "review.read"}
+    model = Decision
+    selector = decision_list
+    serializer_class = ReviewOutputSerializer
+    pagination_class = None
+
+    @extend_schema(responses={200: ReviewOutputSerializer(many=True)})
+    def get(self, request: Request, pk: int) -> Response:
+        decision = self.get_object()
+        rows = review_list(principal=self.principal, decision=decision)
+        return Response(ReviewOutputSerializer(rows, many=True).data)

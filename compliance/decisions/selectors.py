@@ -13,9 +13,14 @@ from compliance.principals import Principal
 
 
 def decision_list(*, principal: Principal) -> QuerySet[Decision]:
+    """The organisation's decisions; for a client system, only those it submitted
+    (their reviews and final outcomes are its own business, not its neighbours')."""
     require(principal, "decision.read")
-    return Decision.objects.filter(organization=principal.organization).select_related(
-        "ai_system", "model_version", "client_system"
+    queryset = Decision.objects.filter(organization=principal.organization)
+    if principal.is_client:
+        queryset = queryset.filter(client_system=principal.client_system)
+    return queryset.select_related(
+        "ai_system", "model_version", "client_system", "final_outcome_by"
     )
 
 

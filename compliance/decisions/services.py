@@ -118,6 +118,12 @@ def decision_submit(*, principal: Principal, submission: Submission) -> Submitte
                 prediction_consistent=consistent,
                 reproduced_score=reproduced,
                 submission_sha256=submission_sha,
+                # a score the model does not give goes to a person first
+                status=(
+                    Decision.Status.NEEDS_REVIEW
+                    if consistent is False
+                    else Decision.Status.UNREVIEWED
+                ),
             )
             audit_event_append(
                 actor=principal.actor,
@@ -131,6 +137,7 @@ def decision_submit(*, principal: Principal, submission: Submission) -> Submitte
                     "outcome": decision.outcome,
                     "submission_sha256": submission_sha,
                     "prediction_consistent": consistent,
+                    "status": decision.status,
                 },
             )
             if mv.ai_system.explain_on_receipt:

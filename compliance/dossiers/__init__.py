@@ -7,21 +7,28 @@ from compliance.dossiers.content import DossierIncomplete, dossier_content, regi
 from compliance.dossiers.handler import DossierHandler
 from compliance.dossiers.render import SafeFetcher, dossier_render
 from compliance.dossiers.services import (
+    DossierRequested,
     dossier_download,
     dossier_issue,
+    dossier_issue_request,
     dossier_request,
     dossier_verify,
 )
+from compliance.dossiers.signing import DossierSigningFailed, dossier_sign
 
 __all__ = [
     "DossierHandler",
     "DossierIncomplete",
+    "DossierRequested",
+    "DossierSigningFailed",
     "SafeFetcher",
     "dossier_content",
     "dossier_download",
     "dossier_issue",
+    "dossier_issue_request",
     "dossier_render",
     "dossier_request",
+    "dossier_sign",
     "dossier_verify",
     "regimes",
 ]

@@ -127,7 +127,16 @@ def dossier_content(decision: Decision) -> DossierContent:
         "methods": list(newest.values()),
         "charts": charts,
         "attribution_rows": attribution_rows,
-        "reviews": list(decision.reviews.select_related("reviewer")),
+        "reviews": list(
+            decision.reviews.select_related(
+                "reviewer", "supersedes", "confirmation__confirmed_by"
+            )
+        ),
+        "final_outcome_by": (
+            decision.final_outcome_by.get_username()
+            if decision.final_outcome_by is not None
+            else ""
+        ),
         "regimes": rules,
         "events": list(events),
         "retention": RETENTION,

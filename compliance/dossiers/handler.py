@@ -13,10 +13,16 @@ from compliance.dossiers.services import (
     VersionTaken,
     dossier_render_next,
     dossier_store,
+    dossier_unchanged,
 )
+from compliance.dossiers.signing import DossierSigningFailed
 from compliance.jobs import JobDone, JobFailed, JobRetry, Outcome
 from compliance.jobs.handlers import AuditEntry, Progress
-from compliance.models import Job
+from compliance.models import Dossier, Job
+
+
+def _reissue_reason(job: Job) -> str:
+    return str((job.payload or {}).get("reissue_reason", ""))
 
 
 class DossierHandler:
@@ -28,17 +34,36 @@ class DossierHandler:
     def run(self, jobs: Sequence[Job], progress: Progress) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for job in jobs:
+            reason = _reissue_reason(job)
+            existing = None if reason else dossier_unchanged(job.decision)
             try:
-                outcomes.append(JobDone(dossier_render_next(job.decision)))
+                outcomes.append(
+                    JobDone(
+                        existing
+                        or dossier_render_next(job.decision, reissue_reason=reason)
+                    )
+                )
             except DossierIncomplete as exc:
                 outcomes.append(JobFailed("incomplete", exc.detail))
+            except DossierSigningFailed as exc:
+                outcomes.append(JobFailed("signing_failed", exc.detail))
             progress(len(outcomes) / len(jobs))
         return outcomes
 
     def store(self, done: Sequence[tuple[Job, Any]], *, actor: str) -> list[AuditEntry]:
         events: list[AuditEntry] = []
         for job, rendered in done:
+            if isinstance(rendered, Dossier):  # unchanged content: that version
+                Job.objects.filter(pk=job.pk).update(dossier=rendered)
+                job.dossier = rendered
+                continue
             assert isinstance(rendered, RenderedDossier)  # noqa: S101 (typed by run)
+            if not rendered.reissue_reason and (
+                existing := dossier_unchanged(job.decision)
+            ):  # issued meanwhile with the same content: store nothing new
+                Job.objects.filter(pk=job.pk).update(dossier=existing)
+                job.dossier = existing
+                continue
             try:
                 dossier, event = dossier_store(
                     job.decision, rendered, issued_by=job.requested_by or actor

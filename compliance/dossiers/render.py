@@ -57,6 +57,17 @@ def _fetcher_class() -> Any:
     return _Fetcher
 
 
+def _verify_api_url() -> str:
+    """The public API endpoint beside the verification page (same origin)."""
+    page = settings.DOSSIER_VERIFY_URL
+    origin = page.split("/", 3)[:3] if "://" in page else []
+    return (
+        "/".join(origin) + "/api/v1/public/verify"
+        if origin
+        else "/api/v1/public/verify"
+    )
+
+
 def dossier_render(
     decision: Decision,
     *,
@@ -75,6 +86,8 @@ def dossier_render(
             "public_id": public_id,
             "version": version,
             "issued_at": timezone.now(),
+            "verify_url": settings.DOSSIER_VERIFY_URL,
+            "verify_api_url": _verify_api_url(),
         },
     )
     policy = fetcher or SafeFetcher()

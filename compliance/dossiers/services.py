@@ -4,6 +4,7 @@ immutable: a reissue is a new version."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 
@@ -14,19 +15,28 @@ from django.utils import timezone
 from compliance.audit import audit_event_append
 from compliance.dossiers.content import dossier_content_complete
 from compliance.dossiers.render import SafeFetcher, dossier_render
+from compliance.dossiers.signing import dossier_sign
 from compliance.errors import ValidationFailed
+from compliance.explanations.selectors import explanations_newest
 from compliance.jobs import job_create
 from compliance.models import Decision, Dossier, Job
 from compliance.policy import require
 from compliance.principals import Operator, Principal
+
+# a change to what a dossier shows for the same inputs (the template) bumps this, so
+# the next request renders anew
+CONTENT_LAYOUT = "dossier-2"
+MAX_REISSUE_REASON = 2000
 
 
 @dataclass(frozen=True)
 class RenderedDossier:
     public_id: str
     version: int
-    pdf: bytes
+    pdf: bytes  # signed
     pages: int
+    content_sha256: str = ""
+    reissue_reason: str = ""
 
     @property
     def sha256(self) -> str:
@@ -42,17 +52,53 @@ def next_version(decision: Decision) -> int:
     return (latest or 0) + 1
 
 
+def dossier_content_sha256(decision: Decision) -> str:
+    """What a dossier's content is made from: the decision's state, its newest
+    explanation per method, its reviews, the layout. Not the audit extract, which
+    every download lengthens: reading a dossier is no reason to issue another."""
+    made_from = {
+        "layout": CONTENT_LAYOUT,
+        "decision": decision.pk,
+        "model_version": decision.model_version_id,
+        "outcome": decision.outcome,
+        "status": getattr(decision, "status", ""),
+        "final_outcome": getattr(decision, "final_outcome", ""),
+        "explanations": [[e.method, e.pk] for e in explanations_newest(decision)],
+        "reviews": sorted(decision.reviews.values_list("pk", flat=True)),
+    }
+    canonical = json.dumps(made_from, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def dossier_unchanged(decision: Decision) -> Dossier | None:
+    """The newest version, when the decision's content has not changed since."""
+    latest = (
+        Dossier.objects.filter(decision=decision).defer("pdf").order_by("-version")
+    ).first()
+    if latest is not None and latest.content_sha256 == dossier_content_sha256(decision):
+        return latest
+    return None
+
+
 def dossier_render_next(
-    decision: Decision, *, fetcher: SafeFetcher | None = None
+    decision: Decision,
+    *,
+    fetcher: SafeFetcher | None = None,
+    reissue_reason: str = "",
 ) -> RenderedDossier:
-    """Render the decision's next version (outside any transaction: it takes up to a
-    second and must not hold the database's write lock)."""
+    """Render and sign the decision's next version (outside any transaction: it takes
+    a second or two and a round trip to the TSA, and must not hold the database's
+    write lock)."""
     version = next_version(decision)
     public_id = f"DOS-{uuid.uuid4().hex[:12].upper()}"
+    content_sha256 = dossier_content_sha256(decision)
     pdf, pages = dossier_render(
         decision, public_id=public_id, version=version, fetcher=fetcher
     )
-    return RenderedDossier(public_id, version, pdf, pages)
+    signed = dossier_sign(pdf, organization=decision.organization)
+    return RenderedDossier(
+        public_id, version, signed, pages, content_sha256, reissue_reason
+    )
 
 
 def dossier_store(
@@ -75,6 +121,8 @@ def dossier_store(
         pages=rendered.pages,
         issued_by=issued_by[:200],
         issued_at=timezone.now(),
+        content_sha256=rendered.content_sha256,
+        reissue_reason=rendered.reissue_reason,
     )
     event = {
         "actor": issued_by,
@@ -86,9 +134,24 @@ def dossier_store(
             "dossier": rendered.public_id,
             "version": rendered.version,
             "sha256": rendered.sha256,
+            **(
+                {"reissue_reason": rendered.reissue_reason}
+                if rendered.reissue_reason
+                else {}
+            ),
         },
     }
     return dossier, event
+
+
+def _reissue_reason(reissue_reason: str) -> str:
+    reason = (reissue_reason or "").strip()
+    if len(reason) > MAX_REISSUE_REASON:
+        raise ValidationFailed(
+            f"A reissue reason has at most {MAX_REISSUE_REASON} characters.",
+            {"reissue_reason": [f"At most {MAX_REISSUE_REASON} characters."]},
+        )
+    return reason
 
 
 def dossier_issue(
@@ -96,12 +159,17 @@ def dossier_issue(
     principal: Principal | Operator,
     decision: Decision,
     fetcher: SafeFetcher | None = None,
+    reissue_reason: str = "",
 ) -> Dossier:
     """Render and store the next version now (tools and tests; people and clients
-    request a job with ``dossier_request``)."""
+    request a job with ``dossier_request``). Unchanged content and no
+    ``reissue_reason``: the existing version, nothing rendered."""
     require(principal, "dossier.request", decision)
+    reason = _reissue_reason(reissue_reason)
+    if not reason and (existing := dossier_unchanged(decision)) is not None:
+        return existing
     for _ in range(3):
-        rendered = dossier_render_next(decision, fetcher=fetcher)
+        rendered = dossier_render_next(decision, fetcher=fetcher, reissue_reason=reason)
         try:
             with transaction.atomic():
                 dossier, event = dossier_store(
@@ -116,17 +184,63 @@ def dossier_issue(
     )
 
 
-def dossier_request(*, principal: Principal | Operator, decision: Decision) -> Job:
-    """Queue a dossier job; refuse now (400) when required content is missing."""
-    require(principal, "dossier.request", decision)
+@dataclass(frozen=True)
+class DossierRequested:
+    """Either the unchanged version that exists (nothing queued) or the job that will
+    issue the next one."""
+
+    existing: Dossier | None = None
+    job: Job | None = None
+
+
+def _dossier_job(
+    principal: Principal | Operator, decision: Decision, reason: str
+) -> Job:
     dossier_content_complete(decision)
+    # the same content asks for the same job (queued, running or done); a reissue
+    # always for a new one
+    request = (
+        f"dossier:reissue:{uuid.uuid4().hex}"
+        if reason
+        else f"dossier:content:{dossier_content_sha256(decision)}"
+    )
     job, _ = job_create(
         kind=Job.Kind.DOSSIER,
         decision=decision,
-        request_sha256=uuid.uuid4().hex,  # every request is a new version
+        request_sha256=hashlib.sha256(request.encode()).hexdigest(),
         requested_by=principal.actor,
+        payload={"reissue_reason": reason} if reason else None,
     )
     return job
+
+
+def dossier_issue_request(
+    *,
+    principal: Principal | Operator,
+    decision: Decision,
+    reissue_reason: str = "",
+) -> DossierRequested:
+    """Issue a dossier: the existing version when the content has not changed since
+    it was issued (and no reissue reason is given), else the job that renders the
+    next one; refuse now (400) when required content is missing."""
+    require(principal, "dossier.request", decision)
+    reason = _reissue_reason(reissue_reason)
+    if not reason and (existing := dossier_unchanged(decision)) is not None:
+        return DossierRequested(existing=existing)
+    return DossierRequested(job=_dossier_job(principal, decision, reason))
+
+
+def dossier_request(
+    *,
+    principal: Principal | Operator,
+    decision: Decision,
+    reissue_reason: str = "",
+) -> Job:
+    """Queue a dossier job; refuse now (400) when required content is missing. For
+    unchanged content it is the job that issued (or is issuing) that version, and a
+    job that finds its content already issued stores nothing new."""
+    require(principal, "dossier.request", decision)
+    return _dossier_job(principal, decision, _reissue_reason(reissue_reason))
 
 
 def dossier_download(*, principal: Principal, dossier: Dossier) -> bytes:

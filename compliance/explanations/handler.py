@@ -77,7 +77,13 @@ class ExplanationHandler:
                 for method in result.methods.values()
             ]
         )
-        flagged = [job.decision_id for job, result in done if result.needs_review]
+        # a failed quality check or a protected attribute's influence sends the
+        # decision to a person
+        flagged = [
+            job.decision_id
+            for job, result in done
+            if result.needs_review or result.warnings
+        ]
         if flagged:
             Decision.objects.filter(
                 pk__in=flagged, status=Decision.Status.UNREVIEWED
@@ -93,6 +99,7 @@ class ExplanationHandler:
                     "job": job.pk,
                     "methods": job.methods,
                     "needs_review": result.needs_review,
+                    "protected_influence": bool(result.warnings),
                     "input_sha256": next(iter(result.methods.values())).manifest[
                         "input_sha256"
                     ],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from compliance.models.audit import AuditEvent
 from compliance.models.decisions import Decision, PreliminaryView, Review
+from compliance.models.idempotency import IdempotencyKey
 from compliance.models.jobs import Job
 from compliance.models.registry import AISystem, ModelVersion, _weights_upload_to
 from compliance.models.results import Dossier, Explanation, ExplanationRun
@@ -21,6 +22,7 @@ __all__ = [
     "Dossier",
     "Explanation",
     "ExplanationRun",
+    "IdempotencyKey",
     "Job",
     "Membership",
     "ModelVersion",

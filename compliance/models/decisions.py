@@ -13,8 +13,10 @@ class Decision(models.Model):
     class Status(models.TextChoices):
         UNREVIEWED = "unreviewed", "Unreviewed"
         NEEDS_REVIEW = "needs_review", "Needs review"
+        # reviewed, not yet final: an overturn waiting for a second officer (four-eyes)
         REVIEWED = "reviewed", "Reviewed"
         ESCALATED = "escalated", "Escalated"
+        FINAL = "final", "Final"
 
     # no single-column indexes where a composite one below leads with the column: every
     # index is written on each submission
@@ -56,6 +58,17 @@ class Decision(models.Model):
     submission_sha256 = models.CharField(
         max_length=64, help_text="Canonical hash of the submission."
     )
+    # the outcome that stands after human review (the model's, or the one an overturn
+    # gave); set only by compliance.reviews when the decision becomes final
+    final_outcome = models.CharField(max_length=100, blank=True)
+    final_outcome_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    finalized_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-decided_at", "-id"]
@@ -75,7 +88,8 @@ class Decision(models.Model):
 
 
 class Review(models.Model):
-    """A human review; append-only."""
+    """A human review; append-only. A reviewer who changes their mind records a new
+    review that ``supersedes`` their earlier one, with a reason."""
 
     class Action(models.TextChoices):
         UPHOLD = "uphold", "Uphold"
@@ -91,6 +105,14 @@ class Review(models.Model):
     action = models.CharField(max_length=16, choices=Action.choices)
     justification = models.TextField()
     human_outcome = models.CharField(max_length=100, blank=True)
+    supersedes = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="superseded_by",
+    )
+    supersede_reason = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -98,6 +120,22 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} of decision {self.decision_id}"
+
+
+class ReviewConfirmation(models.Model):
+    """A second officer's confirmation of an overturn (four-eyes); immutable."""
+
+    review = models.OneToOneField(
+        Review, on_delete=models.PROTECT, related_name="confirmation"
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Confirmation of review {self.review_id}"
 
 
 class PreliminaryView(models.Model):

@@ -30,6 +30,13 @@ class AISystem(models.Model):
         blank=True,
         help_text="Methods for explain-on-receipt; empty = default.",
     )
+    four_eyes_overturn = models.BooleanField(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="An overturn waits for a second officer's confirmation; "
+        "unset: on for Annex III systems.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,6 +49,13 @@ class AISystem(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def four_eyes_required(self) -> bool:
+        """Whether an overturn needs a second officer (default: Annex III systems)."""
+        if self.four_eyes_overturn is not None:
+            return self.four_eyes_overturn
+        return bool(self.annex_iii_category.strip())
 
 
 def _weights_upload_to(instance: ModelVersion, filename: str) -> str:

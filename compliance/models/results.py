@@ -95,6 +95,11 @@ class Dossier(models.Model):
     pages = models.PositiveIntegerField()
     issued_by = models.CharField(max_length=200)
     issued_at = models.DateTimeField()
+    # what the content was made from (decision state, explanations, reviews): issuing
+    # again with the same content returns this version instead of a new one
+    content_sha256 = models.CharField(max_length=64, blank=True, default="")
+    # why a version with unchanged content was issued anyway (empty otherwise)
+    reissue_reason = models.TextField(blank=True, default="")
 
     class Meta:
         ordering = ["decision", "-version"]

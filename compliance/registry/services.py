@@ -14,7 +14,7 @@ from compliance.audit import audit_event_append, canonical_json
 from compliance.errors import Conflict, ValidationFailed
 from compliance.models import AISystem, ModelVersion
 from compliance.policy import require
-from compliance.principals import Principal
+from compliance.principals import Operator, Principal
 
 AI_SYSTEM_FIELDS = (
     "name",
@@ -66,9 +66,96 @@ def ai_system_register(
             **{k: getattr(ai_system, k) for k in AI_SYSTEM_FIELDS},
             "explain_on_receipt": explain_on_receipt,
             "default_explanation_methods": methods,
+            "four_eyes_required": ai_system.four_eyes_required,
         },
     )
     return ai_system
+
+
+# what an operator may change on a registered AI system (its name and organisation
+# never change: decisions and dossiers name them)
+AI_SYSTEM_UPDATABLE = (
+    "provider",
+    "intended_purpose",
+    "annex_iii_category",
+    "deployer",
+    "instructions_for_use",
+    "known_limitations",
+    "explain_on_receipt",
+    "blind_first_review",
+    "four_eyes_overturn",
+)
+
+
+@transaction.atomic
+def ai_system_update(
+    *, operator: Operator, ai_system: AISystem, **changes: Any
+) -> AISystem:
+    """Change an AI system's description or review settings; the audit event holds
+    the old and new value of each field that changed (``annex_iii_category`` decides
+    the regimes a dossier names and, unless set, whether overturns need four eyes)."""
+    require(operator, "ai_system.update")
+    unknown = sorted(set(changes) - set(AI_SYSTEM_UPDATABLE))
+    if unknown:
+        raise ValidationFailed(
+            "These fields cannot be changed.",
+            {field: ["Cannot be changed."] for field in unknown},
+        )
+    ai_system = AISystem.objects.select_for_update().get(pk=ai_system.pk)
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    four_eyes_before = ai_system.four_eyes_required
+    for field, value in changes.items():
+        if getattr(ai_system, field) != value:
+            old[field], new[field] = getattr(ai_system, field), value
+            setattr(ai_system, field, value)
+    if not new:
+        return ai_system
+    ai_system.save(update_fields=list(new))
+    if ai_system.four_eyes_required != four_eyes_before:
+        old["four_eyes_required"] = four_eyes_before
+        new["four_eyes_required"] = ai_system.four_eyes_required
+    audit_event_append(
+        actor=operator.actor,
+        organization=ai_system.organization,
+        action="ai_system.updated",
+        object_type="ai_system",
+        object_id=ai_system.pk,
+        payload={"old": old, "new": new},
+    )
+    return ai_system
+
+
+@transaction.atomic
+def model_version_retire(
+    *, operator: Operator, model_version: ModelVersion
+) -> ModelVersion:
+    """Retire a model version: it accepts no new decisions (replays of stored ones
+    still answer); its decisions, explanations and dossiers stay as they are."""
+    require(operator, "model_version.retire")
+    mv = (
+        ModelVersion.objects.select_for_update()
+        .select_related("ai_system__organization")
+        .get(pk=model_version.pk)
+    )
+    if not mv.is_active:
+        return mv
+    mv.is_active = False
+    mv.save(update_fields=["is_active"])
+    audit_event_append(
+        actor=operator.actor,
+        organization=mv.ai_system.organization,
+        action="model_version.retired",
+        object_type="model_version",
+        object_id=mv.pk,
+        payload={
+            "ai_system": mv.ai_system_id,
+            "version": mv.version,
+            "old": {"is_active": True},
+            "new": {"is_active": False},
+        },
+    )
+    return mv
 
 
 def _methods_check(methods: list[str]) -> None:

@@ -15,7 +15,7 @@ from compliance.audit import audit_event_append
 from compliance.errors import Conflict, ValidationFailed
 from compliance.models import ApiKey, ClientSystem, Membership, Organization
 from compliance.policy import require
-from compliance.principals import SYSTEM_OPERATOR, Operator, actor_label
+from compliance.principals import SYSTEM_ACTOR, SYSTEM_OPERATOR, Operator, actor_label
 
 
 @transaction.atomic
@@ -59,6 +59,39 @@ def membership_create(
         object_type="membership",
         object_id=membership.pk,
         payload={"username": username, "role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_grant(
+    *,
+    user: Any,
+    organization: Organization,
+    role: str,
+    operator: Operator = SYSTEM_OPERATOR,
+) -> Membership:
+    """Give an existing account a role in an organisation (one organisation each)."""
+    require(operator, "membership.create")
+    if role not in Membership.Role.values:
+        raise ValidationFailed(
+            "Unknown role.", {"role": [f"One of {', '.join(Membership.Role)}."]}
+        )
+    if Membership.objects.filter(user=user).exists():
+        raise Conflict(
+            f"{user.get_username()} already belongs to an organisation.",
+            {"user": ["Already a member of an organisation."]},
+        )
+    membership = Membership.objects.create(
+        user=user, organization=organization, role=role
+    )
+    audit_event_append(
+        actor=operator.actor,
+        organization=organization,
+        action="membership.created",
+        object_type="membership",
+        object_id=membership.pk,
+        payload={"username": user.get_username(), "role": role},
     )
     return membership
 
@@ -133,21 +166,272 @@ def api_key_revoke(*, api_key: ApiKey, operator: Operator = SYSTEM_OPERATOR) -> 
         action="api_key.revoked",
         object_type="api_key",
         object_id=api_key.prefix,
-        payload={"client_system": api_key.client_system_id},
+        payload={
+            "client_system": api_key.client_system_id,
+            "old": {"revoked": False},
+            "new": {"revoked": True, "revoked_at": api_key.revoked_at.isoformat()},
+        },
     )
     return api_key
 
 
 @transaction.atomic
-def login_record(*, user: Any) -> None:
+def api_key_expire(
+    *,
+    api_key: ApiKey,
+    expires_at: datetime | None = None,
+    operator: Operator = SYSTEM_OPERATOR,
+) -> ApiKey:
+    """Set a key's expiry (default: now, which ends it at once)."""
+    require(operator, "api_key.expire")
+    api_key = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    old = api_key.expiry_date
+    new = expires_at or timezone.now()
+    api_key.expiry_date = new
+    api_key.save(update_fields=["expiry_date"])
+    audit_event_append(
+        actor=operator.actor,
+        organization=api_key.client_system.organization,
+        action="api_key.expiry_changed",
+        object_type="api_key",
+        object_id=api_key.prefix,
+        payload={
+            "client_system": api_key.client_system_id,
+            "old": {"expires_at": old.isoformat() if old else None},
+            "new": {"expires_at": new.isoformat()},
+        },
+    )
+    return api_key
+
+
+def _changes(obj: Any, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Apply ``changes`` to ``obj``; return the fields that changed, old and new."""
+    old: dict[str, Any] = {}
+    new: dict[str, Any] = {}
+    for field, value in changes.items():
+        if getattr(obj, field) != value:
+            old[field] = getattr(obj, field)
+            new[field] = value
+            setattr(obj, field, value)
+    return {"old": old, "new": new}
+
+
+@transaction.atomic
+def organization_update(
+    *,
+    organization: Organization,
+    name: str | None = None,
+    jurisdiction: str | None = None,
+    operator: Operator = SYSTEM_OPERATOR,
+) -> Organization:
+    """Rename an organisation or change its jurisdiction (which decides the regimes
+    a dossier names). The slug never changes: it identifies the organisation."""
+    require(operator, "organization.update")
+    organization = Organization.objects.select_for_update().get(pk=organization.pk)
+    wanted: dict[str, Any] = {}
+    if name is not None:
+        if not name.strip():
+            raise ValidationFailed("A name is required.", {"name": ["Required."]})
+        wanted["name"] = name.strip()
+    if jurisdiction is not None:
+        if jurisdiction not in Organization.Jurisdiction.values:
+            raise ValidationFailed(
+                "Unknown jurisdiction.",
+                {"jurisdiction": [f"One of {', '.join(Organization.Jurisdiction)}."]},
+            )
+        wanted["jurisdiction"] = jurisdiction
+    change = _changes(organization, wanted)
+    if change["new"]:
+        organization.save(update_fields=list(change["new"]))
+        audit_event_append(
+            actor=operator.actor,
+            organization=organization,
+            action="organization.updated",
+            object_type="organization",
+            object_id=organization.pk,
+            payload=change,
+        )
+    return organization
+
+
+@transaction.atomic
+def membership_role_change(
+    *, membership: Membership, role: str, operator: Operator = SYSTEM_OPERATOR
+) -> Membership:
+    require(operator, "membership.update")
+    if role not in Membership.Role.values:
+        raise ValidationFailed(
+            "Unknown role.", {"role": [f"One of {', '.join(Membership.Role)}."]}
+        )
+    membership = (
+        Membership.objects.select_for_update()
+        .select_related("user", "organization")
+        .get(pk=membership.pk)
+    )
+    change = _changes(membership, {"role": role})
+    if change["new"]:
+        membership.save(update_fields=["role"])
+        audit_event_append(
+            actor=operator.actor,
+            organization=membership.organization,
+            action="membership.role_changed",
+            object_type="membership",
+            object_id=membership.pk,
+            payload={"username": membership.user.get_username(), **change},
+        )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(
+    *, membership: Membership, operator: Operator = SYSTEM_OPERATOR
+) -> None:
+    """End a person's membership: they keep their account (their reviews name it)
+    but no longer act in the organisation."""
+    require(operator, "membership.remove")
+    membership = Membership.objects.select_related("user", "organization").get(
+        pk=membership.pk
+    )
+    organization, pk = membership.organization, membership.pk
+    old = {"username": membership.user.get_username(), "role": membership.role}
+    membership.delete()
+    audit_event_append(
+        actor=operator.actor,
+        organization=organization,
+        action="membership.removed",
+        object_type="membership",
+        object_id=pk,
+        payload={"old": old, "new": None},
+    )
+
+
+@transaction.atomic
+def client_system_rename(
+    *, client_system: ClientSystem, name: str, operator: Operator = SYSTEM_OPERATOR
+) -> ClientSystem:
+    """Rename a client system. Its organisation never changes: its keys and its
+    decisions belong to that organisation."""
+    require(operator, "client_system.rename")
+    client_system = ClientSystem.objects.select_for_update().get(pk=client_system.pk)
+    name = name.strip()
+    if not name:
+        raise ValidationFailed("A name is required.", {"name": ["Required."]})
+    if (
+        ClientSystem.objects.filter(organization=client_system.organization, name=name)
+        .exclude(pk=client_system.pk)
+        .exists()
+    ):
+        raise Conflict(f"A client system named '{name}' already exists.")
+    change = _changes(client_system, {"name": name})
+    if change["new"]:
+        client_system.save(update_fields=["name"])
+        audit_event_append(
+            actor=operator.actor,
+            organization=client_system.organization,
+            action="client_system.renamed",
+            object_type="client_system",
+            object_id=client_system.pk,
+            payload=change,
+        )
+    return client_system
+
+
+USER_FIELDS = (
+    "username",
+    "first_name",
+    "last_name",
+    "email",
+    "is_active",
+    "is_staff",
+    "is_superuser",
+)
+
+
+@transaction.atomic
+def user_save(*, user: Any, operator: Operator = SYSTEM_OPERATOR) -> Any:
+    """Save an account edited in Django admin (a new one, or changes to an existing
+    one); the event holds the old and new value of each field that changed. A new
+    password is recorded by the password hook, never its value."""
+    require(operator, "user.update")
+    model = get_user_model()
+    before = model.objects.filter(pk=user.pk).first() if user.pk else None
+    user.save()
+    if before is None:
+        action = "user.created"
+        change: dict[str, Any] = {
+            "old": None,
+            "new": {f: getattr(user, f) for f in USER_FIELDS},
+        }
+    else:
+        action = "user.updated"
+        changed = [f for f in USER_FIELDS if getattr(before, f) != getattr(user, f)]
+        change = {
+            "old": {f: getattr(before, f) for f in changed},
+            "new": {f: getattr(user, f) for f in changed},
+        }
+        if not changed:
+            return user
+    audit_event_append(
+        actor=operator.actor,
+        organization=_user_organization(user),
+        action=action,
+        object_type="user",
+        object_id=user.pk,
+        payload=change,
+    )
+    return user
+
+
+# --- sign-in events (from django.contrib.auth's signals, see compliance/receivers.py)
+
+
+def _user_organization(user: Any) -> Organization | None:
     membership = (
         Membership.objects.select_related("organization").filter(user=user).first()
     )
-    audit_event_append(
-        actor=actor_label(user=user),
-        organization=membership.organization if membership else None,
-        action="user.login",
-        object_type="user",
-        object_id=user.pk,
-        payload={},
-    )
+    return membership.organization if membership else None
+
+
+def _user_event(user: Any, action: str, payload: dict[str, Any]) -> None:
+    with transaction.atomic():
+        audit_event_append(
+            actor=actor_label(user=user),
+            organization=_user_organization(user),
+            action=action,
+            object_type="user",
+            object_id=user.pk,
+            payload=payload,
+        )
+
+
+def login_record(*, user: Any) -> None:
+    _user_event(user, "user.login", {})
+
+
+def logout_record(*, user: Any) -> None:
+    _user_event(user, "user.logout", {})
+
+
+def password_change_record(*, user: Any) -> None:
+    """A password was set (changed by its owner, reset, or set by an operator)."""
+    _user_event(user, "user.password_changed", {})
+
+
+USERNAME_KEPT = 150
+
+
+def login_failure_record(*, username: str, address: str = "") -> None:
+    """A failed sign-in, with the username as typed (cut to 150 characters); in the
+    user's organisation's trail when the username is one of its members'."""
+    # NUL is the one character PostgreSQL's text and jsonb refuse
+    typed = str(username or "")[:USERNAME_KEPT].replace("\x00", "\ufffd")
+    user = get_user_model().objects.filter(username=typed).first()
+    with transaction.atomic():
+        audit_event_append(
+            actor=SYSTEM_ACTOR,
+            organization=_user_organization(user) if user is not None else None,
+            action="user.login_failed",
+            object_type="user",
+            object_id=user.pk if user is not None else "",
+            payload={"username": typed, "address": address[:64]},
+        )

@@ -29,8 +29,12 @@ from compliance.models import Decision, Review
 from compliance.registry.selectors import ai_system_list
 from compliance.reviews import (
     MIN_JUSTIFICATION,
+    MIN_SUPERSEDE_REASON,
     preliminary_view_record,
     preliminary_view_required,
+    review_awaiting_confirmation,
+    review_confirm,
+    review_list,
     review_record,
 )
 from compliance.web.access import can_review, member_required
@@ -97,6 +101,13 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             title=f"Attributions ({current.method})",
         )
     history = decision_history(principal=principal, decision=decision)
+    reviews = list(review_list(principal=principal, decision=decision))
+    awaiting = review_awaiting_confirmation(decision=decision)
+    reviewer = can_review(principal)
+    own_standing = reviewer and any(
+        r.reviewer_id == principal.user.pk and getattr(r, "superseded_by", None) is None
+        for r in reviews
+    )
     return render(
         request,
         "cases/detail.html",
@@ -109,9 +120,15 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "explanations": shown,
             "current": current,
             "chart": chart,
-            "reviews": decision.reviews.select_related("reviewer"),
+            "reviews": reviews,
+            "awaiting": awaiting,
+            "can_confirm": reviewer
+            and awaiting is not None
+            and awaiting.reviewer_id != principal.user.pk,
+            "own_standing": own_standing,
+            "min_supersede_reason": MIN_SUPERSEDE_REASON,
             "history": history,
-            "can_review": can_review(principal),
+            "can_review": reviewer,
             "dossiers": decision_dossiers(principal=principal, decision=decision),
             "actions": Review.Action.choices,
             "min_justification": MIN_JUSTIFICATION,
@@ -157,9 +174,27 @@ def case_review(request: HttpRequest, pk: int) -> HttpResponse:
             decision=decision,
             action=request.POST.get("action", ""),
             justification=request.POST.get("justification", ""),
+            supersede_reason=request.POST.get("supersede_reason", ""),
         )
 
     return _reviewer_action(request, pk, act, "Your review was recorded.")
+
+
+@require_POST
+@member_required()
+def case_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """Four-eyes: a second officer confirms the overturn that waits."""
+
+    def act(decision: Decision) -> None:
+        review_confirm(
+            principal=request.principal,  # type: ignore[attr-defined]
+            decision=decision,
+            note=request.POST.get("note", ""),
+        )
+
+    return _reviewer_action(
+        request, pk, act, "Overturn confirmed; the decision is final."
+    )
 
 
 @require_POST

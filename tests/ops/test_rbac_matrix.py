@@ -40,6 +40,7 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
         "post": "explanation.request",
     },
     "api:decision-dossiers": {"post": "dossier.request"},
+    "api:decision-reviews": {"get": "review.read"},
     "api:dossier-list": {"get": "dossier.read"},
     "api:dossier-verify": {"post": "dossier.verify"},
     "api:dossier-detail": {"get": "dossier.read"},
@@ -48,6 +49,7 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "web:case-list": {"get": "case.read"},
     "web:case-detail": {"get": "case.read"},
     "web:case-review": {"post": "review.record"},
+    "web:case-confirm": {"post": "review.confirm"},
     "web:case-preliminary": {"post": "review.preliminary_view"},
     "web:case-explain": {"post": "review.record"},  # the UI's reviewer gate
     "web:case-dossier": {"post": "review.record"},

@@ -146,7 +146,8 @@ def test_a_review_needs_a_written_justification(world, justification):
 @pytest.mark.parametrize(
     ("action", "status", "human"),
     [
-        ("uphold", Decision.Status.REVIEWED, ""),
+        ("uphold", Decision.Status.FINAL, ""),
+        # an Annex III system: the overturn waits for a second officer (four-eyes)
         ("overturn", Decision.Status.REVIEWED, "other"),
         ("escalate", Decision.Status.ESCALATED, ""),
     ],

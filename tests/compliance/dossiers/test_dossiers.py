@@ -30,7 +30,6 @@ from compliance.principals import SYSTEM_OPERATOR, Principal
 from compliance.registry import services as registry
 from compliance.reviews import review_record
 from compliance.tenancy import services as tenancy
-from demo.train import DEMOS, build_artefacts
 from tests import factories
 
 HEADINGS = [
@@ -48,11 +47,6 @@ HEADINGS = [
     "12. Integrity",
 ]
 JUSTIFICATION = "Checked the inputs against the application file; the refusal stands."
-
-
-@pytest.fixture(scope="session")
-def demo_artefacts() -> dict[str, tuple[bytes, dict[str, Any]]]:
-    return {name: build_artefacts(definition) for name, definition in DEMOS.items()}
 
 
 def _case(
@@ -119,7 +113,7 @@ def _text(pdf: bytes) -> tuple[str, int]:
     ("name", "jurisdiction"), [("credit", "EU+US"), ("diagnosis", "EU")]
 )
 def test_a_demo_dossier_has_every_section_and_element(
-    db, demo_artefacts, name, jurisdiction
+    db, demo_artefacts, name, jurisdiction, settings
 ):
     decision = _case(demo_artefacts, name, jurisdiction)
     fetcher = dossiers.SafeFetcher()
@@ -143,7 +137,8 @@ def test_a_demo_dossier_has_every_section_and_element(
     assert "Completeness gap" in flat and "Infidelity" in flat and "Sensitivity" in flat
     assert JUSTIFICATION in flat
     assert decision.model_version.weights_sha256 in flat.replace(" ", "")
-    assert "The sha256 of this PDF is recorded" in flat
+    assert "sha256 is recorded in Inspectoscope's dossier register" in flat
+    assert f"Verify this document at {settings.DOSSIER_VERIFY_URL}" in flat
     assert f"page 1 of {pages}" in flat and f"page {pages} of {pages}" in flat
     assert f"version {dossier.version}" in flat and dossier.public_id in flat
     assert ("Regulation B" in flat) == (name == "credit")
@@ -263,8 +258,13 @@ def test_dossiers_are_immutable_versioned_and_verifiable(db, demo_artefacts, cli
     b = dossiers.dossier_download(dossier=first, principal=_auditor(first))
     assert a == b and hashlib.sha256(a).hexdigest() == first.sha256
     assert AuditEvent.objects.filter(action="dossier.downloaded").count() == 2
-    second = dossiers.dossier_issue(decision=decision, principal=SYSTEM_OPERATOR)
+    second = dossiers.dossier_issue(
+        decision=decision,
+        principal=SYSTEM_OPERATOR,
+        reissue_reason="The deployer's address was corrected.",
+    )
     assert (first.version, second.version) == (1, 2) and first.sha256 != second.sha256
+    assert second.reissue_reason == "The deployer's address was corrected."
     first.refresh_from_db()
     assert bytes(first.pdf) == a  # the first version is untouched
     org = decision.organization
