@@ -1,25 +1,43 @@
-"""The hash-chained audit trail.
+"""The hash-chained audit trail: one chain per organisation, one for the platform.
 
-Each event's hash is ``sha256(prev_hash + canonical JSON of the event)``, the first
-event chaining from 64 zeros. Appending is serialised (an advisory lock on
-PostgreSQL, IMMEDIATE transactions on SQLite) so the chain never forks.
+Each event's hash is ``HMAC-SHA256(key, prev_hash + canonical JSON of the event)``, the
+first event of a chain chaining from 64 zeros; the key comes from a file the database
+never holds (compliance.audit.keys), so whoever can write the table cannot recompute
+a consistent chain. Events written before the per-organisation chains form the closed
+``legacy`` chain, hashed with plain sha256 and checked as they were written.
+
+Appending is serialised per chain (an advisory lock keyed by the organisation on
+PostgreSQL, IMMEDIATE transactions on SQLite) so a chain never forks and tenants do not
+wait for each other.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
-from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from compliance.audit.keys import audit_keys
 from compliance.models import AuditEvent, Organization
 
 GENESIS_HASH = "0" * 64
-_ADVISORY_LOCK_KEY = 0x1A5D17  # any constant shared by every appender
+PLATFORM_CHAIN = "platform"
+LEGACY_CHAIN = "legacy"
+_ADVISORY_LOCK_CLASS = 0x1A5D17  # first half of every chain's lock key
+
+
+class UnknownAuditKey(LookupError):
+    """An event names a key that is not configured (retired and not kept?)."""
+
+
+def chain_key(organization_id: int | None) -> str:
+    """The chain an organisation's events (or, for None, the platform's) go to."""
+    return PLATFORM_CHAIN if organization_id is None else f"org:{organization_id}"
 
 
 def canonical_json(data: Any) -> str:
@@ -42,7 +60,7 @@ def _json_safe(value: Any) -> Any:
 
 
 def _event_document(event: AuditEvent) -> dict[str, Any]:
-    return {
+    document = {
         "sequence": event.sequence,
         "at": event.at.astimezone(UTC).isoformat(timespec="microseconds"),
         "actor": event.actor,
@@ -52,32 +70,53 @@ def _event_document(event: AuditEvent) -> dict[str, Any]:
         "object_id": event.object_id,
         "payload": event.payload,
     }
+    if event.key_id:  # keyed events also bind their chain and key
+        document["chain"] = event.chain
+        document["key_id"] = event.key_id
+    return document
 
 
-def audit_event_hash(event: AuditEvent, prev_hash: str) -> str:
-    return hashlib.sha256(
-        (prev_hash + canonical_json(_event_document(event))).encode()
-    ).hexdigest()
+def audit_event_hash(
+    event: AuditEvent, prev_hash: str, *, key: bytes | None = None
+) -> str:
+    """The event's hash: HMAC with the key its ``key_id`` names (or ``key``, given);
+    plain sha256 for legacy events (no ``key_id``)."""
+    message = (prev_hash + canonical_json(_event_document(event))).encode()
+    if not event.key_id:
+        return hashlib.sha256(message).hexdigest()
+    if key is None:
+        try:
+            key = audit_keys().by_id[event.key_id]
+        except KeyError:
+            raise UnknownAuditKey(
+                f"audit key {event.key_id} is not configured"
+            ) from None
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
-def _chain_head_locked() -> tuple[int, str]:
-    """The last event's sequence and hash, read after taking the appenders' lock.
+def _chain_head_locked(organization_id: int | None) -> tuple[int, str]:
+    """The chain's last sequence and hash, read after taking that chain's lock.
 
     Written in SQL: it runs on every audited request, and compiling the ORM query cost
     more CPU than the rest of the append. On PostgreSQL one function call (migration
-    0007) takes the lock and then reads the head with a fresh snapshot, which needs READ
-    COMMITTED (Django's default; under REPEATABLE READ the read would miss appends
-    committed while this transaction waited for the lock, and the chain would fork).
+    0011) takes the chain's lock and then reads its head with a fresh snapshot, which
+    needs READ COMMITTED (Django's default; under REPEATABLE READ the read would miss
+    appends committed while this transaction waited for the lock, and the chain would
+    fork).
     """
+    chain = chain_key(organization_id)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(
-                "SELECT * FROM inspectoscope_audit_chain_head(%s)", [_ADVISORY_LOCK_KEY]
+                "SELECT * FROM inspectoscope_audit_chain_head(%s, %s, %s)",
+                [_ADVISORY_LOCK_CLASS, (organization_id or 0) & 0x7FFFFFFF, chain],
             )
         else:  # SQLite: the IMMEDIATE transaction already holds the write lock
             table = connection.ops.quote_name(AuditEvent._meta.db_table)
             cursor.execute(
-                f"SELECT sequence, hash FROM {table} ORDER BY sequence DESC LIMIT 1"  # noqa: S608
+                f"SELECT sequence, hash FROM {table} WHERE chain = %s "  # noqa: S608
+                "ORDER BY sequence DESC LIMIT 1",
+                [chain],
             )
         row = cursor.fetchone()
     return (row[0], row[1]) if row else (0, GENESIS_HASH)
@@ -92,7 +131,8 @@ def audit_event_append(
     object_id: Any,
     payload: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain. Must run inside the caller's transaction."""
+    """Append one event to its organisation's chain. Must run inside the caller's
+    transaction."""
     return audit_events_append(
         [
             {
@@ -108,7 +148,7 @@ def audit_event_append(
 
 
 def audit_events_append(events: list[dict[str, Any]]) -> list[AuditEvent]:
-    """Append several events in order, with one read of the chain's end and one insert.
+    """Append several events in order, with one read of each chain's end and one insert.
 
     Each item has the keyword arguments of ``audit_event_append``. Must run inside the
     caller's transaction.
@@ -117,13 +157,24 @@ def audit_events_append(events: list[dict[str, Any]]) -> list[AuditEvent]:
         raise RuntimeError("audit events must be appended inside transaction.atomic().")
     if not events:
         return []
-    sequence, prev_hash = _chain_head_locked()
+    keys = audit_keys()
+    org_ids = [
+        item["organization"].pk if item["organization"] is not None else None
+        for item in events
+    ]
+    # chains locked in one order by every appender: two transactions that append to
+    # the same two chains cannot deadlock
+    heads = {
+        org_id: _chain_head_locked(org_id)
+        for org_id in sorted(set(org_ids), key=lambda pk: -1 if pk is None else pk)
+    }
     now = timezone.now()
     created = []
-    for item in events:
-        sequence += 1
+    for item, org_id in zip(events, org_ids, strict=True):
+        sequence, prev_hash = heads[org_id]
         event = AuditEvent(
-            sequence=sequence,
+            chain=chain_key(org_id),
+            sequence=sequence + 1,
             at=now,
             actor=item["actor"],
             organization=item["organization"],
@@ -132,51 +183,10 @@ def audit_events_append(events: list[dict[str, Any]]) -> list[AuditEvent]:
             object_id=str(item["object_id"]),
             payload=_json_safe(item.get("payload") or {}),
             prev_hash=prev_hash,
+            key_id=keys.current_id,
         )
-        event.hash = audit_event_hash(event, prev_hash)
-        prev_hash = event.hash
+        event.hash = audit_event_hash(event, prev_hash, key=keys.current)
+        heads[org_id] = (event.sequence, event.hash)
         created.append(event)
     AuditEvent.objects.bulk_create(created)
     return created
-
-
-@dataclass(frozen=True)
-class ChainVerification:
-    ok: bool
-    events_checked: int
-    first_broken_sequence: int | None = None
-    problem: str = ""
-
-
-def audit_chain_verify(*, batch_size: int = 2000) -> ChainVerification:
-    """Walk the whole chain in sequence order; report the first broken link."""
-    prev_hash = GENESIS_HASH
-    expected_sequence = 1
-    checked = 0
-    queryset = AuditEvent.objects.order_by("sequence")
-    for event in queryset.iterator(chunk_size=batch_size):
-        if event.sequence != expected_sequence:
-            return ChainVerification(
-                False,
-                checked,
-                expected_sequence,
-                f"sequence {expected_sequence} is missing (next present is {event.sequence})",
-            )
-        if event.prev_hash != prev_hash:
-            return ChainVerification(
-                False,
-                checked,
-                event.sequence,
-                "prev_hash does not match the previous event's hash",
-            )
-        if audit_event_hash(event, prev_hash) != event.hash:
-            return ChainVerification(
-                False,
-                checked,
-                event.sequence,
-                "contents do not match the recorded hash",
-            )
-        prev_hash = event.hash
-        expected_sequence += 1
-        checked += 1
-    return ChainVerification(True, checked)

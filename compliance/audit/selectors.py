@@ -14,8 +14,10 @@ JOB_OBJECT_TYPES = ("job", "explanation_job")
 
 def audit_event_list(*, principal: Principal) -> QuerySet[AuditEvent]:
     require(principal, "audit.read")
+    # newest first; ids follow the order of writing across the organisation's legacy
+    # events and its own chain
     return AuditEvent.objects.filter(organization=principal.organization).order_by(
-        "-sequence"
+        "-id"
     )
 
 
@@ -28,4 +30,4 @@ def decision_history(
         Q(object_type="decision", object_id=str(decision.pk))
         | Q(object_type__in=JOB_OBJECT_TYPES, payload__decision=decision.pk),
         organization=principal.organization,
-    ).order_by("sequence")
+    ).order_by("id")

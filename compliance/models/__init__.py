@@ -5,7 +5,7 @@ Writes go through the services of each package, never ``.save()`` from views.
 
 from __future__ import annotations
 
-from compliance.models.audit import AuditEvent
+from compliance.models.audit import AuditEvent, ChainAnchor
 from compliance.models.decisions import Decision, PreliminaryView, Review
 from compliance.models.idempotency import IdempotencyKey
 from compliance.models.jobs import Job
@@ -17,6 +17,7 @@ __all__ = [
     "AISystem",
     "ApiKey",
     "AuditEvent",
+    "ChainAnchor",
     "ClientSystem",
     "Decision",
     "Dossier",

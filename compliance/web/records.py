@@ -65,7 +65,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     if object_id:
         events = events.filter(object_id=object_id)
     chain = (
-        audit_chain_verify()
+        audit_chain_verify(organization=principal.organization)
         if request.method == "POST" and policy.can(principal, "audit.verify")
         else None
     )

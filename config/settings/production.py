@@ -6,6 +6,8 @@ from config.settings.base import *  # noqa: F403
 from config.settings.env import env_bool, env_int, env_required
 
 SECRET_KEY = env_required("SECRET_KEY")
+# the audit chains' HMAC key must be provided (AUDIT_HMAC_KEY_FILE), never made up
+AUDIT_HMAC_KEY_AUTOCREATE = False
 DEBUG = False
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

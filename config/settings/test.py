@@ -40,3 +40,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"api_key": None, "person": None, "anonymous": None},
 }
 LOGIN_ATTEMPTS_PER_MINUTE = 10_000
+
+# --- Audit chains (issue 12, parts 1-3): a fixed, committed test key (not a secret) ---
+AUDIT_HMAC_KEY_FILE = str(
+    Path(__file__).resolve().parents[2] / "tests/compliance/audit/test-hmac.key"
+)
+AUDIT_HMAC_RETIRED_KEY_FILES = []
+AUDIT_HMAC_KEY_AUTOCREATE = False
+# --- end of audit chains ---

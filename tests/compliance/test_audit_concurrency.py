@@ -1,4 +1,5 @@
-"""Concurrent appenders, each on its own connection and transaction, never fork the chain."""
+"""Concurrent appenders, each on its own connection and transaction, never fork a chain
+(one per organisation, one for the platform; each chain has its own lock)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,22 @@ import threading
 import pytest
 from django.db import connection, connections, transaction
 
-from compliance.audit import audit_chain_verify, audit_event_append
+from compliance.audit import audit_chain_verify, audit_event_append, chain_key
 from compliance.models import AuditEvent
+from tests import factories
 
 THREADS, APPENDS = 4, 25
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_appends_form_one_unbroken_chain():
+def test_concurrent_appends_form_unbroken_chains():
     if connection.vendor != "postgresql":
         pytest.skip(
             "SQLite serialises writers itself; the lock under test is PostgreSQL's "
             "(set DATABASE_URL=postgres://...)"
         )
+    organizations = [factories.make_org("chain-a"), factories.make_org("chain-b"), None]
     start = threading.Barrier(THREADS)
     failures: list[BaseException] = []
 
@@ -31,7 +34,7 @@ def test_concurrent_appends_form_one_unbroken_chain():
                 with transaction.atomic():
                     audit_event_append(
                         actor=f"thread-{n}",
-                        organization=None,
+                        organization=organizations[(n + i) % 3],
                         action="test.appended",
                         object_type="test",
                         object_id=f"{n}-{i}",
@@ -52,6 +55,9 @@ def test_concurrent_appends_form_one_unbroken_chain():
     )
     verification = audit_chain_verify()
     assert verification.ok, verification.problem
-    assert list(AuditEvent.objects.values_list("sequence", flat=True)) == list(
-        range(1, verification.events_checked + 1)
-    )
+    for organization in organizations:
+        chain = chain_key(organization.pk if organization else None)
+        sequences = AuditEvent.objects.filter(chain=chain).order_by("sequence")
+        assert list(sequences.values_list("sequence", flat=True)) == list(
+            range(1, sequences.count() + 1)
+        )
