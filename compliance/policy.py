@@ -56,7 +56,6 @@ RULES: dict[str, frozenset[str]] = {
     "audit.read": PEOPLE,
     "audit.verify": PEOPLE,
     "audit.anchor": OPERATORS,  # timestamp the chain heads (beat, audit_anchor)
-    "audit.anchor": OPERATORS,  # timestamp the chain heads (beat, audit_anchor)
     # the platform (Django admin, management commands)
     "organization.create": OPERATORS,
     "membership.create": OPERATORS,
