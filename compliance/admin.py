@@ -20,6 +20,7 @@ from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from compliance.errors import DomainError
 from compliance.models import (
@@ -439,6 +440,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
 # live in memberships, not in Django's groups.
 admin.site.unregister(get_user_model())
 admin.site.unregister(Group)
+# the API-key library's own key table is not ours (ours is ApiKey, per client system)
+if admin.site.is_registered(LibraryAPIKey):
+    admin.site.unregister(LibraryAPIKey)
 
 
 @admin.register(get_user_model())

@@ -45,3 +45,82 @@ def test_a_wrong_password_is_shown_as_an_error(world):
     assert (
         b"didn&#x27;t match" in response.content or b"didn't match" in response.content
     )
+
+
+def _last(action):
+    return AuditEvent.objects.filter(action=action).order_by("-id").first()
+
+
+def test_a_failed_login_is_audited_with_the_username_as_typed(world):
+    Client().post("/accounts/login/", {"username": "ACME-Officer", "password": "nope"})
+    event = _last("user.login_failed")
+    assert event.payload["username"] == "ACME-Officer"
+    assert "nope" not in str(event.payload)
+    # a member's username as typed: the event is in the organisation's trail
+    Client().post("/accounts/login/", {"username": "acme-officer", "password": "x"})
+    event = _last("user.login_failed")
+    assert event.organization == world.org
+    assert event.object_id == str(world.officer.pk)
+
+
+def test_a_failed_login_for_nobody_goes_to_the_platform_trail(world):
+    Client().post("/accounts/login/", {"username": "no-such-person", "password": "x"})
+    event = _last("user.login_failed")
+    assert event.organization is None
+    assert event.payload["username"] == "no-such-person"
+    # what PostgreSQL cannot store (NUL) is replaced, the rest kept as typed
+    from compliance.tenancy.services import login_failure_record
+
+    login_failure_record(username="x\x00" + "y" * 400)
+    event = _last("user.login_failed")
+    assert event.payload["username"] == "x\ufffd" + "y" * 148
+
+
+def test_a_logout_is_audited(world):
+    browser = Client()
+    browser.login(username="acme-officer", password="pw-123456789")
+    assert browser.post("/accounts/logout/").status_code in (200, 302)
+    event = _last("user.logout")
+    assert event.actor.endswith(":acme-officer") and event.organization == world.org
+
+
+def test_a_password_change_and_a_reset_are_audited(world):
+    browser = Client()
+    browser.login(username="acme-officer", password="pw-123456789")
+    before = AuditEvent.objects.filter(action="user.password_changed").count()
+    response = browser.post(
+        "/accounts/password_change/",
+        {
+            "old_password": "pw-123456789",
+            "new_password1": "a-new-long-pass-phrase",
+            "new_password2": "a-new-long-pass-phrase",
+        },
+    )
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action="user.password_changed").count() == (
+        before + 1
+    )
+    event = _last("user.password_changed")
+    assert event.object_id == str(world.officer.pk)
+    assert "pass-phrase" not in str(event.payload)
+
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    world.officer.refresh_from_db()  # the reset token covers the current password
+    uid = urlsafe_base64_encode(force_bytes(world.officer.pk))
+    token = default_token_generator.make_token(world.officer)
+    anonymous = Client()
+    form = anonymous.get(f"/accounts/reset/{uid}/{token}/", follow=True)
+    response = anonymous.post(
+        form.redirect_chain[-1][0],
+        {
+            "new_password1": "a-reset-long-pass-phrase",
+            "new_password2": "a-reset-long-pass-phrase",
+        },
+    )
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(action="user.password_changed").count() == (
+        before + 2
+    )
