@@ -247,6 +247,11 @@ def main() -> None:
         submitted = submit_samples(summary, DATA / "demo_models")
         explain_samples(summary, submitted)
         issue_dossiers(summary, submitted)
+        # anchor every audit chain's head now (timestamped by the local TSA); the
+        # worker's beat anchors them again every AUDIT_ANCHOR_INTERVAL_SECONDS
+        subprocess.run(
+            [sys.executable, "manage.py", "audit_anchor"], cwd=ROOT, check=False
+        )
         print("\nInspectoscope is running at", BASE)
         print("  API docs:", f"{BASE}/api/docs/", "  Django admin:", f"{BASE}/admin/")
         print("\nLogins (user / password / role / organisation):")

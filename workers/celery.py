@@ -11,7 +11,7 @@ from pathlib import Path
 from celery import Celery
 from kombu import Exchange, Queue
 
-from workers.routes import KIND_TASKS, SWEEP_TASK
+from workers.routes import ANCHOR_TASK, KIND_TASKS, SWEEP_TASK
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -24,6 +24,7 @@ app.conf.task_queues = tuple(
 app.conf.task_routes = {
     **{task: {"queue": queue} for task, queue in KIND_TASKS.values()},
     SWEEP_TASK: {"queue": "attributions"},
+    ANCHOR_TASK[0]: {"queue": ANCHOR_TASK[1]},
 }
 
 
@@ -34,7 +35,11 @@ def _beat_schedule() -> dict:
         "sweep-jobs": {
             "task": SWEEP_TASK,
             "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
-        }
+        },
+        "anchor-audit-chains": {
+            "task": ANCHOR_TASK[0],
+            "schedule": float(settings.AUDIT_ANCHOR_INTERVAL_SECONDS),
+        },
     }
 
 

@@ -8,3 +8,5 @@ KIND_TASKS = {
     "dossier": ("workers.tasks.dossiers_process", "dossiers"),
 }
 SWEEP_TASK = "workers.tasks.jobs_sweep"
+# periodic: timestamp every audit chain's head (CPU work: the dossiers queue)
+ANCHOR_TASK = ("workers.tasks.audit_chains_anchor", "dossiers")

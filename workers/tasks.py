@@ -14,7 +14,9 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
+from compliance.audit import audit_chains_anchor as anchor_service
 from compliance.jobs import job_wake, jobs_process, jobs_sweep
+from compliance.principals import SYSTEM_OPERATOR
 
 logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)
@@ -75,6 +77,14 @@ def dossiers_process(self: Any, batch_key: str = "", **_: Any) -> int:
 def sweep() -> dict[str, int]:
     """Periodic (Celery beat): reclaim expired leases, re-wake queued jobs."""
     return jobs_sweep()
+
+
+@shared_task(
+    name="workers.tasks.audit_chains_anchor", soft_time_limit=240, time_limit=300
+)
+def audit_chains_anchor() -> int:
+    """Periodic (Celery beat): timestamp every audit chain's head with the TSA."""
+    return len(anchor_service(operator=SYSTEM_OPERATOR))
 
 
 @shared_task(name="workers.tasks.ping", ignore_result=False)
