@@ -30,6 +30,8 @@ REVIEWERS = frozenset({OFFICER, ADMIN})
 OPERATORS = frozenset({PLATFORM_ADMIN, SYSTEM})
 # the platform itself (management commands, tools) may also ask for work
 REQUESTERS = frozenset({CLIENT, OFFICER, ADMIN}) | OPERATORS
+# anyone at all, signed in or not (the public verification page and endpoint)
+PUBLIC = "public"
 
 RULES: dict[str, frozenset[str]] = {
     # an organisation's registry
@@ -47,6 +49,8 @@ RULES: dict[str, frozenset[str]] = {
     "dossier.download": EVERY_ROLE,
     "dossier.verify": EVERY_ROLE,
     "dossier.request": REQUESTERS,
+    # genuine or not, by whom, which version, superseded: nothing of the content
+    "dossier.verify_public": EVERY_ROLE | OPERATORS | {PUBLIC},
     # the web UI's case work (people only)
     "case.read": PEOPLE,
     "review.record": REVIEWERS,

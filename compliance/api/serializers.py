@@ -17,6 +17,7 @@ from compliance.api.fields import (
     StrictCharField,
 )
 from compliance.api.schema import FEATURE_SCHEMA_REF
+from compliance.dossiers.selectors import dossier_superseded
 from compliance.models import (
     AISystem,
     Decision,
@@ -334,6 +335,10 @@ class ExplanationOutputSerializer(serializers.ModelSerializer):
 
 
 class DossierOutputSerializer(serializers.ModelSerializer):
+    # a newer version of the same decision's dossier exists
+    superseded = serializers.SerializerMethodField()
+    reissue_reason = serializers.CharField(read_only=True)
+
     class Meta:
         model = Dossier
         fields = [
@@ -346,8 +351,13 @@ class DossierOutputSerializer(serializers.ModelSerializer):
             "pages",
             "issued_by",
             "issued_at",
+            "superseded",
+            "reissue_reason",
         ]
         read_only_fields = fields
+
+    def get_superseded(self, obj: Dossier) -> bool:
+        return dossier_superseded(obj)
 
 
 class DossierVerifyInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

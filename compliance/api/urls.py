@@ -44,6 +44,11 @@ urlpatterns = [
     ),
     path("dossiers/", views.DossierListApi.as_view(), name="dossier-list"),
     path("dossiers/verify", views.DossierVerifyApi.as_view(), name="dossier-verify"),
+    path(
+        "public/verify",
+        views.PublicDossierVerifyApi.as_view(),
+        name="public-dossier-verify",
+    ),
     path("dossiers/<int:pk>/", views.DossierDetailApi.as_view(), name="dossier-detail"),
     path("dossiers/<int:pk>/pdf", views.DossierPdfApi.as_view(), name="dossier-pdf"),
     path("jobs/<int:pk>/", views.JobDetailApi.as_view(), name="job-detail"),

@@ -10,12 +10,14 @@ from django.http import HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compliance import dossiers
+from compliance.api.fields import RejectUnknownFieldsMixin, StrictCharField
 from compliance.api.filters import DecisionFilter, DossierFilter
 from compliance.api.parsers import StrictJSONParser
 from compliance.api.serializers import (
@@ -34,12 +36,13 @@ from compliance.api.serializers import (
 )
 from compliance.decisions import Submission, decision_submit
 from compliance.decisions.selectors import decision_list
-from compliance.dossiers.selectors import dossier_list
+from compliance.dossiers.selectors import dossier_list, dossier_superseded
 from compliance.errors import ValidationFailed
 from compliance.explanations import explanation_request
 from compliance.explanations.selectors import explanation_list
 from compliance.jobs.selectors import job_list
 from compliance.models import AISystem, Decision, Dossier, Job, ModelVersion
+from compliance.platform.throttles import PublicVerifyRateThrottle
 from compliance.principals import Principal, principal_for_request
 from compliance.registry.selectors import ai_system_list, model_version_list
 from compliance.registry.services import ai_system_register, model_version_register
@@ -252,15 +255,40 @@ class DecisionDossiersApi(PrincipalMixin, generics.GenericAPIView):
     selector = decision_list
     serializer_class = JobOutputSerializer
 
+    class DossierIssueInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+        # without it, unchanged content returns the version already issued
+        reissue_reason = StrictCharField(
+            required=False, allow_blank=True, max_length=2000
+        )
+
     @extend_schema(
-        request=None,
-        responses={202: JobOutputSerializer, **ERROR_RESPONSES},
+        request=DossierIssueInputSerializer,
+        responses={
+            200: OpenApiResponse(
+                DossierOutputSerializer,
+                description="The content has not changed since this version was "
+                "issued: it is the answer (send a reissue_reason for a new one)",
+            ),
+            202: JobOutputSerializer,
+            **ERROR_RESPONSES,
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
-        job = dossiers.dossier_request(
-            principal=self.principal, decision=self.get_object()
+        data = _validated(self.DossierIssueInputSerializer, request.data)
+        issued = dossiers.dossier_issue_request(
+            principal=self.principal,
+            decision=self.get_object(),
+            reissue_reason=data.get("reissue_reason", ""),
         )
-        return _job_accepted(request, job)
+        if issued.existing is not None:
+            location = reverse("api:dossier-detail", kwargs={"pk": issued.existing.pk})
+            return Response(
+                DossierOutputSerializer(issued.existing).data,
+                status=status.HTTP_200_OK,
+                headers={"Location": request.build_absolute_uri(location)},
+            )
+        assert issued.job is not None  # noqa: S101 (one of the two is set)
+        return _job_accepted(request, issued.job)
 
 
 class DossierListApi(PrincipalMixin, generics.ListAPIView):
@@ -351,6 +379,7 @@ class DossierVerifyApi(PrincipalMixin, generics.GenericAPIView):
                 "version": dossier.version,
                 "issued_at": dossier.issued_at,
                 "sha256": dossier.sha256,
+                "superseded": dossier_superseded(dossier),
             }
         )
 
@@ -370,3 +399,43 @@ class DecisionReviewsApi(PrincipalMixin, generics.GenericAPIView):
         decision = self.get_object()
         rows = review_list(principal=self.principal, decision=decision)
         return Response(ReviewOutputSerializer(rows, many=True).data)
+
+
+class PublicDossierVerifyApi(generics.GenericAPIView):
+    """For anyone, no key: is this PDF (or sha256) a dossier issued here? Only whether
+    it is genuine, the issuing organisation, dossier id, version, issue time and
+    whether a newer version supersedes it; never content. Rate-limited per IP."""
+
+    authentication_classes: list[type] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [PublicVerifyRateThrottle]
+    parser_classes = [StrictJSONParser, MultiPartParser]
+    serializer_class = DossierVerifyInputSerializer
+
+    class PublicVerificationSerializer(serializers.Serializer):
+        genuine = serializers.BooleanField()
+        organization = serializers.CharField(allow_null=True)
+        dossier = serializers.CharField(allow_null=True)
+        version = serializers.IntegerField(allow_null=True)
+        issued_at = serializers.DateTimeField(allow_null=True)
+        superseded = serializers.BooleanField(allow_null=True)
+
+    @extend_schema(
+        request=VERIFY_REQUEST,
+        responses={
+            200: PublicVerificationSerializer,
+            400: ERROR_RESPONSES[400],
+            429: OpenApiResponse(
+                description="Too many verifications from your address"
+            ),
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(DossierVerifyInputSerializer, request.data)
+        upload = data.get("pdf")
+        answer = dossiers.dossier_verify_public(
+            sha256=data.get("sha256"),
+            pdf=upload.read() if upload is not None else None,
+        )
+        return Response(self.PublicVerificationSerializer(answer.as_dict()).data)

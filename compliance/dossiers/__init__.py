@@ -8,11 +8,13 @@ from compliance.dossiers.handler import DossierHandler
 from compliance.dossiers.render import SafeFetcher, dossier_render
 from compliance.dossiers.services import (
     DossierRequested,
+    PublicVerification,
     dossier_download,
     dossier_issue,
     dossier_issue_request,
     dossier_request,
     dossier_verify,
+    dossier_verify_public,
 )
 from compliance.dossiers.signing import DossierSigningFailed, dossier_sign
 
@@ -21,6 +23,7 @@ __all__ = [
     "DossierIncomplete",
     "DossierRequested",
     "DossierSigningFailed",
+    "PublicVerification",
     "SafeFetcher",
     "dossier_content",
     "dossier_download",
@@ -30,5 +33,6 @@ __all__ = [
     "dossier_request",
     "dossier_sign",
     "dossier_verify",
+    "dossier_verify_public",
     "regimes",
 ]

@@ -58,14 +58,11 @@ def _fetcher_class() -> Any:
 
 
 def _verify_api_url() -> str:
-    """The public API endpoint beside the verification page (same origin)."""
-    page = settings.DOSSIER_VERIFY_URL
-    origin = page.split("/", 3)[:3] if "://" in page else []
-    return (
-        "/".join(origin) + "/api/v1/public/verify"
-        if origin
-        else "/api/v1/public/verify"
-    )
+    """The public API endpoint on the verification page's origin."""
+    page = str(settings.DOSSIER_VERIFY_URL or "")
+    scheme, _, rest = page.partition("://")
+    origin = f"{scheme}://{rest.split('/', 1)[0]}" if rest else ""
+    return f"{origin}/api/v1/public/verify"
 
 
 def dossier_render(

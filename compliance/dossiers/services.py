@@ -7,6 +7,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Max
@@ -15,12 +16,13 @@ from django.utils import timezone
 from compliance.audit import audit_event_append
 from compliance.dossiers.content import dossier_content_complete
 from compliance.dossiers.render import SafeFetcher, dossier_render
+from compliance.dossiers.selectors import dossier_superseded, with_superseded
 from compliance.dossiers.signing import dossier_sign
 from compliance.errors import ValidationFailed
 from compliance.explanations.selectors import explanations_newest
 from compliance.jobs import job_create
 from compliance.models import Decision, Dossier, Job
-from compliance.policy import require
+from compliance.policy import PUBLIC, require
 from compliance.principals import Operator, Principal
 
 # a change to what a dossier shows for the same inputs (the template) bumps this, so
@@ -258,14 +260,73 @@ def dossier_download(*, principal: Principal, dossier: Dossier) -> bytes:
     return bytes(dossier.pdf)
 
 
+def _digest(sha256: str | None, pdf: bytes | None) -> str:
+    return (
+        hashlib.sha256(pdf).hexdigest() if pdf is not None else (sha256 or "").lower()
+    )
+
+
 def dossier_verify(
     *, principal: Principal, sha256: str | None = None, pdf: bytes | None = None
 ) -> Dossier | None:
-    """Which of the organisation's dossiers these bytes (or this hash) are, if any."""
+    """Which of the organisation's dossiers these bytes (or this hash) are, if any
+    (annotated with ``superseded``)."""
     require(principal, "dossier.verify")
-    digest = (
-        hashlib.sha256(pdf).hexdigest() if pdf is not None else (sha256 or "").lower()
-    )
-    return Dossier.objects.filter(
-        organization=principal.organization, sha256=digest
+    return (
+        with_superseded(
+            Dossier.objects.filter(
+                organization=principal.organization, sha256=_digest(sha256, pdf)
+            ).defer("pdf")
+        )
     ).first()
+
+
+# whoever asks the public verification page or endpoint: nobody in particular
+PUBLIC_VISITOR = Operator(role=PUBLIC, label="public")
+
+
+@dataclass(frozen=True)
+class PublicVerification:
+    """All that anyone may learn from holding a file or its hash: never content."""
+
+    genuine: bool
+    organization: str | None = None
+    dossier: str | None = None  # the public id printed on every page
+    version: int | None = None
+    issued_at: datetime | None = None
+    superseded: bool | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "genuine": self.genuine,
+            "organization": self.organization,
+            "dossier": self.dossier,
+            "version": self.version,
+            "issued_at": self.issued_at,
+            "superseded": self.superseded,
+        }
+
+
+def dossier_verify_public(
+    *, sha256: str | None = None, pdf: bytes | None = None
+) -> PublicVerification:
+    """Whether these bytes (or this hash) are a dossier issued here, by whom, which
+    one, when, and whether a newer version supersedes it. Nothing else: no decision,
+    no person, no content."""
+    require(PUBLIC_VISITOR, "dossier.verify_public")
+    dossier = (
+        with_superseded(Dossier.objects.filter(sha256=_digest(sha256, pdf)))
+        .select_related("organization")
+        .only("public_id", "version", "issued_at", "decision_id", "organization__name")
+        .first()
+    )
+    if dossier is None:
+        return PublicVerification(genuine=False)
+    return PublicVerification(
+        genuine=True,
+        organization=dossier.organization.name,
+        dossier=dossier.public_id,
+        version=dossier.version,
+        issued_at=dossier.issued_at,
+        superseded=dossier_superseded(dossier),
+    )

@@ -124,6 +124,19 @@ class AnonymousRateThrottle(_SettingsRateThrottle):
         }
 
 
+class PublicVerifyRateThrottle(_SettingsRateThrottle):
+    """The public verification page and endpoint: requests per client IP, whoever
+    asks (signed in or not), so the register cannot be enumerated quickly."""
+
+    scope = "public_verify"
+
+    def get_cache_key(self, request: Any, view: Any) -> str | None:
+        return self.cache_format % {
+            "scope": self.scope,
+            "ident": self.get_ident(request),
+        }
+
+
 def _seconds_until_room(
     previous: int, current: int, elapsed: float, duration: float, limit: int
 ) -> float:

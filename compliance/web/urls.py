@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.web import cases, records
+from compliance.web import cases, public, records
 
 app_name = "web"
 
@@ -16,5 +16,6 @@ urlpatterns = [
     path("cases/<int:pk>/dossier", cases.case_dossier, name="case-dossier"),
     path("dossiers/", records.dossier_list, name="dossier-list"),
     path("dossiers/verify", records.dossier_verify, name="dossier-verify"),
+    path("verify/", public.dossier_verify_page, name="public-verify"),
     path("audit/", records.audit_trail, name="audit-trail"),
 ]

@@ -234,6 +234,8 @@ REST_FRAMEWORK = {
         "api_key": env_str("THROTTLE_API_KEY", "30000/min"),
         "person": env_str("THROTTLE_PERSON", "600/min"),
         "anonymous": env_str("THROTTLE_ANONYMOUS", "60/min"),
+        # the unauthenticated dossier verification (page and API), per client IP
+        "public_verify": env_str("THROTTLE_PUBLIC_VERIFY", "20/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

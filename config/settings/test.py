@@ -37,7 +37,12 @@ ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 # Tests share one process-wide cache; limits are exercised by tests that lower them.
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"api_key": None, "person": None, "anonymous": None},
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": None,
+        "person": None,
+        "anonymous": None,
+        "public_verify": None,
+    },
 }
 LOGIN_ATTEMPTS_PER_MINUTE = 10_000
 

@@ -67,6 +67,9 @@ OPEN_ROUTES: dict[str, dict[str, set[str]]] = {
     "schema": {"get": PUBLIC},
     "api-docs": {"get": PUBLIC},
     "login": {"get": PUBLIC, "post": PUBLIC},
+    # genuine or not, nothing of the content, rate-limited per IP (issue 12 part 7)
+    "api:public-dossier-verify": {"post": PUBLIC},
+    "web:public-verify": {"get": PUBLIC, "post": PUBLIC},
 }
 
 
