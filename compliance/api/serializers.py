@@ -44,9 +44,17 @@ class AISystemOutputSerializer(serializers.ModelSerializer):
             "known_limitations",
             "explain_on_receipt",
             "default_explanation_methods",
+            "four_eyes_overturn",
+            "four_eyes_required",
             "created_at",
         ]
         read_only_fields = fields
+
+    four_eyes_required = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether an overturn waits for a second officer: four_eyes_overturn, "
+        "or when unset, whether the system has an Annex III category.",
+    )
 
 
 class AISystemInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
@@ -66,6 +74,13 @@ class AISystemInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     explain_on_receipt = serializers.BooleanField(required=False, default=False)
     default_explanation_methods = serializers.ListField(
         child=StrictCharField(max_length=40), required=False, max_length=10
+    )
+    four_eyes_overturn = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Overturns wait for a second officer's confirmation; "
+        "null (default): on for Annex III systems.",
     )
 
 

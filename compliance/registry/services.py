@@ -33,6 +33,7 @@ def ai_system_register(
     principal: Principal,
     explain_on_receipt: bool = False,
     default_explanation_methods: list[str] | None = None,
+    four_eyes_overturn: bool | None = None,
     **fields: Any,
 ) -> AISystem:
     """Register an AI system; optionally explain every decision it sends on receipt."""
@@ -54,6 +55,7 @@ def ai_system_register(
         organization=organization,
         explain_on_receipt=explain_on_receipt,
         default_explanation_methods=methods,
+        four_eyes_overturn=four_eyes_overturn,
         **{k: fields.get(k, "") for k in AI_SYSTEM_FIELDS},
     )
     audit_event_append(
@@ -66,6 +68,7 @@ def ai_system_register(
             **{k: getattr(ai_system, k) for k in AI_SYSTEM_FIELDS},
             "explain_on_receipt": explain_on_receipt,
             "default_explanation_methods": methods,
+            "four_eyes_overturn": four_eyes_overturn,
             "four_eyes_required": ai_system.four_eyes_required,
         },
     )

@@ -139,3 +139,41 @@ def test_the_written_out_representation_matches_drfs_for_a_final_decision(finali
     generic = serializers.ModelSerializer.to_representation(serializer, decision)
     assert dict(serializer.data) == dict(generic)
     assert generic["final_outcome_by"] == "acme-officer"
+
+
+def test_review_list_refuses_another_client_systems_decision(world):
+    from compliance.errors import NotFound
+    from compliance.reviews import review_list
+
+    neighbour, _ = factories.make_client(world.org, "second-engine")
+    principal = Principal(
+        organization=world.org, role="client", client_system=neighbour
+    )
+    with pytest.raises(NotFound):
+        review_list(principal=principal, decision=world.decision)
+
+
+def test_an_ai_system_registers_with_its_four_eyes_setting(world, api_as):
+    api = api_as("admin")
+    base = {"provider": "Acme", "intended_purpose": "Triage"}
+    annex = api.post(
+        "/api/v1/ai-systems/",
+        {**base, "name": "Annex", "annex_iii_category": "5(a)"},
+        format="json",
+    ).json()
+    assert annex["four_eyes_overturn"] is None and annex["four_eyes_required"] is True
+    off = api.post(
+        "/api/v1/ai-systems/",
+        {
+            **base,
+            "name": "Annex, one pair of eyes",
+            "annex_iii_category": "5(a)",
+            "four_eyes_overturn": False,
+        },
+        format="json",
+    ).json()
+    assert off["four_eyes_required"] is False
+    plain = api.post(
+        "/api/v1/ai-systems/", {**base, "name": "Plain"}, format="json"
+    ).json()
+    assert plain["four_eyes_required"] is False
