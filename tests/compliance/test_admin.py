@@ -401,3 +401,12 @@ def test_a_retired_model_version_takes_no_new_decisions(world):
     assert "model_version" in response.json()["errors"]
     event = AuditEvent.objects.get(action="model_version.retired")
     assert event.payload["old"] == {"is_active": True}
+
+
+def test_every_admin_page_shows_its_rows(world_with_job, superuser_client):
+    for model in admin.site._registry:
+        assert superuser_client.get(_url(model)).status_code == 200, model
+        obj = model._default_manager.first()
+        if obj is not None:
+            page = superuser_client.get(_url(model, f"{obj.pk}/change/"))
+            assert page.status_code == 200, model
