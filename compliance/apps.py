@@ -13,6 +13,8 @@ class ComplianceConfig(AppConfig):
         from compliance.dossiers import DossierHandler
         from compliance.explanations import ExplanationHandler
         from compliance.jobs import handler_register
+        from compliance.jobs.audit_verify import AuditVerifyHandler
 
         handler_register(ExplanationHandler())
         handler_register(DossierHandler())
+        handler_register(AuditVerifyHandler())

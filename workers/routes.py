@@ -6,6 +6,7 @@ from __future__ import annotations
 KIND_TASKS = {
     "explanation": ("workers.tasks.explanations_process", "attributions"),
     "dossier": ("workers.tasks.dossiers_process", "dossiers"),
+    "audit_verify": ("workers.tasks.audit_verify_process", "dossiers"),
 }
 SWEEP_TASK = "workers.tasks.jobs_sweep"
 # periodic: timestamp every audit chain's head (CPU work: the dossiers queue)

@@ -73,6 +73,18 @@ def dossiers_process(self: Any, batch_key: str = "", **_: Any) -> int:
     return _drain(self, "dossier", batch_key, 1)
 
 
+@shared_task(
+    bind=True,
+    max_retries=None,
+    name="workers.tasks.audit_verify_process",
+    soft_time_limit=240,
+    time_limit=300,
+)
+def audit_verify_process(self: Any, batch_key: str = "", **_: Any) -> int:
+    """Check organisations' audit chains on request (the dossiers queue, CPU)."""
+    return _drain(self, "audit_verify", batch_key, 1)
+
+
 @shared_task(name="workers.tasks.jobs_sweep")
 def sweep() -> dict[str, int]:
     """Periodic (Celery beat): reclaim expired leases, re-wake queued jobs."""

@@ -35,12 +35,14 @@ class DossierHandler:
         outcomes: list[Outcome] = []
         for job in jobs:
             reason = _reissue_reason(job)
-            existing = None if reason else dossier_unchanged(job.decision)
+            existing = None if reason else dossier_unchanged(job.subject_decision)
             try:
                 outcomes.append(
                     JobDone(
                         existing
-                        or dossier_render_next(job.decision, reissue_reason=reason)
+                        or dossier_render_next(
+                            job.subject_decision, reissue_reason=reason
+                        )
                     )
                 )
             except DossierIncomplete as exc:
@@ -59,14 +61,14 @@ class DossierHandler:
                 continue
             assert isinstance(rendered, RenderedDossier)  # noqa: S101 (typed by run)
             if not rendered.reissue_reason and (
-                existing := dossier_unchanged(job.decision)
+                existing := dossier_unchanged(job.subject_decision)
             ):  # issued meanwhile with the same content: store nothing new
                 Job.objects.filter(pk=job.pk).update(dossier=existing)
                 job.dossier = existing
                 continue
             try:
                 dossier, event = dossier_store(
-                    job.decision, rendered, issued_by=job.requested_by or actor
+                    job.subject_decision, rendered, issued_by=job.requested_by or actor
                 )
             except VersionTaken as exc:
                 raise JobRetry(str(exc)) from exc

@@ -24,7 +24,7 @@ class ExplanationHandler:
         return requested
 
     def run(self, jobs: Sequence[Job], progress: Progress) -> list[Outcome]:
-        mv = jobs[0].decision.model_version
+        mv = jobs[0].subject_decision.model_version
         try:
             model, schema = model_version_load(mv, device=explain.default_device())
         except (explain.ModelLoadError, explain.SchemaError, OSError) as exc:
@@ -45,7 +45,7 @@ class ExplanationHandler:
             try:
                 results = explain.explain_batch(
                     model,
-                    [j.decision.features for j in group],
+                    [j.subject_decision.features for j in group],
                     schema=schema,
                     class_labels=mv.class_labels,
                     favourable_class=mv.favourable_class,
@@ -112,7 +112,7 @@ class ExplanationHandler:
 def _run_row(job: Job, result: explain.RowExplanation) -> ExplanationRun:
     return ExplanationRun(
         job=job,
-        decision_id=job.decision_id,
+        decision=job.subject_decision,
         primary_method=result.primary_method,
         prediction=result.prediction,
         output=result.output,
@@ -133,7 +133,7 @@ def _method_row(
     return Explanation(
         job=job,
         run=run,
-        decision_id=job.decision_id,
+        decision=job.subject_decision,
         method=m.method,
         parameters=m.parameters,
         attributions=m.attributions,

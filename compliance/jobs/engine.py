@@ -117,21 +117,31 @@ def _locked(queryset: QuerySet[Job]) -> QuerySet[Job]:
 def job_create(
     *,
     kind: str,
-    decision: Decision,
+    decision: Decision | None,
     request_sha256: str,
     requested_by: str,
     payload: dict[str, Any] | None = None,
     batch_key: str = "",
+    organization: Organization | None = None,
 ) -> tuple[Job, bool]:
     """Queue a job; the same request (decision + request hash) returns the same job.
 
     Returns ``(job, created)``. A failed job asked for again is queued again. Runs in
-    the caller's transaction when there is one; the wake-up is sent after commit.
+    the caller's transaction when there is one; the wake-up is sent after commit. A
+    job about no decision (``decision=None``) names its ``organization``.
     """
+    if decision is not None:
+        organization = decision.organization
+    if organization is None:
+        raise ValueError("A job about no decision needs its organization.")
     with transaction.atomic():
         job = (
             Job.objects.select_for_update()
-            .filter(decision=decision, request_sha256=request_sha256)
+            .filter(
+                decision=decision,
+                organization=organization,
+                request_sha256=request_sha256,
+            )
             .first()
         )
         if job is not None:
@@ -159,7 +169,7 @@ def job_create(
             with transaction.atomic():
                 job = Job.objects.create(
                     kind=kind,
-                    organization=decision.organization,
+                    organization=organization,
                     decision=decision,
                     batch_key=batch_key,
                     payload=payload or {},

@@ -1,5 +1,8 @@
 """Per-organisation audit chains, keyed hashes and anchors (issue 12 parts 1-3).
 
+An organisation's chain verification becomes a kind of job (``audit_verify``), about no
+decision (``Job.decision`` is nullable).
+
 Existing events are not re-chained: rewriting history would be exactly what the chain
 exists to reveal. They keep their sequence numbers and plain-sha256 hashes as the
 ``"legacy"`` chain (the column's default for rows already there), which this migration
@@ -154,6 +157,30 @@ class Migration(migrations.Migration):
                     )
                 ],
             },
+        ),
+        # an organisation's chain verification is a job about no decision
+        migrations.AlterField(
+            model_name="job",
+            name="decision",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="jobs",
+                to="compliance.decision",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="job",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("explanation", "Explanation"),
+                    ("dossier", "Dossier"),
+                    ("audit_verify", "Audit chain verification"),
+                ],
+                max_length=12,
+            ),
         ),
         migrations.RunPython(_functions, _functions_drop),
         migrations.RunPython(_close_legacy_chain, migrations.RunPython.noop),

@@ -16,6 +16,7 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         EXPLANATION = "explanation", "Explanation"
         DOSSIER = "dossier", "Dossier"
+        AUDIT_VERIFY = "audit_verify", "Audit chain verification"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -27,8 +28,9 @@ class Job(models.Model):
     organization = models.ForeignKey(
         Organization, on_delete=models.PROTECT, related_name="+"
     )
+    # the decision the job is about; none for an organisation's chain verification
     decision = models.ForeignKey(
-        Decision, on_delete=models.PROTECT, related_name="jobs"
+        Decision, on_delete=models.PROTECT, related_name="jobs", null=True, blank=True
     )
     # jobs with the same batch key may be claimed and run together (explanations: one
     # model version)
@@ -72,6 +74,13 @@ class Job(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} job {self.pk} ({self.status})"
+
+    @property
+    def subject_decision(self) -> Decision:
+        """The decision the job is about: every kind has one but ``audit_verify``."""
+        if self.decision is None:
+            raise LookupError(f"{self} is about no decision.")
+        return self.decision
 
     @property
     def methods(self) -> list[str]:

@@ -7,14 +7,16 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from compliance import policy
-from compliance.audit import audit_chain_verify
 from compliance.audit.selectors import audit_event_list
 from compliance.dossiers import dossier_verify as dossier_verify_service
 from compliance.dossiers.selectors import dossier_list as dossier_list_selector
+from compliance.jobs.audit_verify import audit_verify_job, audit_verify_request
+from compliance.models import Job
 from compliance.web.access import member_required
 
 MAX_VERIFY_UPLOAD = 20 * 1024 * 1024
@@ -55,8 +57,13 @@ def dossier_verify(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @member_required("audit.read")
 def audit_trail(request: HttpRequest) -> HttpResponse:
-    """The organisation's audit events with filters; POST runs the chain check."""
+    """The organisation's audit events with filters; POST queues a check of the
+    organisation's chain (a job), whose result the page then shows."""
     principal = request.principal  # type: ignore[attr-defined]
+    may_verify = policy.can(principal, "audit.verify")
+    if request.method == "POST" and may_verify:
+        job = audit_verify_request(principal=principal)
+        return redirect(f"{reverse('web:audit-trail')}?verification={job.pk}")
     events = audit_event_list(principal=principal)
     action = request.GET.get("action", "")
     object_id = request.GET.get("object_id", "")
@@ -64,9 +71,14 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         events = events.filter(action=action)
     if object_id:
         events = events.filter(object_id=object_id)
+    verification = (
+        audit_verify_job(principal=principal, pk=request.GET["verification"])
+        if may_verify and request.GET.get("verification")
+        else None
+    )
     chain = (
-        audit_chain_verify(organization=principal.organization)
-        if request.method == "POST" and policy.can(principal, "audit.verify")
+        verification.payload.get("result")
+        if verification is not None and verification.status == Job.Status.DONE
         else None
     )
     actions = (
@@ -75,7 +87,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
         .values_list("action", flat=True)
         .distinct()
     )
-    return render(
+    response = render(
         request,
         "records/audit.html",
         {
@@ -83,7 +95,14 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
             "actions": sorted(set(actions)),
             "action": action,
             "object_id": object_id,
+            "verification": verification,
             "chain": chain,
             "principal": principal,
         },
     )
+    if verification is not None and verification.status in (
+        Job.Status.QUEUED,
+        Job.Status.RUNNING,
+    ):
+        response["Refresh"] = "2"  # until the worker has checked the chain
+    return response

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from compliance.jobs import jobs_process
 from compliance.models import AuditEvent, Decision, Job, Review
 
 GOOD = "Checked the application file against the model inputs; the outcome stands."
@@ -189,15 +190,26 @@ def test_issuing_a_dossier_without_an_explanation_says_what_is_missing(world):
 
 
 def test_the_audit_page_verifies_the_chain(world):
+    """As a job for the auditor's organisation only, reporting only its count."""
     response = _as(world, "auditor").post("/audit/")
-    assert response.status_code == 200
-    # only the auditor's organisation's chain, and only its count
-    own = AuditEvent.objects.filter(organization=world.org).count()
+    assert response.status_code == 302
+    job = Job.objects.get(kind="audit_verify")
+    assert job.organization == world.org and job.decision is None
+    assert response["Location"] == f"/audit/?verification={job.pk}"
+    pending = _as(world, "auditor").get(response["Location"])
+    assert "Checking the chain" in pending.content.decode()
+    assert pending["Refresh"] == "2"
+    assert jobs_process(kind="audit_verify", worker="test", limit=1) == 1
+    own = AuditEvent.objects.filter(organization=world.org).count() - 1  # its event
     assert own < AuditEvent.objects.count()
-    assert (
-        f"Chain intact: {own} events of {world.org.name} verified"
-        in response.content.decode()
-    )
+    page = _as(world, "auditor").get(response["Location"]).content.decode()
+    assert f"Chain intact: {own} events of {world.org.name} verified" in page
+    assert AuditEvent.objects.filter(
+        action="audit_verify.done", organization=world.org
+    ).exists()
+    # another organisation's officer sees nothing of it
+    other = _as(world, "other_org").get(response["Location"]).content.decode()
+    assert "Chain intact" not in other and "Checking the chain" not in other
     filtered = (
         _as(world, "auditor")
         .get("/audit/", {"action": "decision.submitted"})
