@@ -20,7 +20,10 @@ ERROR_STATUSES = {
 ID_FILTERS = {"ai_system", "model_version", "decision"}
 # drf-spectacular marks a body required only for a serializer with required fields;
 # these operations describe theirs as raw schemas (views.VERIFY_REQUEST)
-REQUIRED_BODIES = {("/api/v1/dossiers/verify", "post")}
+REQUIRED_BODIES = {
+    ("/api/v1/dossiers/verify", "post"),
+    ("/api/v1/public/verify", "post"),
+}
 # the engine's JSON Schema of a feature schema, published as it validates (OpenAPI 3.1
 # schemas are JSON Schema 2020-12; the dialect is the document's, so "$schema" goes)
 FEATURE_SCHEMA_COMPONENT = {

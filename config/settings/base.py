@@ -261,6 +261,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "compliance.api.schema.add_error_responses",
+        # every POST takes an Idempotency-Key (compliance/platform/idempotency.py)
+        "compliance.platform.idempotency.document_idempotency_key",
     ],
 }
 
@@ -297,6 +299,10 @@ TSA_CA_CERT_FILE = env_str("TSA_CA_CERT_FILE") or None
 TSA_TIMEOUT_SECONDS = env_int("TSA_TIMEOUT_SECONDS", 10)
 # Where a dossier tells its reader to verify it (printed in every dossier).
 DOSSIER_VERIFY_URL = env_str("DOSSIER_VERIFY_URL", "http://127.0.0.1:8000/verify/")
+# Idempotency-Key on every API POST: the first response to a caller's key is kept
+# this long and replayed for the same request (another request with it: 409).
+IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
+MIDDLEWARE = [*MIDDLEWARE, "compliance.platform.idempotency.IdempotencyKeyMiddleware"]
 # --- end of signed dossiers ---
 
 # --- Audited administration (issue 12, part 4) ---
