@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 from asn1crypto import cms
 from django.core.management import call_command
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from compliance.audit import (
@@ -188,3 +189,19 @@ def test_a_rotated_key_still_verifies_the_events_it_hashed(world, settings, tmp_
 def test_with_no_events_there_is_nothing_to_anchor(db, settings):
     settings.TSA_URL = None
     assert audit_chains_anchor(operator=SYSTEM_OPERATOR) == []
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_to_change_or_delete_an_anchor(world, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the append-only trigger exists on PostgreSQL")
+    settings.TSA_URL = None
+    audit_chains_anchor(operator=SYSTEM_OPERATOR)
+    table = ChainAnchor._meta.db_table
+    for statement in (
+        f"UPDATE {table} SET head_hash = 'x'",
+        f"DELETE FROM {table}",
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(statement)
