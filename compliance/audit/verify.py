@@ -36,6 +36,8 @@ class ChainVerification:
     # signed anchors whose token could not be checked against a TSA certificate
     anchors_unvalidated: int = 0
     problems: tuple[str, ...] = field(default=())
+    # events after the last sound anchor: protected by the key only until the next one
+    unanchored: int = 0
 
 
 @dataclass
@@ -162,6 +164,7 @@ def _chain_verify(
         anchors_unsigned=unsigned,
         anchors_unvalidated=unvalidated,
         problems=tuple(text for _, text in issues),
+        unanchored=max(walk.last_sequence - good_through, 0),
     )
 
 
@@ -178,6 +181,7 @@ def _combine(results: list[ChainVerification], chain: str) -> ChainVerification:
         anchors_unsigned=sum(r.anchors_unsigned for r in results),
         anchors_unvalidated=sum(r.anchors_unvalidated for r in results),
         problems=tuple(f"{r.chain}: {p}" for r in broken for p in r.problems),
+        unanchored=sum(r.unanchored for r in results),
     )
 
 

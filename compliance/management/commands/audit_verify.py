@@ -52,6 +52,8 @@ def _line(result: ChainVerification) -> str:
             f", {result.anchors_unvalidated} with a token not checked "
             "(no TSA_CA_CERT_FILE)"
         )
+    if result.unanchored:
+        anchors += f"; {result.unanchored} events after the last anchor"
     if result.ok:
         return f"OK {result.chain}: {result.events_checked} events, {anchors}"
     lines = [

@@ -11,7 +11,7 @@ from compliance.models import AuditEvent
 TABLE = AuditEvent._meta.db_table
 
 
-def tamper(*statements: str | tuple[str, list[Any]] | Any, **_: Any) -> None:
+def tamper(*statements: Any) -> None:
     """Run raw SQL with the append-only trigger disabled, as the table's owner can.
 
     ``tamper(sql, params)`` or ``tamper((sql, params), (sql, params), ...)``.

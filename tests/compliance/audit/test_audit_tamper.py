@@ -48,8 +48,23 @@ def test_anchored_chains_verify_and_say_their_anchors_are_unsigned(anchored, cap
     result = audit_chain_verify(organization=anchored.org)
     assert result.ok
     assert result.anchors_checked == 2 and result.anchors_unsigned == 2
+    assert result.unanchored == 0
     call_command("audit_verify", "--org", anchored.org.slug)
     assert "2 unsigned (no TSA token)" in capsys.readouterr().out
+
+
+def test_events_after_the_last_anchor_are_counted(anchored, capsys):
+    with transaction.atomic():
+        audit_event_append(
+            actor="acme-officer",
+            organization=anchored.org,
+            action="test.late",
+            object_type="test",
+            object_id=1,
+        )
+    assert audit_chain_verify(organization=anchored.org).unanchored == 1
+    call_command("audit_verify", "--org", anchored.org.slug)
+    assert "1 events after the last anchor" in capsys.readouterr().out
 
 
 def test_anchoring_again_without_new_events_adds_nothing(anchored):
