@@ -19,13 +19,31 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / ".data"
 HOST, PORT = "127.0.0.1", 8000
 BASE = f"http://{HOST}:{PORT}"
-TSA_PORT = 8001
+TSA_PORT = int(os.environ.get("DEMO_TSA_PORT", "8001"))
 DEMO_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 
 
 def _port_free(port: int = PORT) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex((HOST, port)) != 0
+
+
+def _demo_tsa_answers() -> bool:
+    """Whether this demo's TSA (the certificate under .data/pki) already serves on its
+    port, e.g. left by an earlier run."""
+    from demo.pki import DemoPki
+    from demo.tsa import tsa_certificate_sha256
+
+    pki = DemoPki(DATA / "pki")
+    if not pki.tsa_cert_pem_path.exists():
+        return False
+    try:
+        with urllib.request.urlopen(  # noqa: S310 (loopback)
+            f"http://{HOST}:{TSA_PORT}/tsa", timeout=2
+        ) as response:
+            return tsa_certificate_sha256(pki) in response.read().decode()
+    except OSError:
+        return False
 
 
 def _wait_until_up(server: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -149,13 +167,13 @@ def issue_dossiers(summary: dict[str, Any], submitted: list[tuple[str, int]]) ->
         decision = _request("GET", f"/api/v1/decisions/{decision_id}/", key)[1]
         if decision["outcome"] not in ("bad", "malignant"):
             continue
-        existing = _request("GET", f"/api/v1/dossiers/?decision={decision_id}", key)[1]
-        if existing.get("results"):
-            dossier = existing["results"][0]
+        # issuing is idempotent: unchanged content answers 200 with the version issued
+        status, job = _request(
+            "POST", f"/api/v1/decisions/{decision_id}/dossiers/", key
+        )
+        if status == 200:
+            dossier = job
         else:
-            status, job = _request(
-                "POST", f"/api/v1/decisions/{decision_id}/dossiers/", key
-            )
             if status != 202:
                 print(f"  ! dossier for decision {decision_id}: {status} {job}")
                 continue
@@ -182,6 +200,14 @@ def issue_dossiers(summary: dict[str, Any], submitted: list[tuple[str, int]]) ->
             f"Dossier for {org} decision {decision_id}: {path} ({dossier['pages']} pages, "
             f"sha256 {dossier['sha256'][:16]}...)"
         )
+        verified = _request(
+            "POST", "/api/v1/public/verify", "", {"sha256": dossier["sha256"]}
+        )[1]
+        print(
+            f"  signed (PAdES B-LT, timestamped by the demo TSA); public verification: "
+            f"genuine={verified.get('genuine')}, issued by {verified.get('organization')}"
+            f", superseded={verified.get('superseded')} ({BASE}/verify/)"
+        )
         done_orgs.add(org)
 
 
@@ -200,7 +226,10 @@ def _stop(process: subprocess.Popen) -> None:
 
 def main() -> None:
     summary = json.loads((DATA / "demo_summary.json").read_text())
-    for port in (PORT, TSA_PORT):
+    # a stop (Ctrl-C or SIGTERM) stops the server, the worker and the TSA
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    reuse_tsa = _demo_tsa_answers()  # e.g. left by an earlier run
+    for port in (PORT,) if reuse_tsa else (PORT, TSA_PORT):
         if not _port_free(port):
             raise SystemExit(
                 f"Port {port} on {HOST} is in use; stop whatever serves there and rerun."
@@ -209,17 +238,19 @@ def main() -> None:
     # the server and the worker inherit where it is and which root to trust
     os.environ.setdefault("TSA_URL", f"http://{HOST}:{TSA_PORT}/tsa")
     os.environ.setdefault("TSA_CA_CERT_FILE", str(DATA / "pki" / "root-ca.pem"))
-    tsa = _start(
-        [
-            sys.executable,
-            "-m",
-            "demo.tsa",
-            "--pki",
-            str(DATA / "pki"),
-            "--port",
-            str(TSA_PORT),
-        ]
-    )
+    tsa = None
+    if not reuse_tsa:
+        tsa = _start(
+            [
+                sys.executable,
+                "-m",
+                "demo.tsa",
+                "--pki",
+                str(DATA / "pki"),
+                "--port",
+                str(TSA_PORT),
+            ]
+        )
     server = _start(
         [sys.executable, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"]
     )
@@ -272,7 +303,8 @@ def main() -> None:
     finally:
         _stop(server)
         _stop(worker)
-        _stop(tsa)
+        if tsa is not None:
+            _stop(tsa)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,10 @@ def _load_key(path: Path) -> keys.PrivateKeyInfo:
     return keys.PrivateKeyInfo.load(data)
 
 
+def tsa_certificate_sha256(pki: DemoPki) -> str:
+    return str(_load_cert(pki.tsa_cert_pem_path).sha256.hex())
+
+
 def tsa_timestamper(pki: DemoPki) -> DummyTimeStamper:
     root = _load_cert(pki.root_ca_pem_path)
     return DummyTimeStamper(
@@ -55,6 +59,8 @@ def tsa_timestamper(pki: DemoPki) -> DummyTimeStamper:
 
 def _handler(stamper: DummyTimeStamper) -> type[BaseHTTPRequestHandler]:
     lock = threading.Lock()
+    # a GET names the certificate, so a demo run can tell its own TSA from another
+    fingerprint = stamper.tsa_cert.sha256.hex()
 
     class TimestampRequestHandler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
@@ -79,7 +85,10 @@ def _handler(stamper: DummyTimeStamper) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(reply)
 
         def do_GET(self) -> None:  # noqa: N802
-            body = b"Inspectoscope demo TSA: POST application/timestamp-query\n"
+            body = (
+                "Inspectoscope demo TSA: POST application/timestamp-query\n"
+                f"certificate sha256 {fingerprint}\n"
+            ).encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
