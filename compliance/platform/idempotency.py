@@ -88,11 +88,10 @@ def _replay(record: IdempotencyKey) -> HttpResponse:
 
 
 def _claim(caller: str, key: str, request_sha256: str) -> IdempotencyKey | None:
-    """Register the key for this request; None when it was registered before."""
+    """Register the key for this request; None when it was registered before. The
+    caller's expired keys go first, so the register holds about one TTL of keys."""
     expired = timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS)
-    IdempotencyKey.objects.filter(
-        caller=caller, key=key, created_at__lt=expired
-    ).delete()
+    IdempotencyKey.objects.filter(caller=caller, created_at__lt=expired).delete()
     try:
         with transaction.atomic():
             return IdempotencyKey.objects.create(

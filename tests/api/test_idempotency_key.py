@@ -3,7 +3,10 @@ same response (nothing done twice); same key and another body, 409."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.test import Client
+from django.utils import timezone
 
 from compliance.models import AuditEvent, Decision, IdempotencyKey, Job
 from tests import factories
@@ -57,6 +60,28 @@ def test_a_replay_does_not_run_the_view_again(world, api_as):
     assert again["Idempotent-Replayed"] == "true"
     assert Job.objects.filter(kind="explanation").count() == 1
     assert AuditEvent.objects.count() == events
+
+
+def test_a_key_is_forgotten_after_its_time(world, api_as, settings):
+    api = api_as("client")
+    api.post(
+        URL,
+        factories.decision_payload(world.model_version),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-old",
+    )
+    IdempotencyKey.objects.filter(key="k-old").update(
+        created_at=timezone.now()
+        - timedelta(seconds=settings.IDEMPOTENCY_KEY_TTL_SECONDS + 1)
+    )
+    fresh = api.post(
+        URL,
+        factories.decision_payload(world.model_version),
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="k-old",
+    )
+    assert fresh.status_code == 201 and not fresh.has_header("Idempotent-Replayed")
+    assert IdempotencyKey.objects.filter(key="k-old").count() == 1
 
 
 def test_keys_belong_to_their_caller(world, api_as):
