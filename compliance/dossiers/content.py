@@ -113,7 +113,7 @@ def dossier_content(decision: Decision) -> DossierContent:
         organization=decision.organization,
         object_type="decision",
         object_id=str(decision.pk),
-    ).order_by("sequence")
+    ).order_by("id")  # insertion order: sequences restart per chain (legacy, org)
     context = {
         "decision": decision,
         "mv": mv,

@@ -29,13 +29,13 @@ def dossier_superseded(dossier: Dossier) -> bool:
 
 
 def dossier_list(*, principal: Principal) -> QuerySet[Dossier]:
-    """The organisation's dossiers, newest version first (bytes deferred)."""
+    """The organisation's dossiers, newest version first (bytes deferred); for a client
+    system only those of the decisions it submitted, as with the decisions."""
     require(principal, "dossier.read")
-    return with_superseded(
-        Dossier.objects.filter(organization=principal.organization)
-        .defer("pdf")
-        .order_by("-decision_id", "-version")
-    )
+    queryset = Dossier.objects.filter(organization=principal.organization)
+    if principal.is_client:
+        queryset = queryset.filter(decision__client_system=principal.client_system)
+    return with_superseded(queryset.defer("pdf").order_by("-decision_id", "-version"))
 
 
 def decision_dossiers(*, principal: Principal, decision: Decision) -> QuerySet[Dossier]:

@@ -21,7 +21,7 @@ from compliance.dossiers.signing import dossier_sign
 from compliance.errors import ValidationFailed
 from compliance.explanations.selectors import explanations_newest
 from compliance.jobs import job_create
-from compliance.models import Decision, Dossier, Job
+from compliance.models import Decision, Dossier, Job, Organization
 from compliance.policy import PUBLIC, require
 from compliance.principals import Operator, Principal
 
@@ -272,13 +272,50 @@ def dossier_verify(
     """Which of the organisation's dossiers these bytes (or this hash) are, if any
     (annotated with ``superseded``)."""
     require(principal, "dossier.verify")
-    return (
+    digest = _digest(sha256, pdf)
+    dossier = (
         with_superseded(
             Dossier.objects.filter(
-                organization=principal.organization, sha256=_digest(sha256, pdf)
+                organization=principal.organization, sha256=digest
             ).defer("pdf")
         )
     ).first()
+    _verification_record(
+        actor=principal.actor,
+        organization=principal.organization,
+        digest=digest,
+        dossier=dossier,
+        via="member" if principal.user is not None else "api",
+    )
+    return dossier
+
+
+def _verification_record(
+    *,
+    actor: str,
+    organization: Organization | None,
+    digest: str,
+    dossier: Dossier | None,
+    via: str,
+) -> None:
+    """Every verification is an audit event: on the issuing organisation's chain when
+    the file is one of its dossiers, else on the asker's (the platform's for the
+    public). The payload names the hash asked about, never content."""
+    with transaction.atomic():
+        audit_event_append(
+            actor=actor,
+            organization=organization,
+            action="dossier.verified",
+            object_type="decision" if dossier is not None else "dossier",
+            object_id=dossier.decision_id if dossier is not None else digest[:64],
+            payload={
+                "sha256": digest[:64],
+                "dossier": dossier.public_id if dossier is not None else None,
+                "version": dossier.version if dossier is not None else None,
+                "genuine": dossier is not None,
+                "via": via,
+            },
+        )
 
 
 # whoever asks the public verification page or endpoint: nobody in particular
@@ -314,11 +351,19 @@ def dossier_verify_public(
     one, when, and whether a newer version supersedes it. Nothing else: no decision,
     no person, no content."""
     require(PUBLIC_VISITOR, "dossier.verify_public")
+    digest = _digest(sha256, pdf)
     dossier = (
-        with_superseded(Dossier.objects.filter(sha256=_digest(sha256, pdf)))
+        with_superseded(Dossier.objects.filter(sha256=digest))
         .select_related("organization")
         .only("public_id", "version", "issued_at", "decision_id", "organization__name")
         .first()
+    )
+    _verification_record(
+        actor=PUBLIC_VISITOR.actor,
+        organization=dossier.organization if dossier is not None else None,
+        digest=digest,
+        dossier=dossier,
+        via="public",
     )
     if dossier is None:
         return PublicVerification(genuine=False)

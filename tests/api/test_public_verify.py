@@ -119,7 +119,13 @@ def test_the_keyed_endpoint_reports_superseded_too(issued, client):
     two = api.post("/api/v1/dossiers/verify", {"sha256": v2.sha256}, format="json")
     assert one.json()["verified"] and one.json()["superseded"] is True
     assert two.json()["verified"] and two.json()["superseded"] is False
-    listed = api.get(f"/api/v1/dossiers/?decision={issued['decision'].pk}").json()
+    # another client system of the organisation lists none of them (only the
+    # dossiers of decisions it submitted); a member lists both, marked
+    other = api.get(f"/api/v1/dossiers/?decision={issued['decision'].pk}").json()
+    assert other["results"] == []
+    member = APIClient()
+    member.force_login(factories.make_member(org, "auditor"))
+    listed = member.get(f"/api/v1/dossiers/?decision={issued['decision'].pk}").json()
     assert {d["version"]: d["superseded"] for d in listed["results"]} == {
         1: True,
         2: False,
@@ -180,3 +186,28 @@ def test_it_is_rate_limited_per_ip(db, settings):
         == 200
     )
     cache.clear()
+
+
+def test_every_verification_is_an_audit_event_naming_only_the_hash(issued):
+    from compliance.models import AuditEvent
+    from compliance.principals import Principal
+
+    v2 = issued["v2"]
+    api = APIClient()
+    assert _post_pdf(api, bytes(v2.pdf)).json()["genuine"] is True
+    assert _post_pdf(api, b"%PDF-1.7 not ours").json()["genuine"] is False
+    auditor = Principal(organization=v2.organization, role="auditor")
+    assert dossiers.dossier_verify(principal=auditor, sha256=v2.sha256) == v2
+    events = list(AuditEvent.objects.filter(action="dossier.verified").order_by("id"))
+    assert [
+        (e.organization_id, e.payload["genuine"], e.payload["via"]) for e in events
+    ] == [
+        (v2.organization_id, True, "public"),
+        (None, False, "public"),  # an unknown file: the platform's chain
+        (v2.organization_id, True, "api"),
+    ]
+    assert events[0].payload["dossier"] == v2.public_id
+    assert (
+        events[1].payload["sha256"] == hashlib.sha256(b"%PDF-1.7 not ours").hexdigest()
+    )
+    assert not any(_leaks(json.dumps(e.payload), issued["decision"]) for e in events)
