@@ -6,6 +6,8 @@ from typing import Any
 
 from django import template
 
+import explain
+
 register = template.Library()
 
 
@@ -19,3 +21,10 @@ def feature_value(value: Any) -> str:
     if value is None:
         return "none"
     return str(value)
+
+
+@register.filter
+def method_name(method: str) -> str:
+    """An explanation method's human name ("Integrated Gradients"), else its id."""
+    spec = explain.METHOD_SPECS.get(method)
+    return spec.name if spec is not None else method

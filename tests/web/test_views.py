@@ -311,3 +311,12 @@ def test_the_reasons_follow_the_method_switcher(world):
         for reason in row.reasons:
             assert f"{reason['attribution']:.3f}" in section, (row.method, reason)
     assert shown["saliency"] != shown["integrated_gradients"]
+
+
+def test_the_method_switcher_shows_human_names(world):
+    from compliance.dossiers.templatetags import method_name
+
+    assert method_name("integrated_gradients") == "Integrated Gradients"
+    assert method_name("kernel_shap") == "Kernel SHAP"
+    assert method_name("shapley_sampling") == "Shapley Value Sampling"
+    assert method_name("unknown") == "unknown"
