@@ -49,18 +49,9 @@ def membership_create(
     user = get_user_model().objects.create_user(
         username=username, password=password, email=email
     )
-    membership = Membership.objects.create(
-        user=user, organization=organization, role=role
+    return membership_grant(
+        user=user, organization=organization, role=role, operator=operator
     )
-    audit_event_append(
-        actor=operator.actor,
-        organization=organization,
-        action="membership.created",
-        object_type="membership",
-        object_id=membership.pk,
-        payload={"username": username, "role": role},
-    )
-    return membership
 
 
 @transaction.atomic
