@@ -4,8 +4,8 @@ Public API:
     schemas: parse_feature_schema, validate_feature_values, baseline_from_rows,
         FeatureSchema, FeatureSpec, FEATURE_SCHEMA_JSON_SCHEMA (the feature schema's
         shape as a JSON Schema draft 2020-12 document)
-    models: ARCHITECTURES, build_model, load_model, predict_proba, model_to_safetensors,
-        sha256_hex, default_device
+    models: ARCHITECTURES, MAX_PARAMETERS, build_model, parameter_count, load_model,
+        predict_proba, model_to_safetensors, sha256_hex, default_device
     explanations: explain_batch, resolve_request, baselines_check, METHODS, METHOD_SPECS,
         MethodSpec, OUTPUT_UNITS, RowExplanation, MethodExplanation
     counterfactuals: counterfactual_search, counterfactual_search_batch
@@ -36,6 +36,7 @@ from explain.errors import (
     BadParameter,
     ExplainError,
     ModelLoadError,
+    ModelTooLarge,
     SchemaError,
     UnknownArchitecture,
     UnknownMethod,
@@ -45,7 +46,12 @@ from explain.errors import (
 )
 from explain.loading import load_model, model_to_safetensors, predict_proba, sha256_hex
 from explain.methods import METHOD_SPECS, METHODS, MethodSpec
-from explain.models import ARCHITECTURES, build_model
+from explain.models import (
+    ARCHITECTURES,
+    MAX_PARAMETERS,
+    build_model,
+    parameter_count,
+)
 from explain.schema import (
     FEATURE_SCHEMA_JSON_SCHEMA,
     FeatureSchema,
@@ -68,7 +74,9 @@ __all__ = [
     "FeatureSpec",
     "MethodExplanation",
     "MethodSpec",
+    "MAX_PARAMETERS",
     "ModelLoadError",
+    "ModelTooLarge",
     "RowExplanation",
     "SchemaError",
     "UnknownArchitecture",
@@ -85,6 +93,7 @@ __all__ = [
     "explain_batch",
     "load_model",
     "model_to_safetensors",
+    "parameter_count",
     "parse_feature_schema",
     "predict_proba",
     "resolve_request",

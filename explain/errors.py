@@ -32,6 +32,10 @@ class WeightsIncompatible(ModelLoadError):
     """The weights do not fit the architecture (missing, unexpected or misshaped tensors)."""
 
 
+class ModelTooLarge(ModelLoadError):
+    """The architecture and hyperparameters declare more than ``MAX_PARAMETERS``."""
+
+
 class UnknownArchitecture(ModelLoadError):
     """The architecture name is not in the registry."""
 

@@ -11,8 +11,17 @@ from typing import Any
 import torch
 from torch import nn
 
-from explain.errors import UnknownArchitecture, WeightsIncompatible
+from explain.errors import ModelTooLarge, UnknownArchitecture, WeightsIncompatible
 from explain.schema import FeatureSchema
+
+# The most parameters (weights and biases, float32) a model may declare: 4 million is
+# 16 MB of float32, hundreds of times the demo models (a few thousand) and far below
+# what would threaten a web worker. A constant, not a setting: it bounds what
+# ``build_model`` may allocate anywhere it runs. Checked by ``parameter_count`` from
+# the architecture, hyperparameters and schema width alone, before anything is built.
+MAX_PARAMETERS = 4_000_000
+MAX_HIDDEN_LAYERS = 16
+MAX_LAYER_SIZE = 4096
 
 
 class Standardize(nn.Module):
@@ -58,6 +67,35 @@ class MLP(nn.Module):
         return logits.squeeze(-1)
 
 
+def _hidden(hyperparameters: dict[str, Any]) -> list[int]:
+    hidden = hyperparameters.get("hidden", [32, 16])
+    if (
+        not isinstance(hidden, list)
+        or not 0 < len(hidden) <= MAX_HIDDEN_LAYERS
+        or not all(
+            isinstance(h, int) and not isinstance(h, bool) and 0 < h <= MAX_LAYER_SIZE
+            for h in hidden
+        )
+    ):
+        raise WeightsIncompatible(
+            f"hyperparameters.hidden must be a list of 1 to {MAX_HIDDEN_LAYERS} layer "
+            f"sizes between 1 and {MAX_LAYER_SIZE}."
+        )
+    return hidden
+
+
+def _count_logistic(input_width: int, hyperparameters: dict[str, Any]) -> int:
+    return input_width + 1
+
+
+def _count_mlp(input_width: int, hyperparameters: dict[str, Any]) -> int:
+    total, width = 0, input_width
+    for size in [*_hidden(hyperparameters), 1]:
+        total += width * size + size
+        width = size
+    return total
+
+
 def _build_logistic(
     schema: FeatureSchema, hyperparameters: dict[str, Any]
 ) -> nn.Module:
@@ -65,19 +103,43 @@ def _build_logistic(
 
 
 def _build_mlp(schema: FeatureSchema, hyperparameters: dict[str, Any]) -> nn.Module:
-    hidden = hyperparameters.get("hidden", [32, 16])
-    if (
-        not isinstance(hidden, list)
-        or not hidden
-        or not all(
-            isinstance(h, int) and not isinstance(h, bool) and 0 < h <= 4096
-            for h in hidden
+    return MLP(schema, _hidden(hyperparameters))
+
+
+PARAMETER_COUNTS: dict[str, Callable[[int, dict[str, Any]], int]] = {
+    "logistic_regression": _count_logistic,
+    "mlp": _count_mlp,
+}
+
+
+def parameter_count(
+    architecture: str, input_width: int, hyperparameters: dict[str, Any] | None = None
+) -> int:
+    """How many parameters ``build_model`` would allocate, computed without allocating;
+    refuses anything above ``MAX_PARAMETERS``.
+
+    Raises:
+        UnknownArchitecture; WeightsIncompatible for malformed hyperparameters;
+        ModelTooLarge above the limit.
+
+    Example:
+        >>> parameter_count("mlp", 10, {"hidden": [4]})  # 10*4+4 + 4*1+1
+        49
+    """
+    try:
+        count = PARAMETER_COUNTS[architecture]
+    except KeyError:
+        known = ", ".join(sorted(PARAMETER_COUNTS))
+        raise UnknownArchitecture(
+            f"Unknown architecture '{architecture}'; known: {known}."
+        ) from None
+    n = count(input_width, dict(hyperparameters or {}))
+    if n > MAX_PARAMETERS:
+        raise ModelTooLarge(
+            f"This architecture with these hyperparameters and {input_width} input "
+            f"columns has {n:,} parameters; the limit is {MAX_PARAMETERS:,}."
         )
-    ):
-        raise WeightsIncompatible(
-            "hyperparameters.hidden must be a non-empty list of layer sizes between 1 and 4096."
-        )
-    return MLP(schema, hidden)
+    return n
 
 
 ARCHITECTURES: dict[str, Callable[[FeatureSchema, dict[str, Any]], nn.Module]] = {
@@ -109,4 +171,5 @@ def build_model(
         raise UnknownArchitecture(
             f"Unknown architecture '{architecture}'; known: {known}."
         ) from None
+    parameter_count(architecture, schema.input_width, hyperparameters)
     return builder(schema, dict(hyperparameters or {})).eval()

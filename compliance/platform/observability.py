@@ -24,6 +24,28 @@ logger = logging.getLogger("inspectoscope.requests")
 REQUESTS = Counter(
     "inspectoscope_http_requests_total", "HTTP requests", ["method", "route", "status"]
 )
+# Metric labels come from fixed sets only, never from what a client sends: an unknown
+# method is "other" and an unresolved path is "unmatched", so random methods or paths
+# cannot grow the number of series (each series lives until the worker restarts).
+METHOD_LABELS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+
+
+def method_label(method: str | None) -> str:
+    return method if method in METHOD_LABELS else "other"
+
+
+def route_label(request: HttpRequest) -> str:
+    """The resolved route's pattern (a fixed set, from the URLconf), or "unmatched"."""
+    match = getattr(request, "resolver_match", None)
+    return match.route if match is not None else "unmatched"
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else "other"
+
+
 LATENCY = Histogram(
     "inspectoscope_http_request_duration_seconds",
     "HTTP request latency",
@@ -65,9 +87,10 @@ class RequestObservabilityMiddleware:
         start = time.perf_counter()
         response = self.get_response(request)
         elapsed = time.perf_counter() - start
-        match = getattr(request, "resolver_match", None)
-        route = match.route if match is not None else "unmatched"
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        route = route_label(request)
+        REQUESTS.labels(
+            method_label(request.method), route, status_label(response.status_code)
+        ).inc()
         LATENCY.labels(route).observe(elapsed)
         response["X-Request-ID"] = request_id
         principal = getattr(request, "_inspectoscope_principal", None)

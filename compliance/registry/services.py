@@ -211,6 +211,12 @@ def _model_version_check(
         errors["decision_threshold"] = ["Must be a number strictly between 0 and 1."]
     if not isinstance(hyperparameters, dict):
         errors["hyperparameters"] = ["Must be a JSON object."]
+    elif schema is not None and "architecture" not in errors:
+        # bound what the model would allocate before building anything
+        try:
+            explain.parameter_count(architecture, schema.input_width, hyperparameters)
+        except explain.ModelLoadError as exc:
+            errors["hyperparameters"] = [str(exc)]
     if (
         schema is not None
         and "architecture" not in errors
