@@ -8,6 +8,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from compliance.platform.text import json_problem, text_problem
+
 
 class StrictCharField(serializers.CharField):
     """A CharField that refuses numbers and booleans instead of stringifying them."""
@@ -15,8 +17,9 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
-        if "\x00" in data:
-            raise serializers.ValidationError("Must not contain NUL characters.")
+        problem = text_problem(data)
+        if problem:  # NUL, lone surrogates, bidirectional controls
+            raise serializers.ValidationError(problem)
         return super().to_internal_value(data)
 
 
@@ -73,7 +76,25 @@ class JSONValueField(serializers.JSONField):
             raise serializers.ValidationError(
                 "Non-finite numbers (NaN, Infinity) are not allowed."
             ) from None
+        json_text_validate(data)
         return data
+
+
+def json_text_validate(data: Any) -> None:
+    """Refuse a JSON value with a hostile string or key, naming where it is."""
+    found = json_problem(data)
+    if found is not None:
+        path, problem = found
+        raise serializers.ValidationError(f"{path}: {problem}" if path else problem)
+
+
+class CleanJSONDictField(serializers.DictField):
+    """A JSON object whose keys and values (at any depth) are clean text."""
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        value = super().to_internal_value(data)
+        json_text_validate(value)
+        return value
 
 
 class RejectUnknownFieldsMixin:

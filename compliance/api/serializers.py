@@ -11,6 +11,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from compliance.api.fields import (
+    CleanJSONDictField,
     FiniteFloatField,
     JSONValueField,
     RejectUnknownFieldsMixin,
@@ -151,7 +152,7 @@ class DecisionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     subject_ref = StrictCharField(
         max_length=200, help_text="Pseudonymous subject reference; no names."
     )
-    features = serializers.DictField(
+    features = CleanJSONDictField(
         help_text="{feature name: value} per the feature schema."
     )
     score = FiniteFloatField(
@@ -273,7 +274,7 @@ class ExplanationRequestInputSerializer(
         max_length=10,
         help_text="Method identifiers; default ['integrated_gradients'].",
     )
-    parameters = serializers.DictField(
+    parameters = CleanJSONDictField(
         required=False, help_text="Per-method parameters and general options."
     )
 

@@ -15,6 +15,7 @@ from compliance.errors import Conflict, ValidationFailed
 from compliance.explanations import explanation_request
 from compliance.models import AISystem, ClientSystem, Decision, ModelVersion
 from compliance.platform.fastpath import fetch_joined
+from compliance.platform.text import hostile_text_refuse
 from compliance.policy import require
 from compliance.principals import Principal
 from compliance.registry.loading import SCORE_TOLERANCE, score_reproduce
@@ -53,6 +54,14 @@ def decision_submit(*, principal: Principal, submission: Submission) -> Submitte
     if client_system is None:
         raise ValidationFailed("Only client systems submit decisions.")
     data = submission
+    hostile_text_refuse(
+        {
+            "external_id": data.external_id,
+            "subject_ref": data.subject_ref,
+            "outcome": data.outcome,
+        },
+        {"features": data.features},
+    )
     mv = cast(
         ModelVersion | None,
         fetch_joined(

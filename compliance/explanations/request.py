@@ -11,6 +11,7 @@ from compliance.audit import canonical_json
 from compliance.errors import Conflict, ValidationFailed
 from compliance.jobs import job_create
 from compliance.models import Decision, Job
+from compliance.platform.text import hostile_text_refuse
 from compliance.policy import require
 from compliance.principals import Operator, Principal
 
@@ -22,6 +23,7 @@ def explanation_request_check(
     that the baselines asked for exist."""
     if parameters is None:
         parameters = {}
+    hostile_text_refuse(json={"methods": methods, "parameters": parameters})
     try:
         _, per_method, _ = explain.resolve_request(methods, parameters)
         if feature_schema is not None:

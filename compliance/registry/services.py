@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 from typing import Any
@@ -13,6 +14,7 @@ import explain
 from compliance.audit import audit_event_append, canonical_json
 from compliance.errors import Conflict, ValidationFailed
 from compliance.models import AISystem, ModelVersion
+from compliance.platform.text import hostile_text_refuse
 from compliance.policy import require
 from compliance.principals import Operator, Principal
 
@@ -38,6 +40,10 @@ def ai_system_register(
 ) -> AISystem:
     """Register an AI system; optionally explain every decision it sends on receipt."""
     require(principal, "ai_system.register")
+    hostile_text_refuse(
+        {k: fields[k] for k in AI_SYSTEM_FIELDS if k in fields},
+        {"default_explanation_methods": default_explanation_methods or []},
+    )
     organization = principal.organization
     methods = list(default_explanation_methods or [])
     if methods:
@@ -257,6 +263,20 @@ def model_version_register(
         raise ValidationFailed(
             "Unknown AI system.", {"ai_system": ["Unknown AI system."]}
         )
+    hostile_text_refuse(
+        {
+            "version": version,
+            "architecture": architecture,
+            "favourable_class": favourable_class,
+            "training_data_summary": training_data_summary,
+        },
+        {
+            "hyperparameters": hyperparameters,
+            "feature_schema": feature_schema,
+            "class_labels": class_labels,
+            "performance_metrics": performance_metrics or {},
+        },
+    )
     _model_version_check(
         architecture=architecture,
         hyperparameters=hyperparameters,
@@ -267,47 +287,57 @@ def model_version_register(
         weights=weights,
     )
     sha = explain.sha256_hex(weights)
-    with transaction.atomic():
-        if ModelVersion.objects.filter(ai_system=ai_system, version=version).exists():
-            raise Conflict(
-                f"Version '{version}' of this AI system already exists; model versions are immutable.",
-                {
-                    "version": [
-                        "This version already exists; register a new version instead."
-                    ]
+    mv = ModelVersion(
+        ai_system=ai_system,
+        version=version,
+        architecture=architecture,
+        hyperparameters=hyperparameters,
+        weights_sha256=sha,
+        feature_schema=feature_schema,
+        class_labels=class_labels,
+        favourable_class=favourable_class,
+        decision_threshold=float(decision_threshold),
+        training_data_summary=training_data_summary,
+        performance_metrics=performance_metrics or {},
+    )
+    try:
+        with transaction.atomic():
+            if ModelVersion.objects.filter(
+                ai_system=ai_system, version=version
+            ).exists():
+                raise Conflict(
+                    f"Version '{version}' of this AI system already exists; model versions are immutable.",
+                    {
+                        "version": [
+                            "This version already exists; register a new version instead."
+                        ]
+                    },
+                )
+            # the storage names a new file (a suffix when the name is taken), so the
+            # file deleted on failure below is only ever the one this call saved
+            mv.weights.save(f"{sha}.safetensors", ContentFile(weights), save=False)
+            mv.save()
+            audit_event_append(
+                actor=principal.actor,
+                organization=principal.organization,
+                action="model_version.registered",
+                object_type="model_version",
+                object_id=mv.pk,
+                payload={
+                    "ai_system": ai_system.pk,
+                    "version": version,
+                    "architecture": architecture,
+                    "weights_sha256": sha,
+                    "feature_schema_sha256": hashlib.sha256(
+                        canonical_json(feature_schema).encode()
+                    ).hexdigest(),
+                    "class_labels": class_labels,
+                    "favourable_class": favourable_class,
                 },
             )
-        mv = ModelVersion(
-            ai_system=ai_system,
-            version=version,
-            architecture=architecture,
-            hyperparameters=hyperparameters,
-            weights_sha256=sha,
-            feature_schema=feature_schema,
-            class_labels=class_labels,
-            favourable_class=favourable_class,
-            decision_threshold=float(decision_threshold),
-            training_data_summary=training_data_summary,
-            performance_metrics=performance_metrics or {},
-        )
-        mv.weights.save(f"{sha}.safetensors", ContentFile(weights), save=False)
-        mv.save()
-        audit_event_append(
-            actor=principal.actor,
-            organization=principal.organization,
-            action="model_version.registered",
-            object_type="model_version",
-            object_id=mv.pk,
-            payload={
-                "ai_system": ai_system.pk,
-                "version": version,
-                "architecture": architecture,
-                "weights_sha256": sha,
-                "feature_schema_sha256": hashlib.sha256(
-                    canonical_json(feature_schema).encode()
-                ).hexdigest(),
-                "class_labels": class_labels,
-                "favourable_class": favourable_class,
-            },
-        )
+    except BaseException:
+        if mv.weights.name:  # no orphaned weight files: the row was not stored
+            with contextlib.suppress(OSError):  # the first error is the one to tell
+                mv.weights.storage.delete(mv.weights.name)
+        raise
     return mv

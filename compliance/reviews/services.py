@@ -24,6 +24,7 @@ from compliance.audit import audit_event_append
 from compliance.errors import Conflict, PermissionDenied, ValidationFailed
 from compliance.models import Decision, PreliminaryView, Review
 from compliance.models.decisions import ReviewConfirmation
+from compliance.platform.text import hostile_text_refuse
 from compliance.policy import require
 from compliance.principals import Principal
 
@@ -103,6 +104,9 @@ def review_record(
         raise ValidationFailed(
             "Unknown action.", {"action": ["Use uphold, overturn or escalate."]}
         )
+    hostile_text_refuse(
+        {"justification": justification, "supersede_reason": supersede_reason}
+    )
     text = (justification or "").strip()
     if len(text) < MIN_JUSTIFICATION:
         raise ValidationFailed(
@@ -205,6 +209,7 @@ def review_confirm(
     """A second officer confirms the overturn that waits (four-eyes); the decision
     becomes final with the overturn's outcome."""
     require(principal, "review.confirm", decision)
+    hostile_text_refuse({"note": note})
     with transaction.atomic():
         decision = (
             Decision.objects.select_for_update()
@@ -259,6 +264,7 @@ def preliminary_view_record(
 ) -> PreliminaryView:
     """Record what the reviewer would decide from the inputs alone; audited."""
     require(principal, "review.preliminary_view", decision)
+    hostile_text_refuse({"note": note})
     reviewer = principal.user
     labels = decision.model_version.class_labels
     if outcome not in labels:

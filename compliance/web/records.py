@@ -67,10 +67,13 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
     events = audit_event_list(principal=principal)
     action = request.GET.get("action", "")
     object_id = request.GET.get("object_id", "")
-    if action:
-        events = events.filter(action=action)
-    if object_id:
-        events = events.filter(object_id=object_id)
+    if "\x00" in action or "\x00" in object_id:
+        events = events.none()  # no event has one, and PostgreSQL refuses NUL text
+    else:
+        if action:
+            events = events.filter(action=action)
+        if object_id:
+            events = events.filter(object_id=object_id)
     verification = (
         audit_verify_job(principal=principal, pk=request.GET["verification"])
         if may_verify and request.GET.get("verification")
