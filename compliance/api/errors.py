@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import kombu.exceptions
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-from rest_framework.views import exception_handler
+from rest_framework.views import exception_handler, set_rollback
 
 from compliance.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# a dependency that is away (Redis as cache or broker, the broker through Kombu): the
+# request may succeed when retried, so 503 with Retry-After rather than a 500
+DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
+    redis.ConnectionError,  # also BusyLoadingError
+    redis.TimeoutError,
+    redis.exceptions.ReadOnlyError,  # a replica during failover
+    kombu.exceptions.OperationalError,
+)
+DEPENDENCY_RETRY_AFTER_SECONDS = 5
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -58,6 +73,19 @@ def error_response(
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return error_response(exc.status_code, exc.code, exc.detail, exc.errors)
+    if isinstance(exc, DEPENDENCY_ERRORS):
+        set_rollback()
+        logger.warning(
+            "A dependency is unavailable (%s); answered 503.",
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        return error_response(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "unavailable",
+            "A service this request needs is unavailable; try again shortly.",
+            headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

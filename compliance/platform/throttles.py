@@ -1,19 +1,83 @@
-"""Rate limits per API key and per signed-in person (shared cache: Redis in production)."""
+"""Rate limits per API key and per signed-in person (shared cache: Redis in production).
+
+The limits fail open: when their store is unreachable a request is let through, counted
+in ``inspectoscope_throttle_fail_open_total{scope}`` and logged (at most once per
+``FAIL_OPEN_LOG_EVERY_SECONDS`` per scope), and for ``STORE_BACKOFF_SECONDS`` afterwards
+the store is not tried, so requests do not queue behind a dead server. A Redis outage
+costs rate limiting for its duration, never the API's answers.
+"""
 
 from __future__ import annotations
 
+import logging
 import math
-from functools import cache
+import time
+from functools import lru_cache
 from typing import Any
 
 import redis
 from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from prometheus_client import Counter
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from compliance.principals import ClientSystemUser
+
+logger = logging.getLogger(__name__)
+
+# every scope a limit is kept for; "login" is the sign-in attempt limit (web/login.py),
+# "other" any scope a later throttle adds without listing it here
+SCOPES = ("api_key", "person", "anonymous", "public_verify", "login", "other")
+FAIL_OPEN = Counter(
+    "inspectoscope_throttle_fail_open_total",
+    "Requests let through without their rate limit because its store was unreachable",
+    ["scope"],
+)
+for _scope in SCOPES:  # a fixed label set, each series exported from the start
+    FAIL_OPEN.labels(scope=_scope)
+
+# what "the store is unreachable" raises: redis-py wraps socket errors in RedisError
+STORE_ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+STORE_TIMEOUT_SECONDS = 0.5  # connect and read timeout of the throttles' own client
+STORE_BACKOFF_SECONDS = 1.0
+FAIL_OPEN_LOG_EVERY_SECONDS = 10.0
+
+_store_down_until = 0.0
+_last_logged: dict[str, float] = {}
+
+
+def store_available() -> bool:
+    """False for a short while after the store failed (the back-off)."""
+    return time.monotonic() >= _store_down_until
+
+
+def store_failed(scope: str, exc: BaseException | None) -> None:
+    """Record a request let through because the store is unreachable: meter it, log
+    it (rate-limited), and start the back-off when ``exc`` is a fresh failure."""
+    global _store_down_until
+    now = time.monotonic()
+    FAIL_OPEN.labels(scope=scope if scope in SCOPES else "other").inc()
+    if exc is not None:
+        _store_down_until = now + STORE_BACKOFF_SECONDS
+    if exc is not None and now - _last_logged.get(scope, -math.inf) >= (
+        FAIL_OPEN_LOG_EVERY_SECONDS
+    ):
+        _last_logged[scope] = now
+        logger.warning(
+            "Rate limit store unreachable (%s: %s); %s limits fail open until it "
+            "answers again.",
+            type(exc).__name__,
+            exc,
+            scope,
+        )
+
+
+def store_backoff_reset() -> None:
+    """Try the store at the next request (tests; after a known recovery)."""
+    global _store_down_until
+    _store_down_until = 0.0
 
 
 class _SettingsRateThrottle(SimpleRateThrottle):
@@ -46,15 +110,24 @@ class _SettingsRateThrottle(SimpleRateThrottle):
         self.key = self.get_cache_key(request, view)
         if self.key is None:
             return True
+        if not store_available():
+            store_failed(self.scope or "", None)
+            return True
         now = self.timer()
         window, elapsed = divmod(now, self.duration)
         current = f"{self.key}:{int(window)}"
-        count, previous = self._counts(current, f"{self.key}:{int(window) - 1}")
+        try:
+            count, previous = self._counts(current, f"{self.key}:{int(window) - 1}")
+        except STORE_ERRORS as exc:  # fail open: the limit is lost, not the request
+            store_failed(self.scope or "", exc)
+            return True
         if previous * (1 - elapsed / self.duration) + count <= self.num_requests:
             return True
         try:  # a refused request does not count, as in DRF
             self.cache.decr(current)
         except ValueError:  # the window's counter expired meanwhile: nothing to undo
+            pass
+        except STORE_ERRORS:  # the store went away just now: counted once too often
             pass
         self._retry_after = _seconds_until_room(
             previous, count - 1, elapsed, self.duration, self.num_requests
@@ -68,7 +141,7 @@ class _SettingsRateThrottle(SimpleRateThrottle):
             # one round trip (MULTI/EXEC) instead of Django's four: the counters are the
             # plain integers Django's Redis serializer stores, so both paths agree
             key = self.cache.make_and_validate_key(current)
-            client = _redis_client()
+            client = _redis_client(_cache_url())
             pipe = client.pipeline(transaction=True)
             pipe.incr(key)
             pipe.expire(key, ttl)
@@ -152,12 +225,20 @@ def _seconds_until_room(
     return duration - elapsed + at_next
 
 
-@cache
-def _redis_client() -> Any:
-    """A Redis client of our own on the default cache's server (public redis-py API,
-    one per process), rather than reaching into Django's cache backend for its
-    client. The counters are the plain integers Django's Redis serializer stores, so
-    this path and the cache's agree (a test holds them equal)."""
+def _cache_url() -> str:
     location = settings.CACHES["default"]["LOCATION"]
-    url = location[0] if isinstance(location, (list, tuple)) else location
-    return redis.Redis.from_url(url)
+    return str(location[0] if isinstance(location, (list, tuple)) else location)
+
+
+@lru_cache(maxsize=4)
+def _redis_client(url: str) -> Any:
+    """A Redis client of our own on the default cache's server (public redis-py API,
+    one per process and URL), rather than reaching into Django's cache backend for its
+    client. The counters are the plain integers Django's Redis serializer stores, so
+    this path and the cache's agree (a test holds them equal). Short timeouts: a
+    server that does not answer makes the throttle fail open, not the request wait."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=STORE_TIMEOUT_SECONDS,
+        socket_timeout=STORE_TIMEOUT_SECONDS,
+    )

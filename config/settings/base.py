@@ -110,12 +110,14 @@ REDIS_URL = env_str("REDIS_URL") or None
 METRICS_TOKEN = env_str("METRICS_TOKEN") or None  # GET /metrics with "Bearer <token>"
 
 # Throttle counters and login attempts live in a cache every process shares: Redis when
-# configured (production), else this process's memory (one-process local use).
+# configured (production), else this process's memory (one-process local use). Short
+# socket timeouts: when Redis is away the limits fail open rather than hold requests.
 CACHES = {
     "default": (
         {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
