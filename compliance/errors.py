@@ -30,3 +30,8 @@ class NotFound(DomainError):
 class PermissionDenied(DomainError):
     status_code = 403
     code = "permission_denied"
+
+
+class TooLarge(DomainError):
+    status_code = 413
+    code = "request_too_large"

@@ -364,7 +364,7 @@ class DossierVerifyApi(PrincipalMixin, generics.GenericAPIView):
         dossier = dossiers.dossier_verify(
             principal=self.principal,
             sha256=data.get("sha256"),
-            pdf=upload.read() if upload is not None else None,
+            pdf=upload,  # hashed in chunks, never read whole
         )
         if dossier is None:
             return Response(
@@ -436,6 +436,6 @@ class PublicDossierVerifyApi(generics.GenericAPIView):
         upload = data.get("pdf")
         answer = dossiers.dossier_verify_public(
             sha256=data.get("sha256"),
-            pdf=upload.read() if upload is not None else None,
+            pdf=upload,  # hashed in chunks, never read whole
         )
         return Response(self.PublicVerificationSerializer(answer.as_dict()).data)

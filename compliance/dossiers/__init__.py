@@ -13,6 +13,7 @@ from compliance.dossiers.services import (
     dossier_issue,
     dossier_issue_request,
     dossier_request,
+    dossier_upload_sha256,
     dossier_verify,
     dossier_verify_public,
 )
@@ -32,6 +33,7 @@ __all__ = [
     "dossier_render",
     "dossier_request",
     "dossier_sign",
+    "dossier_upload_sha256",
     "dossier_verify",
     "dossier_verify_public",
     "regimes",

@@ -6,9 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -18,10 +21,11 @@ from compliance.dossiers.content import dossier_content_complete
 from compliance.dossiers.render import SafeFetcher, dossier_render
 from compliance.dossiers.selectors import dossier_superseded, with_superseded
 from compliance.dossiers.signing import dossier_sign
-from compliance.errors import ValidationFailed
+from compliance.errors import TooLarge, ValidationFailed
 from compliance.explanations.selectors import explanations_newest
 from compliance.jobs import job_create
 from compliance.models import Decision, Dossier, Job, Organization
+from compliance.platform.middleware import dossier_verify_limit_message
 from compliance.policy import PUBLIC, require
 from compliance.principals import Operator, Principal
 
@@ -260,14 +264,46 @@ def dossier_download(*, principal: Principal, dossier: Dossier) -> bytes:
     return bytes(dossier.pdf)
 
 
-def _digest(sha256: str | None, pdf: bytes | None) -> str:
-    return (
-        hashlib.sha256(pdf).hexdigest() if pdf is not None else (sha256 or "").lower()
-    )
+class Chunked(Protocol):
+    """An uploaded file: its size, read in chunks (Django's ``UploadedFile``)."""
+
+    size: int | None
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+def dossier_upload_sha256(pdf: bytes | Chunked) -> str:
+    """The sha256 of a file to verify, hashed chunk by chunk (never read whole);
+    ``TooLarge`` above ``DOSSIER_VERIFY_MAX_BYTES``, no dossier we issue is."""
+    limit = settings.DOSSIER_VERIFY_MAX_BYTES
+    if isinstance(pdf, bytes):
+        size, chunks = len(pdf), iter((pdf,))
+    else:
+        size, chunks = pdf.size or 0, pdf.chunks()
+    if size > limit:
+        raise TooLarge(
+            dossier_verify_limit_message(), {"pdf": [f"At most {limit} bytes."]}
+        )
+    h, seen = hashlib.sha256(), 0
+    for chunk in chunks:
+        seen += len(chunk)
+        if seen > limit:
+            raise TooLarge(
+                dossier_verify_limit_message(), {"pdf": [f"At most {limit} bytes."]}
+            )
+        h.update(chunk)
+    return h.hexdigest()
+
+
+def _digest(sha256: str | None, pdf: bytes | Chunked | None) -> str:
+    return dossier_upload_sha256(pdf) if pdf is not None else (sha256 or "").lower()
 
 
 def dossier_verify(
-    *, principal: Principal, sha256: str | None = None, pdf: bytes | None = None
+    *,
+    principal: Principal,
+    sha256: str | None = None,
+    pdf: bytes | Chunked | None = None,
 ) -> Dossier | None:
     """Which of the organisation's dossiers these bytes (or this hash) are, if any
     (annotated with ``superseded``)."""
@@ -345,7 +381,7 @@ class PublicVerification:
 
 
 def dossier_verify_public(
-    *, sha256: str | None = None, pdf: bytes | None = None
+    *, sha256: str | None = None, pdf: bytes | Chunked | None = None
 ) -> PublicVerification:
     """Whether these bytes (or this hash) are a dossier issued here, by whom, which
     one, when, and whether a newer version supersedes it. Nothing else: no decision,

@@ -8,7 +8,30 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-MODEL_UPLOAD_PATHS = ("/api/v1/model-versions/", "/api/v1/dossiers/verify")
+MODEL_UPLOAD_PATHS = ("/api/v1/model-versions/",)
+# POSTs that carry a dossier to verify: bounded by DOSSIER_VERIFY_MAX_BYTES (plus room
+# for the multipart envelope, so a file just under the limit passes)
+DOSSIER_VERIFY_PATHS = (
+    "/api/v1/dossiers/verify",
+    "/api/v1/public/verify",
+    "/dossiers/verify",
+    "/verify/",
+)
+MULTIPART_ENVELOPE_BYTES = 64 * 1024
+
+
+def size_text(limit: int) -> str:
+    """A byte limit as people read it: "5 MiB (5242880 bytes)"."""
+    mib = limit / (1024 * 1024)
+    shown = f"{mib:g} MiB" if mib >= 1 else f"{limit / 1024:g} KiB"
+    return f"{shown} ({limit} bytes)"
+
+
+def dossier_verify_limit_message() -> str:
+    return (
+        "The file is larger than any dossier we issue; the largest file that can be "
+        f"verified is {size_text(settings.DOSSIER_VERIFY_MAX_BYTES)}."
+    )
 
 
 def _json_error(status: int, code: str, detail: str) -> HttpResponse:
@@ -38,6 +61,24 @@ class RequestBodyLimitMiddleware:
         limit = settings.REQUEST_BODY_MAX_BYTES
         if request.method == "POST" and request.path in MODEL_UPLOAD_PATHS:
             limit = settings.MODEL_UPLOAD_MAX_BYTES
+        if (
+            request.method == "POST"
+            and request.path in DOSSIER_VERIFY_PATHS
+            and request.content_type == "multipart/form-data"
+        ):  # a file upload; a sha256 (JSON or form) keeps the ordinary limit
+            if length > settings.DOSSIER_VERIFY_MAX_BYTES + MULTIPART_ENVELOPE_BYTES:
+                if request.path.startswith("/api/"):
+                    return _json_error(
+                        413, "request_too_large", dossier_verify_limit_message()
+                    )
+                return HttpResponse(
+                    "<!doctype html><title>File too large</title><h1>File too large"
+                    f"</h1><p>{dossier_verify_limit_message()}</p>"
+                    f'<p><a href="{request.path}">Back</a></p>',
+                    status=413,
+                    content_type="text/html; charset=utf-8",
+                )
+            return self.get_response(request)
         if length > limit:
             return _json_error(
                 413,

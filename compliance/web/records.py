@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from django.core.paginator import Paginator
@@ -13,13 +12,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from compliance import policy
 from compliance.audit.selectors import audit_event_list
+from compliance.dossiers import dossier_upload_sha256
 from compliance.dossiers import dossier_verify as dossier_verify_service
 from compliance.dossiers.selectors import dossier_list as dossier_list_selector
+from compliance.errors import TooLarge
 from compliance.jobs.audit_verify import audit_verify_job, audit_verify_request
 from compliance.models import Job
 from compliance.web.access import member_required
-
-MAX_VERIFY_UPLOAD = 20 * 1024 * 1024
 
 
 @require_GET
@@ -40,18 +39,23 @@ def dossier_verify(request: HttpRequest) -> HttpResponse:
     """Upload a PDF: was it issued by this service (for this organisation)?"""
     principal = request.principal  # type: ignore[attr-defined]
     context: dict[str, Any] = {"principal": principal}
+    status = 200
     if request.method == "POST":
         upload = request.FILES.get("pdf")
         if upload is None:
             context["error"] = "Choose a PDF file to verify."
-        elif (upload.size or 0) > MAX_VERIFY_UPLOAD:
-            context["error"] = "The file is larger than any dossier we issue (20 MB)."
         else:
-            data = upload.read()
-            context["sha256"] = hashlib.sha256(data).hexdigest()
-            context["dossier"] = dossier_verify_service(principal=principal, pdf=data)
-            context["checked"] = True
-    return render(request, "records/verify.html", context)
+            try:  # hashed in chunks; above DOSSIER_VERIFY_MAX_BYTES it says the limit
+                sha256 = dossier_upload_sha256(upload)
+            except TooLarge as exc:
+                context["error"], status = exc.detail, 413
+            else:
+                context["sha256"] = sha256
+                context["dossier"] = dossier_verify_service(
+                    principal=principal, sha256=sha256
+                )
+                context["checked"] = True
+    return render(request, "records/verify.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])

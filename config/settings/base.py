@@ -208,6 +208,10 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Request bodies: decisions are small; model weights uploads may be larger.
 REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024)
 MODEL_UPLOAD_MAX_BYTES = env_int("MODEL_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
+# The largest file any dossier verification (API, public API, both web pages) accepts:
+# a bit above the largest dossier we issue. Bodies above it are refused (413) before
+# they are read; uploads are hashed in chunks, never read whole.
+DOSSIER_VERIFY_MAX_BYTES = env_int("DOSSIER_VERIFY_MAX_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
