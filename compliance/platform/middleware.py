@@ -86,3 +86,24 @@ class RequestBodyLimitMiddleware:
                 f"The request body is {length} bytes; the limit here is {limit} bytes.",
             )
         return self.get_response(request)
+
+
+# pages and API answers that carry an organisation's data (ASVS 8.2.1): a shared or
+# browser cache must not keep them; the schema, docs and static files may be cached
+PRIVATE_PREFIXES = ("/api/v1/", "/cases/", "/dossiers/", "/audit/", "/admin/")
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every response under ``PRIVATE_PREFIXES`` that
+    does not set its own caching policy."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(PRIVATE_PREFIXES) and not response.has_header(
+            "Cache-Control"
+        ):
+            response["Cache-Control"] = "no-store"
+        return response

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "compliance.platform.observability.RequestObservabilityMiddleware",
     "compliance.platform.middleware.RequestBodyLimitMiddleware",
+    "compliance.platform.middleware.NoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
