@@ -112,6 +112,8 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
             "performance_metrics",
             "is_active",
             "created_at",
+            "integrity_suspended_at",
+            "integrity_suspended_reason",
         ]
         read_only_fields = fields
 

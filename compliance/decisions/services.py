@@ -127,10 +127,11 @@ def decision_submit(*, principal: Principal, submission: Submission) -> Submitte
                 prediction_consistent=consistent,
                 reproduced_score=reproduced,
                 submission_sha256=submission_sha,
-                # a score the model does not give goes to a person first
+                # a score the model does not give, or a version whose weights failed
+                # their integrity check, goes to a person first
                 status=(
                     Decision.Status.NEEDS_REVIEW
-                    if consistent is False
+                    if consistent is False or mv.integrity_suspended_at is not None
                     else Decision.Status.UNREVIEWED
                 ),
             )

@@ -85,6 +85,12 @@ class ModelVersion(models.Model):
     performance_metrics = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the weights on disk no longer match weights_sha256 (an integrity
+    # incident): decisions are still accepted, but each enters as "needs review".
+    integrity_suspended_at = models.DateTimeField(null=True, blank=True)
+    integrity_suspended_reason = models.CharField(
+        max_length=300, blank=True, default=""
+    )
 
     class Meta:
         constraints = [

@@ -9,10 +9,22 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from django.db import transaction
+from django.utils import timezone
+from prometheus_client import Counter
+
 import explain
+from compliance.audit import audit_event_append
 from compliance.models import ModelVersion
+from compliance.principals import SYSTEM_ACTOR
 
 logger = logging.getLogger(__name__)
+
+# No labels: one series, for an alert on any increase.
+INTEGRITY_FAILURES = Counter(
+    "inspectoscope_model_weights_integrity_failures_total",
+    "Loads of a model version whose weights did not match the recorded sha256",
+)
 
 # |reproduced - reported| at or under this counts as reproduced (float32 vs float64 noise).
 SCORE_TOLERANCE = 1e-4
@@ -50,19 +62,68 @@ def model_version_load(
     with model_version.weights.open("rb") as fh:
         data = fh.read()
     schema = explain.parse_feature_schema(model_version.feature_schema)
-    model = explain.load_model(
-        architecture=model_version.architecture,
-        schema=schema,
-        hyperparameters=model_version.hyperparameters,
-        weights=data,
-        expected_sha256=model_version.weights_sha256,
-        device=device,
-    )
+    try:
+        model = explain.load_model(
+            architecture=model_version.architecture,
+            schema=schema,
+            hyperparameters=model_version.hyperparameters,
+            weights=data,
+            expected_sha256=model_version.weights_sha256,
+            device=device,
+        )
+    except explain.WeightsHashMismatch:
+        model_version_integrity_fail(model_version, hashlib.sha256(data).hexdigest())
+        raise
     with _lock:
         _cache[key] = (model, schema)
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return model, schema
+
+
+def model_version_integrity_fail(
+    model_version: ModelVersion, found_sha256: str
+) -> None:
+    """Record that a version's weights on disk no longer match their recorded hash.
+
+    Counts the failure, and the first time (per version, across processes: a
+    conditional update decides) suspends the version and appends
+    ``model_version.integrity_failed`` to its organisation's chain, in one transaction.
+    Decisions on a suspended version are still accepted and enter as "needs review".
+    """
+    INTEGRITY_FAILURES.inc()
+    now = timezone.now()
+    reason = (
+        f"Weights sha256 {found_sha256} does not match the recorded "
+        f"{model_version.weights_sha256}."
+    )
+    with transaction.atomic():
+        first = ModelVersion.objects.filter(
+            pk=model_version.pk, integrity_suspended_at__isnull=True
+        ).update(integrity_suspended_at=now, integrity_suspended_reason=reason)
+        if first:
+            audit_event_append(
+                actor=SYSTEM_ACTOR,
+                organization=model_version.ai_system.organization,
+                action="model_version.integrity_failed",
+                object_type="model_version",
+                object_id=model_version.pk,
+                payload={
+                    "version": model_version.version,
+                    "expected_sha256": model_version.weights_sha256,
+                    "found_sha256": found_sha256,
+                },
+            )
+    if first:
+        model_version.integrity_suspended_at = now
+        model_version.integrity_suspended_reason = reason
+        logger.error(
+            "Model version %s suspended: weights hash mismatch", model_version.pk
+        )
+    elif model_version.integrity_suspended_at is None:
+        model_version.refresh_from_db(
+            fields=["integrity_suspended_at", "integrity_suspended_reason"]
+        )
 
 
 def score_reproduce(
