@@ -254,7 +254,7 @@ def main() -> None:
     server = _start(
         [sys.executable, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"]
     )
-    # one worker for both queues, with the sweeper's schedule (beat) embedded;
+    # one worker for all queues, with the sweeper's schedule (beat) embedded;
     # without REDIS_URL it talks over Kombu's filesystem transport under .data/broker
     worker = _start(
         [
@@ -266,7 +266,7 @@ def main() -> None:
             "worker",
             "--beat",
             "-Q",
-            "attributions,dossiers",
+            "attributions,dossiers,sweeper",
             "--pool",
             "solo",
             "--loglevel",

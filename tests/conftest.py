@@ -52,6 +52,17 @@ def _decision(org: Any, client: Any, mv: Any) -> Any:
     return decision
 
 
+@pytest.fixture(autouse=True)
+def _wakes_forgotten() -> Iterator[None]:
+    """Wake markers live in the process-wide cache: no test inherits another's."""
+    from compliance.jobs.publish import wakes_forget
+    from workers.routes import KIND_TASKS
+
+    wakes_forget(tuple(KIND_TASKS))
+    yield
+    wakes_forget(tuple(KIND_TASKS))
+
+
 @pytest.fixture
 def world(db: Any) -> World:
     org = factories.make_org("acme-bank")

@@ -1,6 +1,8 @@
 """The Celery application, configured from Django settings (CELERY_* names).
 
-Queues: ``attributions`` (GPU workers: explanation batches) and ``dossiers`` (CPU).
+Queues: ``attributions`` (GPU workers: explanation batches), ``dossiers`` (CPU) and
+``sweeper`` (the periodic sweep alone, so a backlog of job messages never delays it; the
+worker that runs beat, or any one worker, consumes it).
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ app = Celery("inspectoscope")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = tuple(
     Queue(name, Exchange(name, type="direct"), routing_key=name)
-    for name in ("attributions", "dossiers")
+    for name in ("attributions", "dossiers", SWEEP_TASK[1])
 )
 app.conf.task_routes = {
     **{task: {"queue": queue} for task, queue in KIND_TASKS.values()},
-    SWEEP_TASK: {"queue": "attributions"},
+    SWEEP_TASK[0]: {"queue": SWEEP_TASK[1]},
     ANCHOR_TASK[0]: {"queue": ANCHOR_TASK[1]},
 }
 
@@ -33,7 +35,7 @@ def _beat_schedule() -> dict:
 
     return {
         "sweep-jobs": {
-            "task": SWEEP_TASK,
+            "task": SWEEP_TASK[0],
             "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
         },
         "anchor-audit-chains": {

@@ -8,6 +8,7 @@ KIND_TASKS = {
     "dossier": ("workers.tasks.dossiers_process", "dossiers"),
     "audit_verify": ("workers.tasks.audit_verify_process", "dossiers"),
 }
-SWEEP_TASK = "workers.tasks.jobs_sweep"
+# periodic, on its own queue so a backlog of job messages never delays it
+SWEEP_TASK = ("workers.tasks.jobs_sweep", "sweeper")
 # periodic: timestamp every audit chain's head (CPU work: the dossiers queue)
 ANCHOR_TASK = ("workers.tasks.audit_chains_anchor", "dossiers")

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from compliance.audit import audit_chains_anchor as anchor_service
-from compliance.jobs import job_wake, jobs_process, jobs_sweep
+from compliance.jobs import job_wake, job_wake_clear, jobs_process, jobs_sweep
 from compliance.principals import SYSTEM_OPERATOR
 
 logger = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ def _drain(task: Any, kind: str, batch_key: str, limit: int) -> int:
     """Process batches of ``kind`` until none is left or the drain's time is up."""
     started = time.monotonic()
     processed = 0
+    job_wake_clear(kind)  # a wake sent from now on is not coalesced into this drain
     try:
         while True:
             claimed = jobs_process(

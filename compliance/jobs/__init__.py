@@ -28,7 +28,12 @@ from compliance.jobs.handlers import (
     handler_for,
     handler_register,
 )
-from compliance.jobs.publish import job_wake, job_wake_on_commit, publisher_register
+from compliance.jobs.publish import (
+    job_wake,
+    job_wake_clear,
+    job_wake_on_commit,
+    publisher_register,
+)
 
 __all__ = [
     "JobDone",
@@ -42,6 +47,7 @@ __all__ = [
     "handler_register",
     "job_create",
     "job_wake",
+    "job_wake_clear",
     "job_wake_on_commit",
     "jobs_claim",
     "jobs_process",

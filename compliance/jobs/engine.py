@@ -504,8 +504,8 @@ def _expired_leases_reclaim(now: datetime) -> int:
 
 
 def jobs_sweep() -> dict[str, int]:
-    """Reclaim expired leases and wake workers for every kind and batch with queued
-    jobs (a lost message or a killed worker never loses a job)."""
+    """Reclaim expired leases and wake a worker for every kind with queued jobs (a lost
+    message or a killed worker never loses a job); wakes are coalesced per kind."""
     now = timezone.now()
     reclaimed = 0
     while True:
@@ -515,12 +515,20 @@ def jobs_sweep() -> dict[str, int]:
             break
     if reclaimed:
         logger.warning("Reclaimed %s jobs whose lease expired.", reclaimed)
-    waiting = list(
-        Job.objects.filter(status=Status.QUEUED)
-        .values_list("kind", "batch_key")
-        .distinct()
-        .order_by("kind", "batch_key")[:SWEEP_BATCH]
-    )
+    # one wake per kind (a drain takes every batch key of its kind): at most as many
+    # messages per sweep as there are kinds, fewer while a wake is still outstanding
+    queued = Job.objects.filter(status=Status.QUEUED)
+    kinds = sorted(set(queued.values_list("kind", flat=True).distinct().order_by()))
+    waiting: dict[str, str] = {}
+    for kind in kinds:  # a batch key as the hint; None when claimed meanwhile
+        key = (
+            queued.filter(kind=kind)
+            .order_by("batch_key")
+            .values_list("batch_key", flat=True)
+            .first()
+        )
+        if key is not None:
+            waiting[kind] = key
     backoff_reset()
-    woken = sum(1 for kind, key in waiting if job_wake(kind, key))
-    return {"reclaimed": reclaimed, "queued_batches": len(waiting), "woken": woken}
+    woken = sum(1 for kind, key in waiting.items() if job_wake(kind, key))
+    return {"reclaimed": reclaimed, "queued_kinds": len(waiting), "woken": woken}

@@ -95,6 +95,7 @@ def test_the_compose_stack_has_every_service_with_health_checks(compose):
     assert "--appendonly yes" in redis_command and "noeviction" in redis_command
     assert "-Q attributions" in " ".join(services["worker-attributions"]["command"])
     assert "-Q dossiers" in " ".join(services["worker-dossiers"]["command"])
+    assert "sweeper" in " ".join(services["worker-dossiers"]["command"])
     assert services["beat"]["command"][:3] == ["celery", "-A", "workers"]
     assert "gpu" in str(services["worker-attributions"]["deploy"])
     for name in ("web", "worker-attributions", "worker-dossiers", "beat"):

@@ -300,6 +300,11 @@ def test_the_sweeper_rewakes_queued_jobs(explained_world, publisher):
     publisher.assert_called_once_with(
         "explanation", f"model_version:{explained_world.explained_mv.pk}"
     )
+    # that wake is outstanding (no worker started): the next sweep sends nothing
+    assert jobs_sweep()["woken"] == 0
+    job_publish.job_wake_clear("explanation")  # a drain started, or the marker expired
+    assert jobs_sweep()["woken"] == 1
+    assert publisher.call_count == 2
 
 
 def test_a_dead_broker_does_not_raise_and_backs_off(explained_world, monkeypatch):
