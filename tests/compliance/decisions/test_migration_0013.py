@@ -11,8 +11,19 @@ BEFORE = [("compliance", "0012_dossier_signing")]
 AFTER = [("compliance", "0013_decision_lifecycle")]
 
 
+@pytest.fixture
+def back_to_latest():
+    """Whatever the test does, the database ends at the newest migrations again (later
+    tests need every column)."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.mark.django_db(transaction=True)
-def test_reviewed_decisions_become_final_with_their_latest_outcome(world):
+def test_reviewed_decisions_become_final_with_their_latest_outcome(
+    world, back_to_latest
+):
     executor = MigrationExecutor(connection)
     executor.migrate(BEFORE)
     old = executor.loader.project_state(BEFORE).apps
