@@ -37,6 +37,15 @@ class AISystem(models.Model):
         help_text="An overturn waits for a second officer's confirmation; "
         "unset: on for Annex III systems.",
     )
+    # the most an explanation request for one decision may cost, in model
+    # evaluations (explain.cost); unset: EXPLANATION_COST_BUDGET. Never above
+    # EXPLANATION_COST_BUDGET_MAX.
+    explanation_cost_budget = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Most model evaluations one explanation request may cost per "
+        "decision; empty = the platform default.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
