@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
 
 class Organization(models.Model):
@@ -65,8 +65,20 @@ class ClientSystem(models.Model):
         return f"{self.name} ({self.organization.slug})"
 
 
+class ApiKeyManager(APIKeyManager):
+    def assign_key(self, obj: AbstractAPIKey) -> str:
+        key = super().assign_key(obj)
+        # the library's id is "prefix.hash": ours is the public prefix alone, so admin
+        # URLs, admin log entries and form values never carry the key's hash
+        obj.id = obj.prefix
+        return str(key)
+
+
 class ApiKey(AbstractAPIKey):
-    """Hashed API key (sha512 of a high-entropy secret); the key itself is shown once."""
+    """Hashed API key (sha512 of a high-entropy secret); the key itself is shown once.
+    Its id is its prefix (migration 0016 moved older keys' ids off "prefix.hash")."""
+
+    objects = ApiKeyManager()
 
     client_system = models.ForeignKey(
         ClientSystem, on_delete=models.PROTECT, related_name="api_keys"
