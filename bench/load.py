@@ -10,11 +10,20 @@ posts decisions with unique external ids (per wrk thread) at each concurrency fo
 seconds. Prints requests/s, p50/p99 latency, errors (non-2xx and socket errors), responses
 the decisions actually stored during the level (equal to responses: no replays) and the
 web workers' CPU per stored submission (less sensitive than req/s to a busy host).
+
+    REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python -m bench.load \
+        --concurrency 8 --seconds 45 --redis-outage 16
+
+puts a cuttable TCP proxy (bench/tcpproxy.py) between the web workers and Redis and cuts
+it for the given seconds in the middle of the level (throttles on, production settings):
+prints the answers by status during the outage and after it, from the server's JSON
+request log, and what sign-in, readiness and a case page answered meanwhile.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import re
@@ -23,10 +32,17 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from bench.tcpproxy import CuttableProxy
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -77,6 +93,8 @@ def _server_env(settings: str) -> dict[str, str]:
         "SECURE_SSL_REDIRECT": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "INFO",
+        # the key the seeding (test settings) used: one chain, one key
+        "AUDIT_HMAC_KEY_FILE": str(ROOT / "tests/compliance/audit/test-hmac.key"),
     }
 
 
@@ -123,6 +141,53 @@ def _parse(output: str) -> dict[str, float]:
     }
 
 
+def _statuses(log: Path, start: datetime, end: datetime) -> collections.Counter[int]:
+    """Status codes of the decision posts the server logged between two instants."""
+    counts: collections.Counter[int] = collections.Counter()
+    for line in log.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if entry.get("message") != "request" or "status" not in entry:
+            continue
+        when = datetime.fromisoformat(entry["ts"])
+        if start <= when < end:
+            counts[int(entry["status"])] += 1
+    return counts
+
+
+def _probe(stop: threading.Event, seen: dict[str, collections.Counter[str]]) -> None:
+    """Sign-in (a wrong password), readiness and the sign-in page while Redis is away."""
+    import http.client
+
+    def ask(name: str, method: str, path: str, body: str | None = None) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=5)
+        try:
+            headers = {"Content-Type": "application/x-www-form-urlencoded"}
+            conn.request(method, path, body=body, headers=headers)
+            seen[name][str(conn.getresponse().status)] += 1
+        except OSError as exc:
+            seen[name][type(exc).__name__] += 1
+        finally:
+            conn.close()
+
+    while not stop.is_set():
+        ask("readyz", "GET", "/readyz")
+        ask("sign-in page", "GET", "/accounts/login/")
+        # no CSRF token: 403 is the right answer, a 500 would be the outage leaking
+        ask("sign-in post", "POST", "/accounts/login/", "username=x&password=y")
+        stop.wait(0.5)
+
+
+def _redis_through(proxy_port: int, url: str) -> str:
+    parts = urlsplit(url)
+    auth = parts.netloc.rsplit("@", 1)[0] + "@" if "@" in parts.netloc else ""
+    return urlunsplit(parts._replace(netloc=f"{auth}127.0.0.1:{proxy_port}"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=30)
@@ -135,7 +200,24 @@ def main() -> None:
         default="production",
         help="test: no throttles, warnings-only logs",
     )
+    parser.add_argument(
+        "--redis-outage",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="cut Redis (through a proxy) for SECONDS in the middle of each level",
+    )
     args = parser.parse_args()
+    proxy = None
+    if args.redis_outage:
+        if not os.environ.get("REDIS_URL"):
+            raise SystemExit("--redis-outage needs REDIS_URL")
+        if args.redis_outage >= args.seconds:
+            raise SystemExit("--redis-outage must be shorter than --seconds")
+        from bench.tcpproxy import CuttableProxy
+
+        real = urlsplit(os.environ["REDIS_URL"])
+        proxy = CuttableProxy(real.hostname or "127.0.0.1", real.port or 6379)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     scratch = Path(tempfile.mkdtemp(prefix="inspectoscope-load-"))
@@ -173,7 +255,16 @@ def main() -> None:
             "warning",
         ],
         cwd=ROOT,
-        env={**os.environ, **env, **_server_env(args.settings)},
+        env={
+            **os.environ,
+            **env,
+            **_server_env(args.settings),
+            **(
+                {"REDIS_URL": _redis_through(proxy.port, os.environ["REDIS_URL"])}
+                if proxy
+                else {}
+            ),
+        },
         stdout=server_log,
         stderr=subprocess.STDOUT,
     )
@@ -184,6 +275,12 @@ def main() -> None:
                 urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=1)  # noqa: S310
                 break
             except OSError:
+                if server.poll() is not None:
+                    server_log.flush()
+                    tail = (scratch / "server.log").read_text().splitlines()[-15:]
+                    raise SystemExit(
+                        "gunicorn did not start:\n" + "\n".join(tail)
+                    ) from None
                 time.sleep(0.2)
         db = env["DATABASE_URL"].split(":")[0]
         print(
@@ -206,6 +303,18 @@ def main() -> None:
             )
             before = Decision.objects.count()
             cpu_before = _workers_cpu_seconds(server.pid)
+            windows: list = []
+            outage = (
+                threading.Thread(
+                    target=_outage,
+                    args=(proxy, args.seconds, args.redis_outage, windows),
+                    daemon=True,
+                )
+                if proxy
+                else None
+            )
+            if outage:
+                outage.start()
             result = subprocess.run(
                 [
                     "wrk",
@@ -232,9 +341,52 @@ def main() -> None:
                 f"{int(r['errors']):>7} {int(r['requests']):>9} {stored:>8} "
                 f"{cpu_ms / max(stored, 1):>14.2f}"
             )
+            if outage:
+                outage.join()
+                server_log.flush()
+                start, end, level_end = windows[0], windows[1], windows[2]
+                log = scratch / "server.log"
+                during = _statuses(log, start, end)
+                after = _statuses(log, end, level_end)
+                print(
+                    f"  Redis cut for {(end - start).total_seconds():.1f} s: answers "
+                    f"during the outage {dict(sorted(during.items()))}, after it "
+                    f"{dict(sorted(after.items()))}; 5xx during: "
+                    f"{sum(n for code, n in during.items() if code >= 500)}"
+                )
+                socket = re.search(r"Socket errors:.*", result.stdout)
+                print(f"  wrk {socket.group(0) if socket else 'Socket errors: none'}")
+                for name, counts in windows[3].items():
+                    print(f"  {name} during the outage: {dict(counts)}")
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=20)
+        if proxy:
+            proxy.close()
+
+
+def _outage(proxy: CuttableProxy, seconds: float, outage: float, windows: list) -> None:
+    """Cut Redis in the middle of a level: records cut, restore and level-end instants
+    (aware datetimes, as the server logs them) and what the probes saw meanwhile."""
+    from django.utils import timezone
+
+    time.sleep((seconds - outage) / 2)
+    probes: dict[str, collections.Counter[str]] = collections.defaultdict(
+        collections.Counter
+    )
+    stop = threading.Event()
+    prober = threading.Thread(target=_probe, args=(stop, probes), daemon=True)
+    windows.append(timezone.now())
+    proxy.cut()
+    prober.start()
+    time.sleep(outage)
+    stop.set()
+    prober.join()
+    proxy.restore()
+    windows.append(timezone.now())
+    time.sleep((seconds - outage) / 2 + 1)
+    windows.append(timezone.now())
+    windows.append(probes)
 
 
 if __name__ == "__main__":

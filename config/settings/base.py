@@ -6,7 +6,13 @@ from pathlib import Path
 
 import dj_database_url
 
-from config.settings.env import env_bool, env_int, env_list, env_str
+from config.settings.env import (
+    env_bool,
+    env_int,
+    env_list,
+    env_str,
+    url_with_password,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 DATA_DIR = Path(env_str("INSPECTOSCOPE_DATA_DIR", str(BASE_DIR / ".data")) or ".data")
@@ -84,7 +90,11 @@ TEMPLATES = [
 
 def _database_from_env() -> dict:
     default_sqlite = f"sqlite:///{DATA_DIR / 'inspectoscope.sqlite3'}"
-    url = env_str("DATABASE_URL") or default_sqlite
+    # a password from DATABASE_PASSWORD(_FILE) is put into the URL (compose secrets)
+    url = (
+        url_with_password(env_str("DATABASE_URL"), env_str("DATABASE_PASSWORD"))
+        or default_sqlite
+    )
     config = dj_database_url.parse(url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # IMMEDIATE transactions serialise writers up front, so the audit chain's
@@ -107,7 +117,8 @@ DATABASES = {"default": _database_from_env()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
-REDIS_URL = env_str("REDIS_URL") or None
+# Redis with AUTH: REDIS_PASSWORD(_FILE) is put into the URL (compose secrets)
+REDIS_URL = url_with_password(env_str("REDIS_URL"), env_str("REDIS_PASSWORD")) or None
 METRICS_TOKEN = env_str("METRICS_TOKEN") or None  # GET /metrics with "Bearer <token>"
 
 # Throttle counters and login attempts live in a cache every process shares: Redis when

@@ -49,3 +49,26 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def url_with_password(url: str | None, password: str | None) -> str | None:
+    """URL with PASSWORD put in (from a secret file), unless the URL already has one.
+
+    Keeps secrets out of URLs in the compose file and the process environment:
+    ``DATABASE_URL=postgres://app@db/x`` plus ``DATABASE_PASSWORD_FILE``.
+    """
+    if not url or not password:
+        return url
+    from urllib.parse import quote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is not None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
