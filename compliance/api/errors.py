@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import kombu.exceptions
-import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -14,18 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler, set_rollback
 
 from compliance.errors import DomainError
+from compliance.platform.dependencies import (
+    DEPENDENCY_ERRORS,
+    DEPENDENCY_RETRY_AFTER_SECONDS,
+)
 
 logger = logging.getLogger(__name__)
-
-# a dependency that is away (Redis as cache or broker, the broker through Kombu): the
-# request may succeed when retried, so 503 with Retry-After rather than a 500
-DEPENDENCY_ERRORS: tuple[type[BaseException], ...] = (
-    redis.ConnectionError,  # also BusyLoadingError
-    redis.TimeoutError,
-    redis.exceptions.ReadOnlyError,  # a replica during failover
-    kombu.exceptions.OperationalError,
-)
-DEPENDENCY_RETRY_AFTER_SECONDS = 5
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
+from compliance.platform.dependencies import (
+    DEPENDENCY_ERRORS,
+    DEPENDENCY_RETRY_AFTER_SECONDS,
+)
 from compliance.principals import principal_for_request
 
 
@@ -107,6 +112,10 @@ def not_found(request: HttpRequest, exception: Any = None) -> HttpResponse:
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    # called while the exception is being handled: a dependency that is away (the
+    # database during a restart, Redis) is a 503 to retry, not a 500
+    if isinstance(sys.exc_info()[1], DEPENDENCY_ERRORS):
+        return _unavailable(request)
     if _wants_json(request):
         return HttpResponse(
             json.dumps(
@@ -120,3 +129,24 @@ def server_error(request: HttpRequest) -> HttpResponse:
             content_type="application/json",
         )
     return render(request, "errors/500.html", status=500)
+
+
+def _unavailable(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        response = HttpResponse(
+            json.dumps(
+                {
+                    "code": "unavailable",
+                    "detail": "A service this request needs is unavailable; "
+                    "try again shortly.",
+                    "errors": {},
+                }
+            ),
+            status=503,
+            content_type="application/json",
+        )
+    else:
+        # a page that needs neither the database nor the session
+        response = render(request, "errors/503.html", status=503)
+    response["Retry-After"] = str(DEPENDENCY_RETRY_AFTER_SECONDS)
+    return response
