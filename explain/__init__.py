@@ -9,6 +9,8 @@ Public API:
     explanations: explain_batch, resolve_request, baselines_check, METHODS, METHOD_SPECS,
         MethodSpec, OUTPUT_UNITS, RowExplanation, MethodExplanation
     counterfactuals: counterfactual_search, counterfactual_search_batch
+    cost: request_cost, schema_cost, cost_check, CostEstimate, CostExceeded (model
+        evaluations per decision of a request, checked against a budget)
     errors: ExplainError and its subclasses
 
 Example:
@@ -21,6 +23,13 @@ Example:
 
 from __future__ import annotations
 
+from explain.cost import (
+    CostEstimate,
+    CostExceeded,
+    cost_check,
+    request_cost,
+    schema_cost,
+)
 from explain.counterfactual import counterfactual_search, counterfactual_search_batch
 from explain.engine import (
     OUTPUT_UNITS,
@@ -69,6 +78,8 @@ __all__ = [
     "OUTPUT_UNITS",
     "BadInput",
     "BadParameter",
+    "CostEstimate",
+    "CostExceeded",
     "ExplainError",
     "FeatureSchema",
     "FeatureSpec",
@@ -87,6 +98,7 @@ __all__ = [
     "baseline_from_rows",
     "baselines_check",
     "build_model",
+    "cost_check",
     "counterfactual_search",
     "counterfactual_search_batch",
     "default_device",
@@ -96,7 +108,9 @@ __all__ = [
     "parameter_count",
     "parse_feature_schema",
     "predict_proba",
+    "request_cost",
     "resolve_request",
+    "schema_cost",
     "sha256_hex",
     "validate_feature_values",
 ]

@@ -41,6 +41,7 @@ from explain.rng import seeded_rng
 
 BASELINE_CHOICES = ("training", "zeros", "background")
 SINGLE_BASELINE_CHOICES = ("training", "zeros")
+IG_MAX_STEPS = 1024  # hard bound of integrated_gradients.n_steps and .max_n_steps
 
 
 @dataclass(frozen=True)
@@ -382,8 +383,9 @@ _SPECS = (
         default_baseline="training",
         agreement=True,
         parameters={
-            "n_steps": ParameterSpec(50, int, 2, 4096),
-            "max_n_steps": ParameterSpec(800, int, 2, 8192),
+            # Captum's Gauss-Legendre nodes cost O(steps^3) per call (8192: minutes)
+            "n_steps": ParameterSpec(50, int, 2, IG_MAX_STEPS),
+            "max_n_steps": ParameterSpec(800, int, 2, IG_MAX_STEPS),
             "tolerance": ParameterSpec(0.01, float, 0.0, 1.0),
             "baseline": _baseline(SINGLE_BASELINE_CHOICES),
         },
