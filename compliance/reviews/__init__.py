@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from compliance.reviews.selectors import review_list
 from compliance.reviews.services import (
+    MAX_JUSTIFICATION,
     MIN_JUSTIFICATION,
     MIN_SUPERSEDE_REASON,
     preliminary_view_record,
@@ -16,6 +17,7 @@ from compliance.reviews.services import (
 )
 
 __all__ = [
+    "MAX_JUSTIFICATION",
     "MIN_JUSTIFICATION",
     "MIN_SUPERSEDE_REASON",
     "preliminary_view_record",

@@ -25,11 +25,28 @@ from compliance.errors import Conflict, PermissionDenied, ValidationFailed
 from compliance.models import Decision, PreliminaryView, Review
 from compliance.models.decisions import ReviewConfirmation
 from compliance.platform.text import hostile_text_refuse
+from compliance.platform.text_limits import (
+    CONFIRMATION_NOTE,
+    PRELIMINARY_NOTE,
+    REVIEW_JUSTIFICATION,
+    SUPERSEDE_REASON,
+    text_limits_check,
+)
 from compliance.policy import require
 from compliance.principals import Principal
 
 MIN_JUSTIFICATION = 30
 MIN_SUPERSEDE_REASON = 15
+MAX_JUSTIFICATION = REVIEW_JUSTIFICATION  # compliance/platform/text_limits.py
+
+
+def _text_limits_refuse(fields: dict[str, tuple[str, int]]) -> None:
+    """Refuse free text longer than its documented cap, naming each field."""
+    errors = text_limits_check(fields)
+    if errors:
+        raise ValidationFailed(
+            " ".join(m for ms in errors.values() for m in ms), errors
+        )
 
 
 def _standing(decision: Decision) -> list[Review]:
@@ -106,6 +123,12 @@ def review_record(
         )
     hostile_text_refuse(
         {"justification": justification, "supersede_reason": supersede_reason}
+    )
+    _text_limits_refuse(
+        {
+            "justification": (justification, REVIEW_JUSTIFICATION),
+            "supersede_reason": (supersede_reason, SUPERSEDE_REASON),
+        }
     )
     text = (justification or "").strip()
     if len(text) < MIN_JUSTIFICATION:
@@ -210,6 +233,7 @@ def review_confirm(
     becomes final with the overturn's outcome."""
     require(principal, "review.confirm", decision)
     hostile_text_refuse({"note": note})
+    _text_limits_refuse({"note": (note, CONFIRMATION_NOTE)})
     with transaction.atomic():
         decision = (
             Decision.objects.select_for_update()
@@ -229,7 +253,7 @@ def review_confirm(
         confirmation = ReviewConfirmation.objects.create(
             review=review,
             confirmed_by=principal.user,
-            note=(note or "").strip()[:5000],
+            note=(note or "").strip(),
         )
         review.confirmation = confirmation
         change = _decision_settle(decision, review)
@@ -265,6 +289,7 @@ def preliminary_view_record(
     """Record what the reviewer would decide from the inputs alone; audited."""
     require(principal, "review.preliminary_view", decision)
     hostile_text_refuse({"note": note})
+    _text_limits_refuse({"note": (note, PRELIMINARY_NOTE)})
     reviewer = principal.user
     labels = decision.model_version.class_labels
     if outcome not in labels:
@@ -275,7 +300,7 @@ def preliminary_view_record(
         view, created = PreliminaryView.objects.get_or_create(
             decision=decision,
             reviewer=reviewer,
-            defaults={"outcome": outcome, "note": (note or "").strip()[:5000]},
+            defaults={"outcome": outcome, "note": (note or "").strip()},
         )
         if created:
             audit_event_append(

@@ -1,0 +1,42 @@
+"""The documented maximum length of every free-text field people write, in one place.
+
+Services enforce them (a 400 naming the field over the API, a form error on the web),
+API input serializers declare them (``max_length``, so the OpenAPI schema shows them),
+and the dossier bounds what it prints by them. A new free-text field (e.g. a contest
+statement) takes its cap from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# human review (compliance/reviews)
+REVIEW_JUSTIFICATION = 4000
+SUPERSEDE_REASON = 2000
+CONFIRMATION_NOTE = 2000
+PRELIMINARY_NOTE = 2000
+# a dossier's reissue reason (compliance/dossiers)
+REISSUE_REASON = 2000
+
+FREE_TEXT_MAX: dict[str, int] = {
+    "justification": REVIEW_JUSTIFICATION,
+    "supersede_reason": SUPERSEDE_REASON,
+    "confirmation_note": CONFIRMATION_NOTE,
+    "preliminary_note": PRELIMINARY_NOTE,
+    "reissue_reason": REISSUE_REASON,
+}
+
+
+def text_limits_check(fields: dict[str, tuple[Any, int]]) -> dict[str, list[str]]:
+    """The fields whose text is longer than its cap, as a form-error mapping (field →
+    message); ``fields`` maps a field's name to (text, cap). Whitespace at either end
+    does not count (services strip it)."""
+    errors: dict[str, list[str]] = {}
+    for name, (text, cap) in fields.items():
+        length = len(str(text or "").strip())
+        if length > cap:
+            label = name.replace("_", " ").capitalize()
+            errors[name] = [
+                f"{label}: at most {cap:,} characters (this has {length:,})."
+            ]
+    return errors
