@@ -9,6 +9,8 @@ from django.core import validators
 
 from compliance.models import Decision, Dossier
 from compliance.platform.numbers import MAX_ID, whole_number
+from compliance.principals import principal_for_request
+from compliance.reviews.selectors import blind_pending_expression
 
 
 class _GivenMeansNotEmpty:
@@ -113,10 +115,25 @@ class _IdFilterSet(django_filters.FilterSet):
         return queryset.filter(**{name: int(value)})
 
 
+class OutcomeFilter(StoredTextFilter):
+    """The model's outcome. Blind-first: a decision whose answer is hidden from the
+    caller is never selected by it, whichever outcome is asked for (neither the rows
+    nor the count tell it)."""
+
+    def filter(self, qs: Any, value: Any) -> Any:
+        qs = super().filter(qs, value)
+        if not value:
+            return qs
+        principal = principal_for_request(self.parent.request)
+        return qs.alias(outcome_hidden=blind_pending_expression(principal)).filter(
+            outcome_hidden=False
+        )
+
+
 class DecisionFilter(_IdFilterSet):
     ai_system = IdFilter(field_name="ai_system_id", method="_by_id")
     model_version = IdFilter(field_name="model_version_id", method="_by_id")
-    outcome = StoredTextFilter(field_name="outcome")
+    outcome = OutcomeFilter(field_name="outcome")
     status = StrictChoiceFilter(field_name="status", choices=Decision.Status.choices)
     decided_after = BoundedIsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
     decided_before = BoundedIsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")

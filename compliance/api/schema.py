@@ -17,6 +17,18 @@ ERROR_STATUSES = {
     "415": "Unsupported media type",
     "429": "Rate limit exceeded (see Retry-After)",
 }
+# blind-first review: these answer 403 with code blind_pending to a reviewer who has
+# not recorded a preliminary view of the decision (compliance/reviews/selectors.py)
+BLIND_PENDING_OPERATIONS = {
+    ("/api/v1/decisions/{id}/explanations/", "get"),
+    ("/api/v1/decisions/{id}/reviews/", "get"),
+    ("/api/v1/dossiers/{id}/pdf", "get"),
+}
+BLIND_PENDING_403 = (
+    "Your role may not do this; or code blind_pending: the decision's AI system uses "
+    "blind-first review and you (a reviewer) have not recorded your preliminary "
+    "view of it yet"
+)
 ID_FILTERS = {"ai_system", "model_version", "decision"}
 # drf-spectacular marks a body required only for a serializer with required fields;
 # these operations describe theirs as raw schemas (views.VERIFY_REQUEST)
@@ -65,6 +77,8 @@ def add_error_responses(
                     parameter["schema"] = {"type": "integer"}
             responses = operation.setdefault("responses", {})
             for status, description in ERROR_STATUSES.items():
+                if status == "403" and (path, method) in BLIND_PENDING_OPERATIONS:
+                    description = BLIND_PENDING_403
                 responses.setdefault(
                     status,
                     {

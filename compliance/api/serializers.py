@@ -181,7 +181,57 @@ class DecisionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         return timezone.localtime(value, timezone.get_fixed_timezone(0))
 
 
+HIDDEN_WHILE_BLIND = (
+    " Null while blind_pending (blind-first review: the reader has not recorded a "
+    "preliminary view yet)."
+)
+# the fields that tell the model's answer, nulled for a reviewer while blind_pending
+BLIND_FIELDS = (
+    "score",
+    "outcome",
+    "prediction_consistent",
+    "reproduced_score",
+    "final_outcome",
+)
+
+
 class DecisionOutputSerializer(serializers.ModelSerializer):
+    score = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="Probability of the model version's scored class."
+        + HIDDEN_WHILE_BLIND,
+    )
+    outcome = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The model's outcome (one of class_labels)." + HIDDEN_WHILE_BLIND,
+    )
+    prediction_consistent = serializers.BooleanField(
+        read_only=True,
+        allow_null=True,
+        help_text="Whether re-running the model reproduced the reported score (null: "
+        "not checked)." + HIDDEN_WHILE_BLIND,
+    )
+    reproduced_score = serializers.FloatField(
+        read_only=True,
+        allow_null=True,
+        help_text="The score the service reproduced at intake." + HIDDEN_WHILE_BLIND,
+    )
+    final_outcome = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The outcome that stands after human review ('' until final)."
+        + HIDDEN_WHILE_BLIND,
+    )
+    blind_pending = serializers.SerializerMethodField(
+        help_text="True when the decision's AI system uses blind-first review and the "
+        "caller, a reviewer (officer or admin), has not recorded a preliminary view "
+        "of it yet: score, outcome, prediction_consistent, reproduced_score and "
+        "final_outcome are null, and its explanations, reviews and dossier PDFs "
+        "answer 403 blind_pending until then. Always false for client systems and "
+        "auditors."
+    )
     final_outcome_by = serializers.CharField(
         source="final_outcome_by.username",
         allow_null=True,
@@ -209,14 +259,19 @@ class DecisionOutputSerializer(serializers.ModelSerializer):
             "final_outcome",
             "final_outcome_by",
             "finalized_at",
+            "blind_pending",
         ]
         read_only_fields = fields
+
+    def get_blind_pending(self, instance: Decision) -> bool:
+        # set by the views' selector (reviews.selectors.blind_pending_annotate)
+        return bool(getattr(instance, "blind_pending", False))
 
     def to_representation(self, instance: Decision) -> dict[str, Any]:
         """Written out: every submission answers with it, and DRF's generic version
         rebuilt the 17 fields on each response (0.6 ms of CPU). A test holds the two equal.
         """
-        return {
+        data: dict[str, Any] = {
             "id": instance.pk,
             "external_id": instance.external_id,
             "subject_ref": instance.subject_ref,
@@ -242,7 +297,11 @@ class DecisionOutputSerializer(serializers.ModelSerializer):
                 else instance.final_outcome_by.username  # type: ignore[union-attr]
             ),
             "finalized_at": _iso_utc(instance.finalized_at),
+            "blind_pending": False,
         }
+        if self.get_blind_pending(instance):
+            data.update(dict.fromkeys(BLIND_FIELDS), blind_pending=True)
+        return data
 
 
 def _iso_utc(value: Any) -> str | None:

@@ -47,6 +47,7 @@ from compliance.principals import Principal, principal_for_request
 from compliance.registry.selectors import ai_system_list, model_version_list
 from compliance.registry.services import ai_system_register, model_version_register
 from compliance.reviews import review_list
+from compliance.reviews.selectors import blind_pending_annotate, blind_pending_refuse
 
 ERROR_RESPONSES = {
     400: OpenApiResponse(
@@ -147,13 +148,21 @@ class ModelVersionDetailApi(PrincipalMixin, generics.RetrieveAPIView):
     selector = model_version_list
 
 
+def decisions_as_read(*, principal: Principal) -> QuerySet[Decision]:
+    """The caller's decisions, each with ``blind_pending`` (blind-first review: the
+    serializer then hides the model's answer)."""
+    return blind_pending_annotate(
+        principal=principal, queryset=decision_list(principal=principal)
+    )
+
+
 class DecisionListApi(PrincipalMixin, generics.ListAPIView):
     actions = {"GET": "decision.read", "POST": "decision.submit"}
     serializer_class = DecisionOutputSerializer
     filterset_class = DecisionFilter
     parser_classes = [StrictJSONParser]
     model = Decision
-    selector = decision_list
+    selector = decisions_as_read
 
     @extend_schema(
         request=DecisionInputSerializer,
@@ -184,7 +193,7 @@ class DecisionDetailApi(PrincipalMixin, generics.RetrieveAPIView):
     actions = {"GET": "decision.read"}
     serializer_class = DecisionOutputSerializer
     model = Decision
-    selector = decision_list
+    selector = decisions_as_read
 
 
 def _job_accepted(request: Request, job: Job) -> Response:
@@ -216,6 +225,7 @@ class DecisionExplanationsApi(PrincipalMixin, generics.GenericAPIView):
     @extend_schema(responses={200: ExplanationOutputSerializer(many=True)})
     def get(self, request: Request, pk: int) -> Response:
         decision = self.get_object()
+        blind_pending_refuse(principal=self.principal, decision=decision)
         rows = explanation_list(principal=self.principal, decision=decision)
         return Response(ExplanationOutputSerializer(rows, many=True).data)
 
@@ -317,6 +327,7 @@ class DossierPdfApi(PrincipalMixin, generics.GenericAPIView):
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     def get(self, request: Request, pk: int) -> HttpResponse:
         dossier = self.get_object()
+        blind_pending_refuse(principal=self.principal, decision=dossier.decision)
         data = dossiers.dossier_download(principal=self.principal, dossier=dossier)
         response = HttpResponse(data, content_type="application/pdf")
         response["Content-Disposition"] = (

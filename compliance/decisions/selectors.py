@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, QuerySet
 
@@ -31,10 +32,16 @@ CASE_FLAGS = {
 }
 
 
-def case_queue(*, principal: Principal, filters: dict[str, str]) -> QuerySet[Decision]:
+def case_queue(
+    *, principal: Principal, filters: dict[str, str], blind_pending: Any
+) -> QuerySet[Decision]:
     """The organisation's decisions, newest first, with the UI's filters applied.
 
     Unknown or malformed filter values are ignored (the form shows what applies).
+    ``blind_pending`` is the blind-first rule as an expression
+    (``reviews.selectors.blind_pending_expression``): each row carries it, and the
+    outcome filter never selects a row whose answer is hidden (so neither the rows
+    nor the counts tell a hidden outcome).
     """
     flagged_low = ExplanationRun.objects.filter(
         decision=OuterRef("pk"), needs_review=True
@@ -47,6 +54,7 @@ def case_queue(*, principal: Principal, filters: dict[str, str]) -> QuerySet[Dec
         .annotate(
             low_quality=Exists(flagged_low),
             protected_influence=Exists(flagged_protected),
+            blind_pending=blind_pending,
         )
         .order_by("-decided_at", "-id")
     )
@@ -62,7 +70,7 @@ def case_queue(*, principal: Principal, filters: dict[str, str]) -> QuerySet[Dec
     if outcome:
         # stored outcomes never hold NUL, which PostgreSQL refuses in a parameter
         queryset = (
-            queryset.filter(outcome=outcome)
+            queryset.filter(outcome=outcome, blind_pending=False)
             if "\x00" not in outcome
             else queryset.none()
         )

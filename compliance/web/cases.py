@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -31,12 +32,12 @@ from compliance.reviews import (
     MIN_JUSTIFICATION,
     MIN_SUPERSEDE_REASON,
     preliminary_view_record,
-    preliminary_view_required,
     review_awaiting_confirmation,
     review_confirm,
     review_list,
     review_record,
 )
+from compliance.reviews.selectors import blind_pending, blind_pending_expression
 from compliance.web.access import can_review, member_required
 
 PAGE_SIZE = 25
@@ -48,8 +49,22 @@ UI_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 def case_list(request: HttpRequest) -> HttpResponse:
     principal = request.principal  # type: ignore[attr-defined]
     filters = {k: str(v) for k, v in request.GET.items() if k != "page"}
-    queryset = case_queue(principal=principal, filters=filters)
+    # blind-first: rows whose answer is hidden from this reviewer say so, and the
+    # outcome filter leaves them out (how many is told, not which outcome they have)
+    hidden = blind_pending_expression(principal)
+    queryset = case_queue(principal=principal, filters=filters, blind_pending=hidden)
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    hidden_left_out = (
+        case_queue(
+            principal=principal,
+            filters={**filters, "outcome": ""},
+            blind_pending=hidden,
+        )
+        .filter(Q(blind_pending=True))  # an annotation: Q, which the stubs let be
+        .count()
+        if filters.get("outcome")
+        else 0
+    )
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -64,6 +79,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "flags": CASE_FLAGS,
             "ai_systems": ai_system_list(principal=principal),
             "principal": principal,
+            "hidden_left_out": hidden_left_out,
         },
     )
 
@@ -81,7 +97,10 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     mv = decision.model_version
     schema = explain.parse_feature_schema(mv.feature_schema)
     specs = schema.by_name()
-    shown = explanation_list(principal=principal, decision=decision)
+    # blind-first: nothing that tells the model's answer (output, explanations,
+    # reviews, final outcome, dossiers) until this reviewer's preliminary view
+    blind = blind_pending(principal=principal, decision=decision)
+    shown = [] if blind else explanation_list(principal=principal, decision=decision)
     by_method = {e.method: e for e in shown}
     method = request.GET.get("method", "")
     current = (
@@ -101,8 +120,8 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             title=f"Attributions ({current.method})",
         )
     history = decision_history(principal=principal, decision=decision)
-    reviews = list(review_list(principal=principal, decision=decision))
-    awaiting = review_awaiting_confirmation(decision=decision)
+    reviews = [] if blind else list(review_list(principal=principal, decision=decision))
+    awaiting = None if blind else review_awaiting_confirmation(decision=decision)
     reviewer = can_review(principal)
     own_standing = reviewer and any(
         r.reviewer_id == principal.user.pk and getattr(r, "superseded_by", None) is None
@@ -129,12 +148,13 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "min_supersede_reason": MIN_SUPERSEDE_REASON,
             "history": history,
             "can_review": reviewer,
-            "dossiers": decision_dossiers(principal=principal, decision=decision),
+            "dossiers": []
+            if blind
+            else decision_dossiers(principal=principal, decision=decision),
             "actions": Review.Action.choices,
             "min_justification": MIN_JUSTIFICATION,
             "ui_methods": UI_METHODS,
-            "blind": can_review(principal)
-            and preliminary_view_required(principal=principal, decision=decision),
+            "blind": blind,
             "job_id": request.GET.get("job", ""),
         },
     )

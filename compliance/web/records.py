@@ -18,6 +18,7 @@ from compliance.dossiers.selectors import dossier_list as dossier_list_selector
 from compliance.errors import TooLarge
 from compliance.jobs.audit_verify import audit_verify_job, audit_verify_request
 from compliance.models import Job
+from compliance.reviews.selectors import blind_pending_annotate
 from compliance.web.access import member_required
 
 
@@ -25,9 +26,13 @@ from compliance.web.access import member_required
 @member_required("dossier.read")
 def dossier_list(request: HttpRequest) -> HttpResponse:
     principal = request.principal  # type: ignore[attr-defined]
-    page = Paginator(dossier_list_selector(principal=principal), 25).get_page(
-        request.GET.get("page")
+    # blind-first: no PDF link for a case whose answer is hidden from this reviewer
+    dossiers = blind_pending_annotate(
+        principal=principal,
+        queryset=dossier_list_selector(principal=principal),
+        decision="decision",
     )
+    page = Paginator(dossiers, 25).get_page(request.GET.get("page"))
     return render(
         request, "records/dossiers.html", {"page": page, "principal": principal}
     )

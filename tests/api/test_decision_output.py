@@ -38,3 +38,17 @@ def test_it_matches_when_nothing_could_be_reproduced(world):
 def test_a_list_uses_the_same_representation(world, api_as):
     listed = api_as("officer").get("/api/v1/decisions/").json()["results"]
     assert listed == [_generic(Decision.objects.get(pk=world.decision.pk))]
+
+
+def test_a_blind_pending_row_differs_only_by_the_hidden_answer(world):
+    from compliance.api.serializers import BLIND_FIELDS
+
+    decision = Decision.objects.get(pk=world.decision.pk)
+    decision.blind_pending = True  # as reviews.selectors.blind_pending_annotate sets it
+    hidden = dict(DecisionOutputSerializer(decision).data)
+    generic = _generic(decision)
+    assert hidden["blind_pending"] is True and generic["blind_pending"] is True
+    assert {k for k in hidden if hidden[k] != generic[k]} == {
+        k for k in BLIND_FIELDS if generic[k] is not None
+    }
+    assert all(hidden[k] is None for k in BLIND_FIELDS)
