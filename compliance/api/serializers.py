@@ -186,13 +186,9 @@ HIDDEN_WHILE_BLIND = (
     "preliminary view yet)."
 )
 # the fields that tell the model's answer, nulled for a reviewer while blind_pending
-BLIND_FIELDS = (
-    "score",
-    "outcome",
-    "prediction_consistent",
-    "reproduced_score",
-    "final_outcome",
-)
+# (prediction_consistent stays, like the status and the queue's flags: it says why a
+# case waits for review, not what the model answered)
+BLIND_FIELDS = ("score", "outcome", "reproduced_score", "final_outcome")
 
 
 class DecisionOutputSerializer(serializers.ModelSerializer):
@@ -206,12 +202,6 @@ class DecisionOutputSerializer(serializers.ModelSerializer):
         read_only=True,
         allow_null=True,
         help_text="The model's outcome (one of class_labels)." + HIDDEN_WHILE_BLIND,
-    )
-    prediction_consistent = serializers.BooleanField(
-        read_only=True,
-        allow_null=True,
-        help_text="Whether re-running the model reproduced the reported score (null: "
-        "not checked)." + HIDDEN_WHILE_BLIND,
     )
     reproduced_score = serializers.FloatField(
         read_only=True,
@@ -227,8 +217,8 @@ class DecisionOutputSerializer(serializers.ModelSerializer):
     blind_pending = serializers.SerializerMethodField(
         help_text="True when the decision's AI system uses blind-first review and the "
         "caller, a reviewer (officer or admin), has not recorded a preliminary view "
-        "of it yet: score, outcome, prediction_consistent, reproduced_score and "
-        "final_outcome are null, and its explanations, reviews and dossier PDFs "
+        "of it yet: score, outcome, reproduced_score and final_outcome are null, "
+        "and its explanations, reviews and dossier PDFs "
         "answer 403 blind_pending until then. Always false for client systems and "
         "auditors."
     )

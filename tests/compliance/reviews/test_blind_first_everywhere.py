@@ -221,7 +221,7 @@ def test_the_dossier_list_offers_no_pdf_of_a_hidden_case(blind):
 
 # --- the API -------------------------------------------------------------------------
 
-ANSWER = ["score", "outcome", "reproduced_score", "prediction_consistent"]
+ANSWER = ["score", "outcome", "reproduced_score"]
 FINAL = ["final_outcome"]
 
 
@@ -235,6 +235,10 @@ def test_the_decision_api_hides_the_answer_until_the_preliminary_view(
     assert body["blind_pending"] is True
     assert all(body[f] is None for f in ANSWER + FINAL), body
     assert body["features"] == blind.decision.features  # the inputs stay
+    # so do the status and the reproduction flag: why it waits, not what it says
+    stored = Decision.objects.get(pk=blind.decision.pk)
+    assert body["status"] == stored.status
+    assert body["prediction_consistent"] is stored.prediction_consistent
     [listed] = api.get("/api/v1/decisions/").json()["results"]
     assert listed == body
     _preliminary(blind, persona)
@@ -242,7 +246,7 @@ def test_the_decision_api_hides_the_answer_until_the_preliminary_view(
     assert body["blind_pending"] is False
     assert body["outcome"] == blind.decision.outcome
     assert body["score"] == float(blind.decision.score)
-    assert body["prediction_consistent"] is not None
+    assert body["reproduced_score"] is not None
 
 
 @pytest.mark.parametrize("persona", ["auditor", "client"])
