@@ -52,9 +52,9 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
 ]
 
-# No inline or third-party scripts anywhere (the Swagger page, which needs inline
-# script, is exempted in config/urls.py). Inline style attributes stay allowed for the
-# Django admin; charts are SVG elements drawn by our code.
+# No inline or third-party scripts anywhere (the Swagger page at /api/docs/ included:
+# it loads its init script from /api/docs/?script=). Inline style attributes stay allowed
+# for the Django admin; charts are SVG elements drawn by our code.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],

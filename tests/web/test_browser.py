@@ -174,3 +174,46 @@ def test_an_officer_and_an_auditor_work_a_denied_credit_case(demo_bank, browser_
     page.get_by_text("Chain intact").wait_for()
     page.screenshot(path=str(SHOTS / "06-auditor-audit-trail.png"), full_page=True)
     shutil.copy(auditor_pdf, SHOTS / "dossier.pdf")
+
+
+# --- issue 13: /api/docs/ under the CSP (added by the blind-first helper) -------------
+def test_the_api_docs_render_under_the_content_security_policy(live_server):
+    """Swagger UI renders every operation with the site's CSP in force (no inline
+    script) and the browser reports no CSP violation nor script error."""
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    violations: list[str] = []
+    errors: list[str] = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.on(
+                "console",
+                lambda message: (
+                    violations.append(message.text)
+                    if "Content Security Policy" in message.text
+                    else None
+                ),
+            )
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            response = page.goto(f"{live_server.url}/api/docs/")
+            assert response is not None and response.status == 200
+            policy = response.headers["content-security-policy"]
+            assert (
+                "script-src 'self'" in policy
+                and "unsafe-inline"
+                not in (policy.split("script-src", 1)[1].split(";", 1)[0])
+            )
+            page.wait_for_selector(".opblock-summary-path", timeout=30_000)
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+            assert "/api/v1/decisions/{id}/" in [p.replace("\u200b", "") for p in paths]
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "07-api-docs.png"), full_page=False)
+            browser.close()
+    finally:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    assert violations == [] and errors == []
