@@ -12,14 +12,19 @@ from typing import Any
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError
 
 from compliance.audit import audit_chains_anchor as anchor_service
-from compliance.jobs import job_wake, job_wake_clear, jobs_process, jobs_sweep
+from compliance.jobs import (
+    job_wake,
+    job_wake_clear,
+    jobs_process,
+    jobs_sweep,
+    transient_cause,
+)
 from compliance.principals import SYSTEM_OPERATOR
 
 logger = logging.getLogger(__name__)
-TRANSIENT = (OperationalError, InterfaceError)
 # a drain stops after this long and re-wakes itself, well inside the soft time limit
 DRAIN_SECONDS = 60.0
 
@@ -47,13 +52,27 @@ def _drain(task: Any, kind: str, batch_key: str, limit: int) -> int:
             if time.monotonic() - started > DRAIN_SECONDS:
                 job_wake(kind, batch_key)
                 return processed
-    except TRANSIENT as exc:
-        countdown = min(60, 2 ** min(task.request.retries, 6))
-        logger.warning("Transient error (%s); retrying in %s s.", exc, countdown)
+    except Exception as exc:
+        if transient_cause(exc) is None:
+            if isinstance(exc, DatabaseError):
+                logger.exception("Database error while processing %s jobs.", kind)
+            raise
+        countdown = retry_countdown(task.request.retries)
+        logger.warning(
+            "Transient database error on %s jobs (%s); retrying in %s s.",
+            kind,
+            exc,
+            countdown,
+        )
         raise task.retry(exc=exc, countdown=countdown) from exc
-    except DatabaseError:
-        logger.exception("Database error while processing %s jobs.", kind)
-        raise
+
+
+def retry_countdown(retries: int) -> int:
+    """Seconds before a task that met a transient database error runs again: 1, 2, 4,
+    8, then every ``JOB_TRANSIENT_RETRY_MAX_SECONDS`` (10) while the database is away, so
+    the work resumes within that long of its return."""
+    ceiling = getattr(settings, "JOB_TRANSIENT_RETRY_MAX_SECONDS", 10)
+    return int(min(ceiling, 2 ** min(retries, 10)))
 
 
 @shared_task(bind=True, max_retries=None, name="workers.tasks.explanations_process")

@@ -18,6 +18,9 @@ from compliance.jobs.engine import (
     lease_fail,
     lease_release,
     lease_renew,
+    leases_orphaned,
+    leases_orphaned_release,
+    transient_cause,
 )
 from compliance.jobs.handlers import (
     JobDone,
@@ -56,5 +59,8 @@ __all__ = [
     "lease_fail",
     "lease_release",
     "lease_renew",
+    "leases_orphaned",
+    "leases_orphaned_release",
     "publisher_register",
+    "transient_cause",
 ]

@@ -31,6 +31,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from compliance.audit import audit_events_append
+from compliance.jobs.fairness import organizations_in_turn, served_mark
 from compliance.jobs.handlers import (
     AuditEntry,
     JobDone,
@@ -47,6 +48,16 @@ Status = Job.Status
 OBJECT_TYPE = "job"
 SWEEP_BATCH = 500  # expired leases reclaimed per transaction (and per audit append)
 TRANSIENT = (OperationalError, InterfaceError)
+try:  # errors psycopg raises itself (a handler that talks to the driver directly)
+    import psycopg
+
+    _DRIVER_TRANSIENT: tuple[type[BaseException], ...] = (
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+except ImportError:  # pragma: no cover (SQLite-only installation)
+    _DRIVER_TRANSIENT = ()
+ORG_TRIES = 50  # organisations a claim tries when others hold their jobs (SKIP LOCKED)
 
 
 class JobTimeLimitExceeded(Exception):  # noqa: N818 (named for what happened)
@@ -206,28 +217,65 @@ def _claimable(kind: str, now: datetime) -> Q:
     return Q(kind=kind) & (queued | expired)
 
 
+def _batch_lock(kind: str, now: datetime, limit: int) -> list[Job]:
+    """Lock up to ``limit`` claimable jobs of one organisation and one batch key: the
+    organisations in their fair turn (``fairness``), within one the oldest job's batch
+    key. An organisation whose jobs other claimers hold (SKIP LOCKED) is passed over."""
+    claimable = _claimable(kind, now)
+    for organization_id in organizations_in_turn(kind, claimable, now)[:ORG_TRIES]:
+        mine = Job.objects.filter(claimable, organization_id=organization_id)
+        first = _locked(mine).order_by("created_at", "id").first()
+        if first is None:
+            continue
+        return list(
+            _locked(mine.filter(batch_key=first.batch_key)).order_by(
+                "created_at", "id"
+            )[:limit]
+        )
+    return []
+
+
 def jobs_claim(*, kind: str, worker: str, limit: int) -> Lease:
-    """Lease up to ``limit`` claimable jobs of ``kind`` that share one batch key (the
-    oldest job's). Jobs out of attempts fail instead; expired leases taken over are
-    recorded. An empty lease means there was nothing to do."""
+    """Lease up to ``limit`` claimable jobs of ``kind`` of one organisation that share
+    one batch key, organisations taking turns fairly (``compliance.jobs.fairness``).
+    Jobs out of attempts fail instead; expired leases taken over are recorded. An empty
+    lease means there was nothing to do (or every organisation with work is at its
+    ``JOB_ORG_MAX_LEASES``)."""
     now = timezone.now()
     lease = Lease(kind=kind, token=uuid.uuid4().hex, worker=worker[:200])
     limit = handler_for(kind).batch_limit(limit)
-    with transaction.atomic():
-        first = (
-            Job.objects.filter(_claimable(kind, now))
-            .order_by("created_at", "id")
-            .values_list("batch_key", flat=True)
-            .first()
+    try:
+        claimed = _claim(lease, now, limit)
+    except TRANSIENT:
+        # the commit may have reached the database before the connection broke: the
+        # token is known, so the lease is given back once the database answers again
+        _orphan(lease)
+        raise
+    if not claimed:
+        return lease
+    lease.jobs = list(
+        Job.objects.filter(pk__in=claimed, lease_token=lease.token)
+        .select_related(
+            "organization",
+            "decision",
+            "decision__organization",
+            "decision__ai_system",
+            "decision__model_version",
+            "decision__model_version__ai_system",
         )
-        if first is None:
-            return lease
-        candidates = _locked(
-            Job.objects.filter(_claimable(kind, now), batch_key=first)
-        ).order_by("created_at", "id")
-        jobs = list(candidates[:limit])
+        .order_by("created_at", "id")
+    )
+    if lease.jobs:
+        served_mark(kind, lease.jobs[0].organization_id)
+    return lease
+
+
+def _claim(lease: Lease, now: datetime, limit: int) -> list[int]:
+    """The claim's transaction; returns the primary keys leased."""
+    with transaction.atomic():
+        jobs = _batch_lock(lease.kind, now, limit)
         if not jobs:
-            return lease
+            return []
         exhausted = [j for j in jobs if j.attempts >= settings.JOB_MAX_ATTEMPTS]
         taken_over = [
             j for j in jobs if j.status == Status.RUNNING and j not in exhausted
@@ -273,19 +321,7 @@ def jobs_claim(*, kind: str, worker: str, limit: int) -> Lease:
         )
         _organizations_attach(jobs)
         audit_events_append(events)
-    lease.jobs = list(
-        Job.objects.filter(pk__in=claimed, lease_token=lease.token)
-        .select_related(
-            "organization",
-            "decision",
-            "decision__organization",
-            "decision__ai_system",
-            "decision__model_version",
-            "decision__model_version__ai_system",
-        )
-        .order_by("created_at", "id")
-    )
-    return lease
+    return claimed
 
 
 def _organizations_attach(jobs: Sequence[Job]) -> None:
@@ -299,10 +335,15 @@ def _organizations_attach(jobs: Sequence[Job]) -> None:
 
 
 def _held(lease: Lease, jobs: Sequence[Job] | None = None) -> QuerySet[Job]:
-    pks = [j.pk for j in (lease.jobs if jobs is None else jobs)]
-    return Job.objects.filter(
-        pk__in=pks, lease_token=lease.token, status=Status.RUNNING
+    """The jobs of the lease (or ``jobs`` of it) this worker still holds. Without
+    ``jobs``, by the token alone: a claim whose answer the connection lost still names
+    what it leased."""
+    held = Job.objects.filter(
+        kind=lease.kind, lease_token=lease.token, status=Status.RUNNING
     )
+    if jobs is None:
+        return held
+    return held.filter(pk__in=[j.pk for j in jobs])
 
 
 def lease_renew(lease: Lease, jobs: Sequence[Job], fraction: float) -> int:
@@ -394,9 +435,9 @@ def lease_fail(lease: Lease, *, reason: str, error: str) -> int:
     )
 
 
-def lease_release(lease: Lease, *, reason: str) -> int:
+def lease_release(lease: Lease, *, reason: str, backoff: bool = True) -> int:
     """Give the jobs back to the queue (after a transient error), to be claimed again
-    after the back-off; the attempt counts."""
+    after the back-off (``backoff=False``: at once); the attempt counts."""
     now = timezone.now()
     with transaction.atomic():
         jobs = list(_held(lease).select_for_update().select_related("organization"))
@@ -406,7 +447,7 @@ def lease_release(lease: Lease, *, reason: str) -> int:
                 lease_token="",
                 lease_until=None,
                 progress=0.0,
-                available_at=now + _backoff(job.attempts),
+                available_at=now + _backoff(job.attempts) if backoff else None,
             )
         audit_events_append(
             [_event(job, "released", lease.actor, reason=reason[:200]) for job in jobs]
@@ -427,11 +468,15 @@ def jobs_process(
     """Claim one batch of ``kind``, run its handler, record every outcome.
 
     Returns the number of jobs handled: claimed, or failed at the claim for running out
-    of attempts (0: nothing to do). A transient database error
-    gives the jobs back and re-raises (the task retries). ``time_limit_errors`` are the
-    runtime's own time-limit exceptions (``workers/`` passes Celery's): they fail the
-    jobs with reason ``time_limit`` and a true message.
+    of attempts (0: nothing to do). First gives back the leases a lost database
+    connection stranded in this process (``leases_orphaned_release``). A transient
+    database error (also one a handler wrapped in another exception) gives the jobs back
+    for a retry, never fails them, and re-raises (the task retries with back-off); when
+    the database is away the lease is remembered and given back when it answers again.
+    ``time_limit_errors`` are the runtime's own time-limit exceptions (``workers/``
+    passes Celery's): they fail the jobs with reason ``time_limit`` and a true message.
     """
+    leases_orphaned_release()
     lease = jobs_claim(kind=kind, worker=worker, limit=limit)
     if not lease.jobs:
         return lease.exhausted
@@ -443,26 +488,121 @@ def jobs_process(
             raise JobTimeLimitExceeded(str(exc)) from exc
         lease_complete(lease, list(zip(lease.jobs, outcomes, strict=True)))
     except JobTimeLimitExceeded:
-        lease_fail(
+        _settle(
             lease,
             reason="time_limit",
             error=f"The work took longer than the time limit; the {kind} was not "
             "produced.",
         )
-    except TRANSIENT:
-        try:
-            lease_release(lease, reason="transient database error")
-        except DatabaseError:
-            logger.warning("Could not release lease %s; the sweeper will.", lease.token)
-        raise
-    except Exception as exc:  # a bug or a resource error must not strand the batch
-        logger.exception("%s jobs failed unexpectedly.", kind)
-        lease_fail(
-            lease,
-            reason="unexpected_error",
-            error=f"Unexpected error: {type(exc).__name__}: {str(exc)[:500]}",
-        )
+    except Exception as exc:
+        cause = transient_cause(exc)
+        if cause is None:  # a bug or a resource error must not strand the batch
+            logger.exception("%s jobs failed unexpectedly.", kind)
+            _settle(
+                lease,
+                reason="unexpected_error",
+                error=f"Unexpected error: {type(exc).__name__}: {str(exc)[:500]}",
+            )
+        else:
+            _give_back(lease)
+            if cause is exc:
+                raise
+            raise OperationalError(str(cause)) from exc
     return len(lease.jobs) + lease.exhausted
+
+
+def transient_cause(exc: BaseException) -> BaseException | None:
+    """The transient database error (connection lost, server gone) ``exc`` is or was
+    raised from, else None: such an error is retried, never a job's failure."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, TRANSIENT + _DRIVER_TRANSIENT):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _settle(lease: Lease, *, reason: str, error: str) -> None:
+    """Fail the lease's jobs; if the database is away meanwhile, give them back."""
+    try:
+        lease_fail(lease, reason=reason, error=error)
+    except TRANSIENT:
+        _give_back(lease)
+        raise
+
+
+def _give_back(lease: Lease) -> None:
+    """Release the lease after a transient error, on a fresh connection; if the database
+    does not answer, remember it for ``leases_orphaned_release``."""
+    _connection_reset()
+    try:
+        lease_release(lease, reason="transient database error")
+    except DatabaseError as exc:
+        _orphan(lease)
+        logger.warning(
+            "Database away (%s): lease %s of %s %s jobs is given back when it answers "
+            "again.",
+            exc,
+            lease.token,
+            len(lease.jobs),
+            lease.kind,
+        )
+
+
+def _connection_reset() -> None:
+    """Drop a connection an error left broken, so the next query opens a new one
+    (Celery does so between tasks; a drain runs many batches in one task). Never inside
+    a transaction, which the caller owns."""
+    if connection.connection is None or connection.in_atomic_block:
+        return
+    try:
+        connection.close_if_unusable_or_obsolete()
+    except DatabaseError:
+        logger.debug("Closing a broken connection failed.", exc_info=True)
+
+
+# --- leases a lost database connection stranded -----------------------------------------
+
+# token -> lease: leases this process could not give back while the database was away
+_orphans: dict[str, Lease] = {}
+
+
+def _orphan(lease: Lease) -> None:
+    _orphans[lease.token] = lease
+
+
+def leases_orphaned() -> list[Lease]:
+    """The leases this process still has to give back (tests, logs)."""
+    return list(_orphans.values())
+
+
+def leases_orphaned_release() -> int:
+    """Give back, at once (no back-off), the leases that a lost database connection
+    stranded in this process, then wake their kinds: they run again now instead of
+    after their lease (120 s, 300 s) runs out. Called before every claim (the first
+    database operation after an outage); raises while the database is still away.
+    Returns the number of jobs given back; a lease that completed or was taken over
+    meanwhile gives back nothing."""
+    if not _orphans:
+        return 0
+    _connection_reset()
+    released, kinds = 0, set()
+    for token, lease in list(_orphans.items()):
+        released += lease_release(
+            lease, reason="database connection lost", backoff=False
+        )
+        _orphans.pop(token, None)
+        kinds.add(lease.kind)
+    if released:
+        logger.warning(
+            "Gave back %s jobs whose lease a lost database connection stranded.",
+            released,
+        )
+    for kind in sorted(kinds):
+        job_wake(kind)
+    return released
 
 
 def _renew_all(lease: Lease, fraction: float) -> None:
@@ -505,7 +645,9 @@ def _expired_leases_reclaim(now: datetime) -> int:
 
 def jobs_sweep() -> dict[str, int]:
     """Reclaim expired leases and wake a worker for every kind with queued jobs (a lost
-    message or a killed worker never loses a job); wakes are coalesced per kind."""
+    message or a killed worker never loses a job); wakes are coalesced per kind. Leases
+    a lost connection stranded in this process are given back first."""
+    leases_orphaned_release()
     now = timezone.now()
     reclaimed = 0
     while True:
