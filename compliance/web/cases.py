@@ -37,7 +37,11 @@ from compliance.reviews import (
     review_list,
     review_record,
 )
-from compliance.reviews.selectors import blind_pending, blind_pending_expression
+from compliance.reviews.selectors import (
+    blind_pending,
+    blind_pending_expression,
+    blind_pending_refuse,
+)
 from compliance.web.access import can_review, member_required
 
 PAGE_SIZE = 25
@@ -203,9 +207,14 @@ def case_review(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @member_required()
 def case_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    """Four-eyes: a second officer confirms the overturn that waits."""
+    """Four-eyes: a second officer confirms the overturn that waits (blind-first: not
+    before their own preliminary view, as the overturn tells the model's answer)."""
 
     def act(decision: Decision) -> None:
+        blind_pending_refuse(
+            principal=request.principal,  # type: ignore[attr-defined]
+            decision=decision,
+        )
         review_confirm(
             principal=request.principal,  # type: ignore[attr-defined]
             decision=decision,

@@ -342,3 +342,24 @@ def test_the_schema_documents_the_blind_pending_refusals(world, api_as):
         assert refused["content"]["application/json"]["schema"] == {
             "$ref": "#/components/schemas/Error"
         }
+
+
+def test_a_blind_reviewer_cannot_confirm_an_overturn_unseen(blind):
+    """Four-eyes: the overturn's outcome tells the model's answer, so a second officer
+    confirms only after recording their own preliminary view."""
+    from compliance.models.decisions import ReviewConfirmation
+
+    first = Principal(organization=blind.org, role="admin", user=blind.admin)
+    preliminary_view_record(
+        principal=first, decision=blind.decision, outcome=blind.decision.outcome
+    )
+    review_record(
+        principal=first, decision=blind.decision, action="overturn", justification=WHY
+    )
+    browser = _browser(blind, "officer")
+    refused = browser.post(f"/cases/{blind.decision.pk}/confirm", follow=True)
+    assert "preliminary view" in refused.content.decode()
+    assert not ReviewConfirmation.objects.exists()
+    _preliminary(blind, "officer")
+    browser.post(f"/cases/{blind.decision.pk}/confirm")
+    assert ReviewConfirmation.objects.count() == 1
