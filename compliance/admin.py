@@ -20,6 +20,8 @@ from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django_otp.plugins.otp_totp import admin as _totp_admin  # noqa: F401  (registers)
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from rest_framework_api_key.models import APIKey as LibraryAPIKey
 
 from compliance.errors import DomainError
@@ -298,10 +300,29 @@ class ApiKeyAdmin(ReadOnlyAdmin):
         )
         obj.pk = api_key.pk
         obj.prefix = api_key.prefix
-        messages.warning(
+        # shown once, on the page this request renders (response_add): never in a
+        # message (a cookie or the session), a redirect or a URL
+        request._new_api_key = key  # type: ignore[attr-defined]
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: Any = None
+    ) -> Any:
+        key = getattr(request, "_new_api_key", None)
+        if key is None:
+            return super().response_add(request, obj, post_url_continue)
+        response = TemplateResponse(
             request,
-            f"The API key for {api_key.client_system} is: {key} — copy it now; it is not shown again.",
+            "admin/compliance/apikey/created.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "New API key",
+                "opts": self.model._meta,
+                "api_key": obj,
+                "key": key,
+            },
         )
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.action(description="Revoke selected API keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
@@ -339,6 +360,12 @@ class AISystemForm(forms.Form):
     four_eyes_overturn = forms.NullBooleanField(
         required=False,
         help_text="Overturns wait for a second officer. Unknown: on for Annex III.",
+    )
+    explanation_cost_budget = forms.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Most model evaluations one explanation request may cost per "
+        "decision; empty: the platform default (EXPLANATION_COST_BUDGET).",
     )
 
 
@@ -443,6 +470,10 @@ admin.site.unregister(Group)
 # the API-key library's own key table is not ours (ours is ApiKey, per client system)
 if admin.site.is_registered(LibraryAPIKey):
     admin.site.unregister(LibraryAPIKey)
+# two-factor devices are not edited here (their secrets would show): a person's
+# devices are removed with the audited "Reset two-factor authentication" action
+if admin.site.is_registered(TOTPDevice):
+    admin.site.unregister(TOTPDevice)
 
 
 @admin.register(get_user_model())
@@ -458,6 +489,8 @@ class AuditedUserAdmin(UserAdmin):
     list_filter = ("is_staff", "is_superuser", "is_active")
     readonly_fields = ("last_login", "date_joined")
 
+    actions = ["reset_two_factor"]
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
@@ -465,3 +498,13 @@ class AuditedUserAdmin(UserAdmin):
         self, request: HttpRequest, obj: Any, form: Any, change: bool
     ) -> None:
         services.user_save(user=obj, operator=_operator(request))
+
+    @admin.action(description="Reset two-factor authentication (a lost device)")
+    def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        for user in queryset:
+            services.two_factor_reset(user=user, operator=_operator(request))
+        self.message_user(
+            request,
+            f"Reset two-factor authentication of {queryset.count()} account(s); "
+            "their next sign-in sets up a new device.",
+        )

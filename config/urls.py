@@ -6,7 +6,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from compliance.platform.observability import metrics_view
 from compliance.web import views as web_views
-from compliance.web.login import ThrottledLoginView
+from compliance.web.login import (
+    ThrottledLoginView,
+    admin_login,  # issue 13: limited admin sign-in
+    password_reset_off,  # issue 13
+)
 
 urlpatterns = [
     path("", web_views.home, name="home"),
@@ -14,8 +18,23 @@ urlpatterns = [
     path("readyz", web_views.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
     path("accounts/login/", ThrottledLoginView.as_view(), name="login"),
+    # --- issue 13: password reset is switched off (no mail is configured): its routes
+    # answer 404 and the sign-in page says to ask an administrator
+    path("accounts/password_reset/", password_reset_off, name="password_reset"),
+    path(
+        "accounts/password_reset/done/", password_reset_off, name="password_reset_done"
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        password_reset_off,
+        name="password_reset_confirm",
+    ),
+    path("accounts/reset/done/", password_reset_off, name="password_reset_complete"),
+    # --- end of password reset
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("compliance.web.urls")),
+    # issue 13: the admin's sign-in has the same attempt limits and two-factor step
+    path("admin/login/", admin_login, name="admin-login"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI under the site's CSP: the page loads its init script from

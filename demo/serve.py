@@ -288,6 +288,11 @@ def main() -> None:
         print("\nLogins (user / password / role / organisation):")
         for username, password, role, org in summary["logins"]:
             print(f"  {username:22} {password:20} {role:34} {org}")
+        two_factor = summary.get("two_factor", {})
+        if two_factor:
+            print("\nTwo-factor secrets (admins; `oathtool --totp -b <secret>`):")
+            for username, uri in two_factor.items():
+                print(f"  {username:22} {uri}")
         print("\nClient-system API keys:")
         for org, key in summary["keys"].items():
             print(f"  {org:12} {key}")

@@ -170,3 +170,24 @@ def dossier_signing(tsa: RunningTsa) -> Iterator[RunningTsa]:
             os.environ[name] = old
     for name, old_setting in saved_settings.items():
         setattr(settings, name, old_setting)
+
+
+# --- two-factor authentication (issue 13) ---
+@pytest.fixture(autouse=True)
+def _forced_logins_pass_two_factor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``force_login`` stands for a completed sign-in: for people who must use two
+    factors (organisation admins, superusers) that includes the token step. The real
+    steps are tested in tests/compliance/test_two_factor.py and with ``Client.login``
+    or the sign-in pages, which this leaves alone."""
+    from django.test.client import ClientMixin
+
+    original = ClientMixin.force_login
+
+    def force_login(self: Any, user: Any, backend: Any = None) -> None:
+        original(self, user, backend)
+        factories.two_factor_verify_session(self, user)
+
+    monkeypatch.setattr(ClientMixin, "force_login", force_login)
+
+
+# --- end of two-factor authentication ---

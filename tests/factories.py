@@ -101,3 +101,45 @@ def decision_payload(model_version: ModelVersion, **overrides: Any) -> dict[str,
     }
     payload.update(overrides)
     return payload
+
+
+# --- two-factor authentication (issue 13): real TOTP devices and tokens ---
+
+
+def totp_device(user: Any) -> Any:
+    """The user's confirmed TOTP device (created when missing)."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    return device or TOTPDevice.objects.create(
+        user=user, name="authenticator", confirmed=True
+    )
+
+
+def totp_token(device: Any) -> str:
+    """The code an authenticator app shows now, computed from the device's key; a
+    later step when the current one was used already (devices refuse replays)."""
+    import time
+
+    from django_otp.oath import TOTP
+
+    device.refresh_from_db()
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time()
+    if totp.t() <= device.last_t:  # within the device's tolerance of one step
+        totp.time = time.time() + device.step * (device.last_t + 1 - totp.t())
+    return f"{totp.token():0{device.digits}d}"
+
+
+def two_factor_verify_session(client: Any, user: Any) -> None:
+    """Mark a test client's signed-in session as past the second step (as if the
+    person had entered a token), for people who must use two-factor authentication."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    from compliance.web.two_factor import two_factor_required
+
+    if not two_factor_required(user):
+        return
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = totp_device(user).persistent_id
+    session.save()

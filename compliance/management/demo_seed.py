@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compliance.models import (
     AISystem,
@@ -51,6 +52,8 @@ class SeedReport:
         default_factory=list
     )  # user, password, role, org
     keys: dict[str, str] = field(default_factory=dict)  # org slug -> API key
+    # username -> otpauth:// URI of the demo login's TOTP device (admins, superuser)
+    two_factor: dict[str, str] = field(default_factory=dict)
     model_versions: dict[str, int] = field(
         default_factory=dict
     )  # org slug -> model version id
@@ -101,6 +104,8 @@ def demo_seed(*, data_dir: Path, password: str, models_dir: Path | None) -> Seed
                 )
                 report.created.append(f"user {username}")
             report.logins.append((username, password, role.label, org.slug))
+            if role == Membership.Role.ADMIN:
+                report.two_factor[username] = _totp_uri(username)
         client = ClientSystem.objects.filter(
             organization=org, name=spec["client_system"]
         ).first()
@@ -121,6 +126,7 @@ def demo_seed(*, data_dir: Path, password: str, models_dir: Path | None) -> Seed
     report.logins.append(
         ("platform-admin", password, "Platform superuser (Django admin)", "-")
     )
+    report.two_factor["platform-admin"] = _totp_uri("platform-admin")
     _key_store_write(data_dir, keys)
     if models_dir is not None:
         for manifest in sorted(models_dir.glob("*.json")):
@@ -158,3 +164,16 @@ def _register_demo_model(manifest_path: Path, report: SeedReport) -> tuple[str, 
     )
     report.created.append(f"model version {ai_system.name} {mv.version}")
     return org.slug, mv.pk
+
+
+def _totp_uri(username: str) -> str:
+    """The demo login's confirmed TOTP device (created once; admins and superusers
+    must sign in with a token): its otpauth:// URI, for an authenticator app or
+    ``oathtool --totp -b <secret>``."""
+    user = get_user_model().objects.get(username=username)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(
+            user=user, name="demo authenticator", confirmed=True
+        )
+    return str(device.config_url)

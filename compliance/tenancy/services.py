@@ -10,6 +10,7 @@ from typing import Any, cast
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compliance.audit import audit_event_append
 from compliance.errors import Conflict, ValidationFailed
@@ -426,3 +427,43 @@ def login_failure_record(*, username: str, address: str = "") -> None:
             object_id=user.pk if user is not None else "",
             payload={"username": typed, "address": address[:64]},
         )
+
+
+def login_lockout_record(*, username: str, scope: str, address: str = "") -> None:
+    """A failed sign-in used up a limit (``scope``: "address" for the address and
+    account, "account" for the account's hourly one): further attempts are refused
+    for a while. One event per lockout, not per refused attempt."""
+    typed = str(username or "")[:USERNAME_KEPT].replace("\x00", "\ufffd")
+    user = get_user_model().objects.filter(username=typed).first()
+    with transaction.atomic():
+        audit_event_append(
+            actor=SYSTEM_ACTOR,
+            organization=_user_organization(user) if user is not None else None,
+            action="user.login_locked",
+            object_type="user",
+            object_id=user.pk if user is not None else "",
+            payload={"username": typed, "scope": scope, "address": address[:64]},
+        )
+
+
+def two_factor_record(*, user: Any, action: str, payload: dict[str, Any]) -> None:
+    """A two-factor event of a signed-in person: ``user.two_factor_enrolled``,
+    ``user.two_factor_verified``, ``user.two_factor_failed``."""
+    _user_event(user, action, payload)
+
+
+@transaction.atomic
+def two_factor_reset(*, user: Any, operator: Operator = SYSTEM_OPERATOR) -> int:
+    """Remove a person's two-factor devices (a lost phone): their next sign-in sets
+    up a new one (required for admins). Returns how many were removed."""
+    require(operator, "user.update")
+    removed, _ = TOTPDevice.objects.filter(user=user).delete()
+    audit_event_append(
+        actor=operator.actor,
+        organization=_user_organization(user),
+        action="user.two_factor_reset",
+        object_type="user",
+        object_id=user.pk,
+        payload={"old": {"devices": removed}, "new": {"devices": 0}},
+    )
+    return int(removed)

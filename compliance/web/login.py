@@ -1,61 +1,122 @@
-"""Sign-in with a per-username-and-address attempt limit (429 with Retry-After).
+"""Sign-in (the site's and the admin's) with limits on failed attempts.
 
-The attempts are counted in the shared cache (Redis in production). When it is
-unreachable the count falls back to this process's memory, so sign-in keeps working
-and the limit still holds per process; the fallback is metered as the ``login`` scope
-of ``inspectoscope_throttle_fail_open_total`` and logged.
+Failures are limited per address and account and per account per hour
+(``compliance/web/login_limits.py``); a locked attempt answers 429 with Retry-After and
+a page saying when to try again. A person who must use, or has set up, two-factor
+authentication continues to the token step (``compliance/web/two_factor.py``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
-from django.core.cache import BaseCache, cache
-from django.core.cache.backends.locmem import LocMemCache
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils import timezone
 
-from compliance.platform.throttles import (
-    STORE_ERRORS,
-    store_available,
-    store_failed,
-)
-
-WINDOW_SECONDS = 60
-
-# the per-process count used while the shared cache is unreachable
-_local_attempts = LocMemCache("inspectoscope-login-attempts", {"MAX_ENTRIES": 10_000})
+from compliance.tenancy.services import login_lockout_record
+from compliance.web.login_limits import LoginLimiter, Refusal
 
 
-def _attempts_so_far(store: BaseCache, key: str) -> int:
-    """Attempts already made in the window; counts this one if it is let through."""
-    attempts = store.get_or_set(key, 0, WINDOW_SECONDS) or 0
-    if attempts < settings.LOGIN_ATTEMPTS_PER_MINUTE:
-        try:
-            store.incr(key)
-        except ValueError:  # expired between get and incr
-            store.set(key, 1, WINDOW_SECONDS)
-    return int(attempts)
+def client_address(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", "") or "")
+
+
+def too_many_attempts(request: HttpRequest, refusal: Refusal) -> HttpResponse:
+    """429: when one more attempt fits, as Retry-After and on the page."""
+    retry_at = timezone.now() + dt.timedelta(seconds=refusal.retry_after)
+    minutes = -(-refusal.retry_after // 60)
+    response = render(
+        request,
+        "registration/too_many.html",
+        {
+            "retry_after": refusal.retry_after,
+            "retry_minutes": minutes,
+            "retry_at": retry_at,
+            "per_account": refusal.scope == "account",
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+def attempt_failed(limiter: LoginLimiter, *, username: str, address: str) -> None:
+    """Keep the failure counted; audit each limit it used up."""
+    for scope in limiter.failed():
+        login_lockout_record(username=username, scope=scope, address=address)
 
 
 class ThrottledLoginView(auth_views.LoginView):
+    """Django's sign-in with the attempt limits and the two-factor step."""
+
+    limiter: LoginLimiter
+
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        username = (request.POST.get("username") or "")[:150].lower()
-        key = f"login-attempts:{request.META.get('REMOTE_ADDR', '')}:{username}"
-        attempts = None
-        if store_available():
-            try:
-                attempts = _attempts_so_far(cache, key)
-            except STORE_ERRORS as exc:
-                store_failed("login", exc)
-        else:
-            store_failed("login", None)
-        if attempts is None:
-            attempts = _attempts_so_far(_local_attempts, key)
-        if attempts >= settings.LOGIN_ATTEMPTS_PER_MINUTE:
-            response = render(request, "registration/too_many.html", status=429)
-            response["Retry-After"] = str(WINDOW_SECONDS)
-            return response
+        self.limiter = LoginLimiter(
+            username=request.POST.get("username"), address=client_address(request)
+        )
+        refusal = self.limiter.reserve()
+        if refusal is not None:
+            return too_many_attempts(request, refusal)
         return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        attempt_failed(
+            self.limiter,
+            username=str(self.request.POST.get("username") or ""),
+            address=client_address(self.request),
+        )
+        return super().form_invalid(form)
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        self.limiter.succeeded()
+        response = super().form_valid(form)
+        from compliance.web.two_factor import second_step_url
+
+        second_step = second_step_url(self.request, self.get_success_url())
+        return HttpResponseRedirect(second_step) if second_step else response
+
+
+def admin_login(request: HttpRequest, extra_context: dict | None = None) -> Any:
+    """The admin site's sign-in (as ``AdminSite.login``) through the same limits and
+    two-factor step."""
+    from django.contrib import admin
+    from django.contrib.admin.forms import AdminAuthenticationForm
+    from django.urls import reverse
+    from django.utils.translation import gettext as _
+
+    site = admin.site
+    if request.method == "GET" and site.has_permission(request):
+        return HttpResponseRedirect(reverse("admin:index", current_app=site.name))
+    context = {
+        **site.each_context(request),
+        "title": _("Log in"),
+        "subtitle": None,
+        "app_path": request.get_full_path(),
+        "username": request.user.get_username(),
+    }
+    if (
+        REDIRECT_FIELD_NAME not in request.GET
+        and REDIRECT_FIELD_NAME not in request.POST
+    ):
+        context[REDIRECT_FIELD_NAME] = reverse("admin:index", current_app=site.name)
+    context.update(extra_context or {})
+    request.current_app = site.name
+    return ThrottledLoginView.as_view(
+        extra_context=context,
+        authentication_form=site.login_form or AdminAuthenticationForm,
+        template_name=site.login_template or "admin/login.html",
+        next_page=reverse("admin:index", current_app=site.name),
+    )(request)
+
+
+def password_reset_off(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+    """Password reset is switched off (no mail is configured, so it could only fail
+    silently): its routes answer 404; the sign-in page says to ask an administrator."""
+    from compliance.web.views import not_found
+
+    return not_found(request)

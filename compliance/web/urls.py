@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.web import cases, public, records
+from compliance.web import cases, public, records, two_factor
 
 app_name = "web"
 
@@ -18,4 +18,14 @@ urlpatterns = [
     path("dossiers/verify", records.dossier_verify, name="dossier-verify"),
     path("verify/", public.dossier_verify_page, name="public-verify"),
     path("audit/", records.audit_trail, name="audit-trail"),
+    path(
+        "accounts/two-factor/verify/",
+        two_factor.two_factor_verify,
+        name="two-factor-verify",
+    ),
+    path(
+        "accounts/two-factor/enrol/",
+        two_factor.two_factor_enrol,
+        name="two-factor-enrol",
+    ),
 ]

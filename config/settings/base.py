@@ -344,3 +344,40 @@ AUDIT_HMAC_KEY_AUTOCREATE = env_bool("AUDIT_HMAC_KEY_AUTOCREATE", True)
 # often, and on demand by `manage.py audit_anchor`.
 AUDIT_ANCHOR_INTERVAL_SECONDS = env_int("AUDIT_ANCHOR_INTERVAL_SECONDS", 3600)
 # --- end of audit chains ---
+
+# --- Sign-in, two-factor, sessions and passwords (issue 13, item 1 and "Also") ---
+# Failed sign-in attempts (passwords and two-factor tokens; successes do not count),
+# keyed on the normalised username: LOGIN_ATTEMPTS_PER_MINUTE per address and account,
+# and LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR per account from any address (ASVS 2.2.1).
+LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR = env_int(
+    "LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR", 100
+)
+# TOTP two-factor authentication (django-otp): required for platform superusers and
+# organisation admins, optional for everyone else.
+INSTALLED_APPS = [*INSTALLED_APPS, "django_otp", "django_otp.plugins.otp_totp"]
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "Inspectoscope")
+# A session ends after this long without a request, besides SESSION_COOKIE_AGE.
+SESSION_IDLE_TIMEOUT_SECONDS = env_int("SESSION_IDLE_TIMEOUT_SECONDS", 30 * 60)
+_AUTH_AT = (
+    MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1
+)
+MIDDLEWARE = [
+    *MIDDLEWARE[:_AUTH_AT],
+    "compliance.web.sessions.IdleTimeoutMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "compliance.web.two_factor.TwoFactorMiddleware",
+    *MIDDLEWARE[_AUTH_AT:],
+]
+# ASVS 2.1.1: passwords of at least 12 characters
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        **validator,
+        **(
+            {"OPTIONS": {"min_length": 12}}  # type: ignore[dict-item]
+            if validator["NAME"].endswith(".MinimumLengthValidator")
+            else {}
+        ),
+    }
+    for validator in AUTH_PASSWORD_VALIDATORS
+]
+# --- end of sign-in ---

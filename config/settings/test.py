@@ -53,3 +53,7 @@ AUDIT_HMAC_KEY_FILE = str(
 AUDIT_HMAC_RETIRED_KEY_FILES = []
 AUDIT_HMAC_KEY_AUTOCREATE = False
 # --- end of audit chains ---
+
+# --- Sign-in limits (issue 13, item 1): exercised by tests that lower them ---
+LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR = 10_000
+# --- end of sign-in limits ---

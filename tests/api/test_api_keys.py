@@ -77,7 +77,12 @@ def test_a_wrong_secret_with_a_real_prefix_is_refused(world):
 
 def test_create_client_system_prints_a_working_key_on_its_last_line(world, capsys):
     call_command(
-        "create_client_system", "--org", world.org.slug, "--name", "batch-engine"
+        "create_client_system",
+        "--org",
+        world.org.slug,
+        "--name",
+        "batch-engine",
+        "--print-key",  # issue 13: otherwise the key goes to a 0600 file
     )
     last_line = capsys.readouterr().out.strip().splitlines()[-1]
     assert _get(last_line).status_code == 200

@@ -19,12 +19,14 @@ from compliance.models import (
     ModelVersion,
     Organization,
 )
+from tests import factories
 
 
 @pytest.fixture
 def superuser_client(world, client):
-    get_user_model().objects.create_superuser("root", password="pw-123456789")
+    root = get_user_model().objects.create_superuser("root", password="pw-123456789")
     client.login(username="root", password="pw-123456789")
+    factories.two_factor_verify_session(client, root)  # superusers need two factors
     return client
 
 
@@ -41,13 +43,27 @@ def test_creating_a_key_in_the_admin_shows_it_once_and_audits_it(
         },
         follow=True,
     )
+    # the key is on the page this request renders: no redirect, no message, no cookie
+    assert response.redirect_chain == []
     assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
     text = response.content.decode()
-    key = re.search(r"The API key for .*? is: ([\w]+\.[\w]+)", text).group(1)
+    key = re.search(r'<code id="new-api-key"[^>]*>([\w]+\.[\w]+)</code>', text).group(1)
+    assert all(key not in morsel.value for morsel in superuser_client.cookies.values())
+    assert key.split(".")[1] not in str(dict(superuser_client.session))
+    again = superuser_client.get("/admin/compliance/apikey/").content.decode()
+    assert key not in again
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     assert api.get("/api/v1/decisions/").status_code == 200
     stored = ApiKey.objects.get(prefix=key.split(".")[0])
+    # the admin names the key by its prefix: its hash is in no URL or page
+    assert stored.hashed_key not in again
+    assert f"/admin/compliance/apikey/{stored.prefix}/change/" in again
+    change = superuser_client.get(f"/admin/compliance/apikey/{stored.prefix}/change/")
+    assert (
+        change.status_code == 200 and stored.hashed_key not in change.content.decode()
+    )
     assert AuditEvent.objects.filter(
         action="api_key.created", object_id=stored.prefix
     ).exists()
@@ -179,6 +195,11 @@ ACTIONS: dict[tuple[type, str], tuple[Callable[[Any], Any], dict[str, Any], str]
         {},
         "model_version.retired",
     ),
+    (User, "reset_two_factor"): (
+        lambda w: factories.totp_device(w.admin).user,
+        {},
+        "user.two_factor_reset",
+    ),
 }
 
 
@@ -227,7 +248,9 @@ def test_each_add_path_calls_its_service_and_writes_its_event(
     data = data_for(world)
     before = AuditEvent.objects.filter(action=event).count()
     response = superuser_client.post(_url(model, "add/"), data)
-    assert response.status_code == 302, response.content.decode()[:2000]
+    # a new API key's page is the answer itself (shown once); the rest redirect
+    expected = 200 if model is ApiKey else 302
+    assert response.status_code == expected, response.content.decode()[:2000]
     assert AuditEvent.objects.filter(action=event).count() == before + 1
 
 

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import pytest
 from django.test import Client
 
 from compliance.models import AuditEvent, Decision
+from tests import factories
 
 
 def test_an_officer_signs_in_and_reads_decisions_through_the_session(world):
@@ -28,6 +30,7 @@ def test_an_officer_signs_in_and_reads_decisions_through_the_session(world):
 def test_a_session_write_without_a_csrf_token_is_refused(world):
     browser = Client(enforce_csrf_checks=True)
     browser.login(username="acme-admin", password="pw-123456789")
+    factories.two_factor_verify_session(browser, world.admin)
     before = Decision.objects.count()
     response = browser.post(
         "/api/v1/ai-systems/", {"name": "x"}, content_type="application/json"
@@ -84,7 +87,7 @@ def test_a_logout_is_audited(world):
     assert event.actor.endswith(":acme-officer") and event.organization == world.org
 
 
-def test_a_password_change_and_a_reset_are_audited(world):
+def test_a_password_change_is_audited(world):
     browser = Client()
     browser.login(username="acme-officer", password="pw-123456789")
     before = AuditEvent.objects.filter(action="user.password_changed").count()
@@ -104,23 +107,49 @@ def test_a_password_change_and_a_reset_are_audited(world):
     assert event.object_id == str(world.officer.pk)
     assert "pass-phrase" not in str(event.payload)
 
+
+def test_password_reset_is_switched_off_and_the_sign_in_page_says_whom_to_ask(world):
+    """No mail is configured: the reset routes answer 404 (they used to accept an
+    address and send nothing), and the sign-in page sends people to an administrator."""
     from django.contrib.auth.tokens import default_token_generator
     from django.utils.encoding import force_bytes
     from django.utils.http import urlsafe_base64_encode
 
-    world.officer.refresh_from_db()  # the reset token covers the current password
+    anonymous = Client()
+    assert anonymous.get("/accounts/password_reset/").status_code == 404
+    response = anonymous.post(
+        "/accounts/password_reset/", {"email": "officer@example.org"}
+    )
+    assert response.status_code == 404
+    assert anonymous.get("/accounts/password_reset/done/").status_code == 404
     uid = urlsafe_base64_encode(force_bytes(world.officer.pk))
     token = default_token_generator.make_token(world.officer)
-    anonymous = Client()
-    form = anonymous.get(f"/accounts/reset/{uid}/{token}/", follow=True)
-    response = anonymous.post(
-        form.redirect_chain[-1][0],
+    assert anonymous.get(f"/accounts/reset/{uid}/{token}/").status_code == 404
+    assert anonymous.get("/accounts/reset/done/").status_code == 404
+    page = anonymous.get("/accounts/login/").content.decode()
+    assert "Forgotten your password? Ask your organisation" in page
+    assert 'href="/accounts/password_reset/' not in page
+
+
+def test_a_new_password_needs_at_least_12_characters(world):
+    """ASVS 2.1.1: eleven characters are refused, twelve are enough."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    browser = Client()
+    browser.login(username="acme-officer", password="pw-123456789")
+    response = browser.post(
+        "/accounts/password_change/",
         {
-            "new_password1": "a-reset-long-pass-phrase",
-            "new_password2": "a-reset-long-pass-phrase",
+            "old_password": "pw-123456789",
+            "new_password1": "Kx7#qv2!mZp",  # 11
+            "new_password2": "Kx7#qv2!mZp",
         },
     )
-    assert response.status_code == 302
-    assert AuditEvent.objects.filter(action="user.password_changed").count() == (
-        before + 2
-    )
+    assert response.status_code == 200
+    assert "at least 12 characters" in response.content.decode()
+    world.officer.refresh_from_db()
+    assert world.officer.check_password("pw-123456789")
+    with pytest.raises(ValidationError):
+        validate_password("Kx7#qv2!mZp", world.officer)
+    validate_password("Kx7#qv2!mZp4", world.officer)  # 12: accepted

@@ -70,6 +70,15 @@ OPEN_ROUTES: dict[str, dict[str, set[str]]] = {
     # genuine or not, nothing of the content, rate-limited per IP (issue 12 part 7)
     "api:public-dossier-verify": {"post": PUBLIC},
     "web:public-verify": {"get": PUBLIC, "post": PUBLIC},
+    # the two-factor step (issue 13): any signed-in person, for their own account
+    "web:two-factor-verify": {
+        "get": {"officer", "auditor", "admin", "other_org"},
+        "post": {"officer", "auditor", "admin", "other_org"},
+    },
+    "web:two-factor-enrol": {
+        "get": {"officer", "auditor", "admin", "other_org"},
+        "post": {"officer", "auditor", "admin", "other_org"},
+    },
 }
 
 

@@ -217,3 +217,61 @@ def test_the_api_docs_render_under_the_content_security_policy(live_server):
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     assert violations == [] and errors == []
+
+
+@pytest.fixture
+def bare_browser(live_server):
+    """Chromium against the live server, without workers (sign-in pages only)."""
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        yield context, live_server.url
+        context.close()
+        browser.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+def test_an_admin_sets_up_two_factor_then_signs_in_with_a_code(bare_browser):
+    """Issue 13: an organisation admin's first sign-in goes to the enrolment page (QR
+    code, secret, confirm with a first code); the next sign-in asks for a code."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    context, base = bare_browser
+    org = tenancy.organization_create(
+        name="Browser Bank", slug="browser-bank", jurisdiction="EU"
+    )
+    tenancy.membership_create(
+        organization=org, username="bb-admin", password=PASSWORD, role="admin"
+    )
+    page = context.new_page()
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Username").fill("bb-admin")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/accounts/two-factor/enrol/**")
+    assert page.locator(".qr svg").count() == 1
+    assert page.locator("#otpauth-uri").inner_text().startswith("otpauth://totp/")
+    page.screenshot(path=str(SHOTS / "09-two-factor-enrol.png"), full_page=True)
+    page.goto(f"{base}/cases/")  # nothing else is reachable yet
+    page.wait_for_url("**/accounts/two-factor/enrol/**")
+    device = TOTPDevice.objects.get(user__username="bb-admin")
+    page.get_by_label("Six-digit code").fill(factories.totp_token(device))
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url(f"{base}/cases/")
+
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Username").fill("bb-admin")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/accounts/two-factor/verify/**")
+    page.get_by_label("Six-digit code").fill(factories.totp_token(device))
+    page.get_by_role("button", name="Verify").click()
+    page.wait_for_url(f"{base}/cases/")
+    assert "bb-admin" in page.locator(".who").inner_text()
