@@ -63,6 +63,7 @@ from explain.models import (
 )
 from explain.schema import (
     FEATURE_SCHEMA_JSON_SCHEMA,
+    MAX_FEATURES,
     FeatureSchema,
     FeatureSpec,
     baseline_from_rows,
@@ -85,6 +86,7 @@ __all__ = [
     "FeatureSpec",
     "MethodExplanation",
     "MethodSpec",
+    "MAX_FEATURES",
     "MAX_PARAMETERS",
     "ModelLoadError",
     "ModelTooLarge",

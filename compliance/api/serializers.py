@@ -47,6 +47,8 @@ class AISystemOutputSerializer(serializers.ModelSerializer):
             "default_explanation_methods",
             "four_eyes_overturn",
             "four_eyes_required",
+            "explanation_cost_budget",
+            "explanation_cost_limit",
             "created_at",
         ]
         read_only_fields = fields

@@ -11,7 +11,7 @@ from typing import Any
 import explain
 from compliance.jobs import JobDone, JobFailed, Outcome
 from compliance.jobs.handlers import AuditEntry, Progress
-from compliance.models import Decision, Explanation, ExplanationRun, Job
+from compliance.models import AISystem, Decision, Explanation, ExplanationRun, Job
 from compliance.registry.loading import model_version_load
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,10 @@ class ExplanationHandler:
             def group_progress(fraction: float, _i: int = index) -> None:
                 progress((_i + fraction) / len(groups))
 
+            over_budget = _over_budget(group[0], schema, mv.ai_system)
+            if over_budget is not None:
+                outcomes.update({j.pk: over_budget for j in group})
+                continue
             try:
                 results = explain.explain_batch(
                     model,
@@ -107,6 +111,26 @@ class ExplanationHandler:
             }
             for job, result in done
         ]
+
+
+def _over_budget(
+    job: Job, schema: explain.FeatureSchema, ai_system: AISystem
+) -> JobFailed | None:
+    """A job queued before its AI system's budget was lowered (or before budgets
+    existed) fails instead of running past it."""
+    payload = job.payload
+    try:
+        resolved = explain.resolve_request(
+            payload["methods"], payload.get("parameters", {})
+        )
+        explain.cost_check(
+            explain.schema_cost(schema, *resolved), ai_system.explanation_cost_limit
+        )
+    except explain.CostExceeded as exc:
+        return JobFailed("cost_budget", str(exc))
+    except explain.ExplainError:
+        return None  # the engine names what is wrong with the request
+    return None
 
 
 def _run_row(job: Job, result: explain.RowExplanation) -> ExplanationRun:

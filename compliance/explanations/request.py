@@ -17,25 +17,48 @@ from compliance.principals import Operator, Principal
 
 
 def explanation_request_check(
-    methods: Any, parameters: Any, feature_schema: Any = None
+    methods: Any,
+    parameters: Any,
+    feature_schema: Any = None,
+    *,
+    budget: int | None = None,
 ) -> tuple[list[str], dict[str, Any]]:
     """Validate methods and parameters; with the model version's schema, also check
-    that the baselines asked for exist."""
+    that the baselines asked for exist; with a ``budget``, that the request's
+    estimated cost (model evaluations per decision, ``explain.cost``) is within it."""
+    methods, parameters, _ = _request_checked(
+        methods, parameters, feature_schema, budget
+    )
+    return methods, parameters
+
+
+def _request_checked(
+    methods: Any, parameters: Any, feature_schema: Any, budget: int | None
+) -> tuple[list[str], dict[str, Any], explain.CostEstimate]:
     if parameters is None:
         parameters = {}
     hostile_text_refuse(json={"methods": methods, "parameters": parameters})
     try:
-        _, per_method, _ = explain.resolve_request(methods, parameters)
+        methods, per_method, general = explain.resolve_request(methods, parameters)
         if feature_schema is not None:
-            explain.baselines_check(
-                explain.parse_feature_schema(feature_schema), per_method
+            schema = explain.parse_feature_schema(feature_schema)
+            explain.baselines_check(schema, per_method)
+            estimate = explain.schema_cost(schema, methods, per_method, general)
+        else:  # the most features a schema may have
+            estimate = explain.request_cost(
+                methods, per_method, general, n_features=explain.MAX_FEATURES
             )
+        if budget is not None:
+            explain.cost_check(estimate, budget)
     except explain.UnknownMethod as exc:
         raise ValidationFailed(str(exc), {"methods": [str(exc)]}) from exc
+    except explain.CostExceeded as exc:
+        field = "methods" if "Lower methods" in str(exc) else "parameters"
+        raise ValidationFailed(str(exc), {field: [str(exc)]}) from exc
     except explain.BadParameter as exc:
         field = "methods" if str(exc).startswith("methods") else "parameters"
         raise ValidationFailed(str(exc), {field: [str(exc)]}) from exc
-    return list(methods), dict(parameters)
+    return list(methods), dict(parameters), estimate
 
 
 def _request_sha256(methods: list[str], parameters: dict[str, Any]) -> str:
@@ -62,10 +85,12 @@ def explanation_request(
     """
     require(principal, "explanation.request", decision)
     mv = decision.model_version
-    methods, parameters = explanation_request_check(
+    budget = mv.ai_system.explanation_cost_limit
+    methods, parameters, estimate = _request_checked(
         [explain.METHODS[0]] if methods is None else methods,
         parameters,
         mv.feature_schema,
+        budget,
     )
     if not mv.is_active:
         raise Conflict(
@@ -77,6 +102,11 @@ def explanation_request(
         decision=decision,
         request_sha256=_request_sha256(methods, parameters),
         requested_by=principal.actor,
-        payload={"methods": methods, "parameters": parameters},
+        # the estimate is for operators; the request hash leaves it out
+        payload={
+            "methods": methods,
+            "parameters": parameters,
+            "cost": {**estimate.to_dict(), "budget": budget},
+        },
         batch_key=batch_key(mv.pk),
     )

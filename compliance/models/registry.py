@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from compliance.models.tenancy import Organization
@@ -58,6 +59,14 @@ class AISystem(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def explanation_cost_limit(self) -> int:
+        """The budget of an explanation request (model evaluations per decision): the
+        system's own, else the platform default; never above the platform maximum."""
+        own = self.explanation_cost_budget
+        budget = settings.EXPLANATION_COST_BUDGET if own is None else own
+        return int(min(budget, settings.EXPLANATION_COST_BUDGET_MAX))
 
     @property
     def four_eyes_required(self) -> bool:

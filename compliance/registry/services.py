@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
+from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
@@ -36,10 +38,14 @@ def ai_system_register(
     explain_on_receipt: bool = False,
     default_explanation_methods: list[str] | None = None,
     four_eyes_overturn: bool | None = None,
+    explanation_cost_budget: int | None = None,
     **fields: Any,
 ) -> AISystem:
-    """Register an AI system; optionally explain every decision it sends on receipt."""
+    """Register an AI system; optionally explain every decision it sends on receipt,
+    and give its explanation requests their own cost budget (model evaluations per
+    decision; None: the platform default)."""
     require(principal, "ai_system.register")
+    explanation_budget_check(explanation_cost_budget)
     hostile_text_refuse(
         {k: fields[k] for k in AI_SYSTEM_FIELDS if k in fields},
         {"default_explanation_methods": default_explanation_methods or []},
@@ -62,6 +68,7 @@ def ai_system_register(
         explain_on_receipt=explain_on_receipt,
         default_explanation_methods=methods,
         four_eyes_overturn=four_eyes_overturn,
+        explanation_cost_budget=explanation_cost_budget,
         **{k: fields.get(k, "") for k in AI_SYSTEM_FIELDS},
     )
     audit_event_append(
@@ -76,6 +83,7 @@ def ai_system_register(
             "default_explanation_methods": methods,
             "four_eyes_overturn": four_eyes_overturn,
             "four_eyes_required": ai_system.four_eyes_required,
+            "explanation_cost_budget": explanation_cost_budget,
         },
     )
     return ai_system
@@ -93,6 +101,7 @@ AI_SYSTEM_UPDATABLE = (
     "explain_on_receipt",
     "blind_first_review",
     "four_eyes_overturn",
+    "explanation_cost_budget",
 )
 
 
@@ -110,6 +119,8 @@ def ai_system_update(
             "These fields cannot be changed.",
             {field: ["Cannot be changed."] for field in unknown},
         )
+    if "explanation_cost_budget" in changes:
+        explanation_budget_check(changes["explanation_cost_budget"])
     ai_system = AISystem.objects.select_for_update().get(pk=ai_system.pk)
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
@@ -120,6 +131,14 @@ def ai_system_update(
             setattr(ai_system, field, value)
     if not new:
         return ai_system
+    if {"explanation_cost_budget", "explain_on_receipt"} & set(new):
+        _receipt_explanations_check(
+            ai_system,
+            ai_system.model_versions.filter(is_active=True).values_list(
+                "feature_schema", flat=True
+            ),
+            field="explanation_cost_budget",
+        )
     ai_system.save(update_fields=list(new))
     if ai_system.four_eyes_required != four_eyes_before:
         old["four_eyes_required"] = four_eyes_before
@@ -165,6 +184,48 @@ def model_version_retire(
         },
     )
     return mv
+
+
+def explanation_budget_check(value: Any) -> None:
+    """An AI system's own explanation cost budget: a whole number of model evaluations
+    per decision from 1 to EXPLANATION_COST_BUDGET_MAX, or None (the default)."""
+    if value is None:
+        return
+    maximum = settings.EXPLANATION_COST_BUDGET_MAX
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= maximum
+    ):
+        message = (
+            f"Must be a whole number of model evaluations per decision from 1 to "
+            f"{maximum:,} (the platform maximum), or empty for the platform default "
+            f"({settings.EXPLANATION_COST_BUDGET:,})."
+        )
+        raise ValidationFailed(message, {"explanation_cost_budget": [message]})
+
+
+def _receipt_explanations_check(
+    ai_system: AISystem, feature_schemas: Iterable[Any], *, field: str
+) -> None:
+    """Explain-on-receipt must fit the system's budget on each schema: otherwise
+    every decision the system sends would be refused."""
+    if not ai_system.explain_on_receipt:
+        return
+    methods = list(ai_system.default_explanation_methods or [explain.METHODS[0]])
+    resolved = explain.resolve_request(methods, {})
+    for feature_schema in feature_schemas:
+        estimate = explain.schema_cost(
+            explain.parse_feature_schema(feature_schema), *resolved
+        )
+        try:
+            explain.cost_check(estimate, ai_system.explanation_cost_limit)
+        except explain.CostExceeded as exc:
+            message = (
+                f"Explaining every decision on receipt ({', '.join(methods)}) would "
+                f"exceed the AI system's explanation cost budget: {exc}"
+            )
+            raise ValidationFailed(message, {field: [message]}) from exc
 
 
 def _methods_check(methods: list[str]) -> None:
@@ -286,6 +347,7 @@ def model_version_register(
         decision_threshold=decision_threshold,
         weights=weights,
     )
+    _receipt_explanations_check(ai_system, [feature_schema], field="feature_schema")
     sha = explain.sha256_hex(weights)
     mv = ModelVersion(
         ai_system=ai_system,

@@ -225,6 +225,14 @@ MODEL_UPLOAD_MAX_BYTES = env_int("MODEL_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
 # they are read; uploads are hashed in chunks, never read whole.
 DOSSIER_VERIFY_MAX_BYTES = env_int("DOSSIER_VERIFY_MAX_BYTES", 5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+# --- explanation cost (issue 13, item 3): model evaluations per decision (explain.cost) ---
+# The default budget of one explanation request: every method at its default
+# parameters, all in one request on a 500-feature schema, fits; the default request
+# (Integrated Gradients) costs about 24,000. An AI system may set its own
+# (AISystem.explanation_cost_budget), never above the maximum.
+EXPLANATION_COST_BUDGET = env_int("EXPLANATION_COST_BUDGET", 500_000)
+EXPLANATION_COST_BUDGET_MAX = env_int("EXPLANATION_COST_BUDGET_MAX", 5_000_000)
+# --- end explanation cost ---
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
 REST_FRAMEWORK = {
