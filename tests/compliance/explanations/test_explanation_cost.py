@@ -258,3 +258,41 @@ def test_a_model_version_too_costly_to_explain_on_receipt_is_refused(world):
     assert "on receipt" in raised.value.errors["feature_schema"][0]
     assert not ai.model_versions.exists()
     _register(ai, {**factories.TINY_SCHEMA, "baseline": factories.TINY_BASELINE})
+
+
+def test_a_platform_operator_sets_the_budget_in_the_admin(world, client):
+    from django.contrib.auth import get_user_model
+
+    root = get_user_model().objects.create_superuser("root", password="pw-123456789")
+    client.login(username="root", password="pw-123456789")
+    factories.two_factor_verify_session(client, root)  # superusers need two factors
+    form = {
+        "action": "update_ai_system",
+        "_selected_action": [world.ai_system.pk],
+        "provider": "Acme",
+        "intended_purpose": "Creditworthiness of natural persons",
+        "annex_iii_category": "5(b)",
+        "four_eyes_overturn": "unknown",
+        "apply": "1",
+    }
+    asked = {k: v for k, v in form.items() if k != "apply"}
+    page = client.post("/admin/compliance/aisystem/", asked)
+    assert b"explanation_cost_budget" in page.content
+    client.post(
+        "/admin/compliance/aisystem/", {**form, "explanation_cost_budget": "75000"}
+    )
+    world.ai_system.refresh_from_db()
+    assert world.ai_system.explanation_cost_limit == 75_000
+    event = AuditEvent.objects.get(action="ai_system.updated")
+    assert event.payload == {
+        "old": {"explanation_cost_budget": None},
+        "new": {"explanation_cost_budget": 75_000},
+    }
+    assert event.actor.endswith(":root")
+    # above the platform maximum: refused, nothing changes
+    client.post(
+        "/admin/compliance/aisystem/",
+        {**form, "explanation_cost_budget": "999999999"},
+    )
+    world.ai_system.refresh_from_db()
+    assert world.ai_system.explanation_cost_budget == 75_000
