@@ -78,7 +78,7 @@ class ApiKey(AbstractAPIKey):
     """Hashed API key (sha512 of a high-entropy secret); the key itself is shown once.
     Its id is its prefix (migration 0016 moved older keys' ids off "prefix.hash")."""
 
-    objects = ApiKeyManager()
+    objects = ApiKeyManager()  # type: ignore[misc]
 
     client_system = models.ForeignKey(
         ClientSystem, on_delete=models.PROTECT, related_name="api_keys"
