@@ -244,15 +244,122 @@ def shapley_benchmark(n_rows: int, n_samples: int) -> None:
     )
 
 
+# --- explanation cost (issue 13, item 3): seconds per credit row at the limits ---
+
+RED_TEAM = {"n_steps": 4096, "max_n_steps": 8192, "tolerance": 0}
+COST_CASES: list[tuple[str, list[str], dict[str, Any]]] = [
+    ("default request (IG)", ["integrated_gradients"], {}),
+    (
+        "demo request (IG, DeepLIFT, Kernel SHAP)",
+        ["integrated_gradients", "deeplift", "kernel_shap"],
+        {},
+    ),
+    ("every method, defaults", list(explain.METHODS), {}),
+    (
+        "largest IG allowed (1,024 steps, tolerance 0)",
+        ["integrated_gradients"],
+        {
+            "integrated_gradients": {
+                "n_steps": 1024,
+                "max_n_steps": 1024,
+                "tolerance": 0,
+            }
+        },
+    ),
+    (
+        "Kernel SHAP near the default budget (background 10 rows, 6,000 samples)",
+        ["kernel_shap"],
+        {
+            "kernel_shap": {
+                "n_samples": 6000,
+                "baseline": "background",
+                "background_rows": 10,
+            }
+        },
+    ),
+]
+
+
+def cost_benchmarks(before: bool) -> None:
+    """Each case's estimate and its wall time on one adverse credit row (worst case:
+    the counterfactual search runs); the red team's request is refused, and with
+    ``before`` its Captum calls are timed as the engine used to make them."""
+    rows, labels = credit.load_credit_rows()
+    trained = training.train_demo_model(
+        rows, labels, credit.build_credit_schema, credit.TRAINING
+    )
+    model, schema = trained.model.eval(), trained.schema
+    scores = torch.sigmoid(model(schema.encode(rows)).detach())
+    row = rows[int(torch.argmax(scores))]  # the most adverse applicant
+    budget = 500_000  # EXPLANATION_COST_BUDGET's default
+    print(
+        f"explanation cost, one adverse credit row ({len(schema.features)} features):"
+    )
+    try:
+        explain.resolve_request(
+            ["integrated_gradients"], {"integrated_gradients": RED_TEAM}
+        )
+    except explain.BadParameter as exc:
+        print(f"  red team's IG {RED_TEAM}: refused ({exc})")
+    for name, methods, parameters in COST_CASES:
+        for method, given in parameters.items():
+            # a sampled method's adaptive cap, where it has one, at its n_samples
+            if "max_n_samples" in explain.METHOD_SPECS[method].parameters:
+                parameters[method] = {"max_n_samples": given["n_samples"], **given}
+        resolved = explain.resolve_request(methods, parameters)
+        estimate = explain.schema_cost(schema, *resolved).evaluations
+        started = time.perf_counter()
+        explain.explain_batch(
+            model,
+            [row],
+            schema=schema,
+            methods=methods,
+            parameters=parameters,
+            **CLASSES,
+        )
+        seconds = time.perf_counter() - started
+        verdict = "within" if estimate <= budget else "over"
+        print(
+            f"  {name}: {estimate:,} evaluations ({verdict} {budget:,}), "
+            f"{seconds:.2f} s per row"
+        )
+    if before:
+        x, b = schema.encode([row]), schema.encode([schema.baseline])
+        ig = IntegratedGradients(model)
+        started = time.perf_counter()
+        for steps in (RED_TEAM["n_steps"], RED_TEAM["max_n_steps"]):
+            ig.attribute(x, b, n_steps=steps, method="gausslegendre")
+        print(
+            f"  before: the red team's IG, its first two Captum calls alone "
+            f"(4,096 then 8,192 steps; sensitivity added two more of 4,096): "
+            f"{time.perf_counter() - started:.1f} s"
+        )
+
+
+# --- end explanation cost ---
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1000)
     parser.add_argument("--loop-rows", type=int, default=200)
     parser.add_argument("--shap-rows", type=int, default=200)
     parser.add_argument("--shap-samples", type=int, default=200)
+    parser.add_argument(
+        "--cost-only",
+        action="store_true",
+        help="only the explanation cost section (seconds per row at the limits)",
+    )
+    parser.add_argument(
+        "--cost-before",
+        action="store_true",
+        help="also time the red team's IG request as the engine used to run it (minutes)",
+    )
     args = parser.parse_args()
-    credit_benchmarks(args.rows, args.loop_rows)
-    shapley_benchmark(args.shap_rows, args.shap_samples)
+    if not args.cost_only:
+        credit_benchmarks(args.rows, args.loop_rows)
+        shapley_benchmark(args.shap_rows, args.shap_samples)
+    cost_benchmarks(args.cost_before)
 
 
 if __name__ == "__main__":
