@@ -71,8 +71,7 @@ def retry_countdown(retries: int) -> int:
     """Seconds before a task that met a transient database error runs again: 1, 2, 4,
     8, then every ``JOB_TRANSIENT_RETRY_MAX_SECONDS`` (10) while the database is away, so
     the work resumes within that long of its return."""
-    ceiling = getattr(settings, "JOB_TRANSIENT_RETRY_MAX_SECONDS", 10)
-    return int(min(ceiling, 2 ** min(retries, 10)))
+    return int(min(settings.JOB_TRANSIENT_RETRY_MAX_SECONDS, 2 ** min(retries, 10)))
 
 
 @shared_task(bind=True, max_retries=None, name="workers.tasks.explanations_process")

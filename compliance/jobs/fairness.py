@@ -94,7 +94,7 @@ def organizations_in_turn(kind: str, claimable: Q, now: datetime) -> list[int]:
         .annotate(leases=Count("lease_token", distinct=True))
         .values_list("organization_id", "leases")
     )
-    cap = int(getattr(settings, "JOB_ORG_MAX_LEASES", 0) or 0)
+    cap = settings.JOB_ORG_MAX_LEASES
     served = _served(kind)
     return sorted(
         (org for org in waiting if not cap or leases.get(org, 0) < cap),

@@ -325,6 +325,15 @@ TSA_CA_CERT_FILE = env_str("TSA_CA_CERT_FILE") or None
 TSA_TIMEOUT_SECONDS = env_int("TSA_TIMEOUT_SECONDS", 10)
 # Where a dossier tells its reader to verify it (printed in every dossier).
 DOSSIER_VERIFY_URL = env_str("DOSSIER_VERIFY_URL", "http://127.0.0.1:8000/verify/")
+
+# --- dossier rendering (issue 13 item 2) ---
+# HTML -> PDF runs in a child process killed after this many seconds (well inside the
+# dossiers task's 60 s soft time limit and the 120 s job lease); the job then fails
+# with a true message instead of the worker being killed and the job retried.
+DOSSIER_RENDER_TIMEOUT_SECONDS = float(
+    env_str("DOSSIER_RENDER_TIMEOUT_SECONDS", "30") or "30"
+)
+# --- end dossier rendering ---
 # Idempotency-Key on every API POST: the first response to a caller's key is kept
 # this long and replayed for the same request (another request with it: 409).
 IDEMPOTENCY_KEY_TTL_SECONDS = env_int("IDEMPOTENCY_KEY_TTL_SECONDS", 24 * 3600)
@@ -389,3 +398,18 @@ AUTH_PASSWORD_VALIDATORS = [
     for validator in AUTH_PASSWORD_VALIDATORS
 ]
 # --- end of sign-in ---
+
+# --- jobs: fair claims and database outages (issue 13, items 3 and 10) ---
+# Leases (worker batches) of one kind one organisation may hold at once; 0: no cap
+# (organisations take turns either way: fewest leases in flight, then longest unserved).
+JOB_ORG_MAX_LEASES = env_int("JOB_ORG_MAX_LEASES", 0)
+# A task that met a transient database error runs again after 1, 2, 4, 8 s, then every
+# this many seconds while the database is away.
+JOB_TRANSIENT_RETRY_MAX_SECONDS = env_int("JOB_TRANSIENT_RETRY_MAX_SECONDS", 10)
+# A database that does not answer fails a connection attempt after this many seconds
+# (workers retry; the API answers an error) instead of hanging on the TCP timeout.
+if DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DB_CONNECT_TIMEOUT", 5)
+    )
+# --- end of jobs ---
