@@ -6,7 +6,11 @@ costs the sum of its parts:
 
 * each method's own runs (``method_evaluations``), worst case: Integrated Gradients
   with adaptive steps is counted as if every doubling up to ``max_n_steps`` ran
-  (``tolerance`` cannot be predicted, and 0 makes every doubling run);
+  (``tolerance`` cannot be predicted, and 0 makes every doubling run); the sampled
+  methods likewise as if their budget doubled up to ``max_n_samples``; the Shapley
+  methods at the larger of exact enumeration over
+  ``min(features, EXACT_MAX_FEATURES)`` differing features and their sampled
+  design with every feature differing;
 * sensitivity-max (``quality.sensitivity``, on by default) runs the method again on
   the row and on ``SENSITIVITY_SAMPLES`` perturbed copies of it, at the requested
   ``n_steps`` (no adaptive doubling);
@@ -14,8 +18,9 @@ costs the sum of its parts:
   ``INFIDELITY_SAMPLES`` perturbed copies;
 * the counterfactual search (``counterfactual``, on by default) stops at
   ``COUNTERFACTUAL_EVALUATIONS`` model rows;
-* f(baseline) once per method (the whole background sample when that is the
-  baseline) and the row's own output (1).
+* f(baseline) once per method (the background rows the method uses when that is
+  the baseline; none for saliency and input x gradient) and the row's own output
+  (1).
 
 A request whose estimate exceeds its budget raises ``CostExceeded`` (a
 ``BadParameter``) naming the parameters that drive the largest parts, the estimate
@@ -37,11 +42,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from explain import shapley
 from explain.counterfactual import counterfactual_search_batch
 from explain.errors import BadParameter
-from explain.methods import METHOD_SPECS
+from explain.kernel_shap import kernel_design
+from explain.methods import METHOD_SPECS, NO_BASELINE
 from explain.quality import infidelity_per_row, sensitivity_per_row
 from explain.schema import MAX_BACKGROUND_ROWS, FeatureSchema
+from explain.shapley import Design, design_evaluations, permutation_design
 
 
 def _default(function: Callable[..., Any], name: str) -> int:
@@ -98,11 +106,40 @@ def _ig_run(n_steps: int) -> int:
     return GRADIENT * n_steps + 2
 
 
-def _kernel_shap_coalitions(n_samples: int, n_features: int) -> int:
-    if n_features < 2:
-        return 0
-    # every coalition once the budget covers them all (exact Shapley values)
-    return min(n_samples, (1 << min(n_features, 62)) - 2)
+def _sample_rounds(params: Mapping[str, Any]) -> list[int]:
+    """The budgets a sampled method may draw: n_samples, then as many more as drawn
+    so far (the total doubles) until max_n_samples (``engine._adaptive_samples``)."""
+    rounds = [int(params["n_samples"])]
+    total, cap = rounds[0], int(params.get("max_n_samples", rounds[0]))
+    while total < cap:
+        rounds.append(min(total, cap - total))
+        total += rounds[-1]
+    return rounds
+
+
+def _shapley_run(
+    design: Callable[[int, int], Callable[[int], Design | None]],
+    budget: int,
+    n_features: int,
+) -> int:
+    """Coalitions per row and reference row of one Shapley run, worst case: exact
+    enumeration at the largest affordable number of differing features, or the
+    sampled design with every feature differing (``explain.shapley``)."""
+    m = n_features
+    exact_cost = 1 << min(m, shapley.EXACT_MAX_FEATURES)
+    if m <= shapley.EXACT_MAX_FEATURES:
+        return exact_cost
+    return max(exact_cost, design_evaluations(m, design(budget, 0)(m)))
+
+
+def _shapley_evaluations(
+    method: str, params: Mapping[str, Any], n_features: int, adaptive: bool
+) -> int:
+    design = kernel_design if method == "kernel_shap" else permutation_design
+    rounds = _sample_rounds(params) if adaptive else [int(params["n_samples"])]
+    if n_features <= shapley.EXACT_MAX_FEATURES:  # exact: never resampled
+        rounds = rounds[:1]
+    return sum(_shapley_run(design, budget, n_features) for budget in rounds)
 
 
 def _kernel_shap_references(
@@ -141,7 +178,8 @@ def method_evaluations(
         return sum(_ig_run(s) for s in steps)
     if method == "gradient_shap":
         # a gradient per sample, and f(x), f(baseline) per sample for the delta
-        return (GRADIENT + 2) * int(params["n_samples"])
+        rounds = _sample_rounds(params) if adaptive else [int(params["n_samples"])]
+        return (GRADIENT + 2) * sum(rounds)
     if method == "deeplift":
         # the row and its baseline forward and backward, then the delta's f(x), f(b)
         return 2 * GRADIENT + 2
@@ -150,28 +188,35 @@ def method_evaluations(
     if method == "feature_ablation":
         return m + 1
     if method == "shapley_sampling":
-        # each permutation adds the features one at a time to the baseline
-        return int(params["n_samples"]) * m + 1
+        # antithetic pairs of orders, each adding the features one at a time
+        return _shapley_evaluations(method, params, m, adaptive)
     if method == "kernel_shap":
-        coalitions = _kernel_shap_coalitions(int(params["n_samples"]), m)
-        return (coalitions + 2) * _kernel_shap_references(params, background_size)
+        return _shapley_evaluations(
+            method, params, m, adaptive
+        ) * _kernel_shap_references(params, background_size)
     raise BadParameter(f"No cost model for method {method}.")
 
 
-def _baseline_rows(params: Mapping[str, Any], background_size: int | None) -> int:
-    """f(baseline), once per method: the whole background sample when it is the
-    baseline."""
-    if params.get("baseline") != "background":
+def _baseline_rows(
+    method: str, params: Mapping[str, Any], background_size: int | None
+) -> int:
+    """f(baseline), once per method: the background rows the method uses when that
+    is the baseline; none for the methods without a baseline."""
+    kind = METHOD_SPECS[method].baseline_kind(params)
+    if kind == NO_BASELINE:
+        return 0
+    if kind != "background":
         return 1
-    return MAX_BACKGROUND_ROWS if background_size is None else background_size
+    size = MAX_BACKGROUND_ROWS if background_size is None else background_size
+    return min(size, int(params.get("background_rows", size)))
 
 
 # the request parameters (under parameters.<method>.) that make a method cost more
 _DRIVERS: Mapping[str, tuple[str, ...]] = {
     "integrated_gradients": ("n_steps", "max_n_steps"),
-    "gradient_shap": ("n_samples",),
-    "shapley_sampling": ("n_samples",),
-    "kernel_shap": ("n_samples", "background_rows"),
+    "gradient_shap": ("n_samples", "max_n_samples"),
+    "shapley_sampling": ("n_samples", "max_n_samples"),
+    "kernel_shap": ("n_samples", "max_n_samples", "background_rows"),
 }
 
 
@@ -200,11 +245,11 @@ def request_cost(
         params = per_method[method]
         drivers = tuple(f"parameters.{method}.{d}" for d in _DRIVERS.get(method, ()))
         if method == "kernel_shap" and params["baseline"] != "background":
-            drivers = drivers[:1]
+            drivers = drivers[:2]
         parts.append(
             CostPart(
                 method,
-                _baseline_rows(params, background_size)
+                _baseline_rows(method, params, background_size)
                 + method_evaluations(
                     method,
                     params,

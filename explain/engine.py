@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import platform
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -27,6 +28,7 @@ from explain.methods import (
     DEFAULT_METHOD,
     METHOD_SPECS,
     METHODS,
+    NO_BASELINE,
     MethodOutput,
     MethodSpec,
     rows_are_independent,
@@ -38,7 +40,12 @@ from explain.quality import (
     sensitivity_per_row,
     top_k_agreement,
 )
-from explain.reasons import merge_warnings, principal_reasons, protected_warnings
+from explain.reasons import (
+    merge_warnings,
+    principal_reasons,
+    protected_warnings,
+    reasons_separated,
+)
 from explain.schema import FeatureSchema, baseline_from_rows, first_invalid_row
 
 OUTPUT_UNITS = "logit"
@@ -46,6 +53,13 @@ DEFAULT_MEMORY_BUDGET = 256 * 1024 * 1024
 AGREEMENT_THRESHOLD = 0.5
 TOP_K = 4
 QUALITY_KEYS = {"infidelity", "sensitivity", "top_k", "agreement_threshold"}
+# |sum of attributions - (output - baseline_output)| allowed for the methods that
+# are efficient by construction (logits; float32 model outputs)
+EFFICIENCY_TOLERANCE = 1e-4
+NO_REASONS_NOTE = (
+    "{name} gives local sensitivities, not shares of the outcome: it gives no "
+    "principal reasons; request a completeness-bearing method for reasons."
+)
 GENERAL_KEYS = {"quality", "seed", "counterfactual"}
 
 
@@ -60,7 +74,9 @@ class MethodExplanation:
 
     ``reasons`` (at most four non-protected features pushing toward the adverse
     class) and ``warnings`` (protected-attribute influence) are computed from this
-    method's own ``attributions``.
+    method's own ``attributions``. Methods that do not drive reasons (saliency,
+    input x gradient) have none and say why in ``reasons_note``. Sampled methods
+    give each attribution's ``standard_errors`` (0 where exact, None where unknown).
     """
 
     method: str
@@ -76,6 +92,8 @@ class MethodExplanation:
     manifest: dict[str, Any]
     reasons: list[dict[str, Any]]
     warnings: list[dict[str, Any]]
+    standard_errors: dict[str, float | None] | None = None
+    reasons_note: str | None = None
 
 
 @dataclass
@@ -86,6 +104,8 @@ class RowExplanation:
     warnings) are in ``methods``. ``primary_method`` is the first method requested,
     whose baseline the agreement check compares against; ``warnings`` is the union
     of the methods' warnings (see ``explain.reasons.merge_warnings``).
+    ``reasons_method`` is the first requested method that drives reasons (None when
+    only saliency or input x gradient were requested: then there are no reasons).
     """
 
     prediction: float
@@ -100,6 +120,7 @@ class RowExplanation:
     counterfactual: dict[str, Any] | None = None
     counterfactual_note: str | None = None
     output_units: str = OUTPUT_UNITS
+    reasons_method: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -230,7 +251,18 @@ def _encode_rows(
     return schema.encode(list(rows)), list(rows)
 
 
-def _baseline(schema: FeatureSchema, kind: str) -> tuple[torch.Tensor, dict[str, Any]]:
+def _baseline(
+    schema: FeatureSchema, kind: str, background_rows: int | None = None
+) -> tuple[torch.Tensor, dict[str, Any]]:
+    """The reference rows a method uses and their description.
+
+    One definition per method: for ``background`` the rows are the first
+    ``background_rows`` of the schema's sample (all when None), the very rows the
+    attributions and ``baseline_output`` (their mean output) use, described by their
+    medians and modes; ``none`` (saliency, input x gradient) has no reference.
+    """
+    if kind == NO_BASELINE:
+        return torch.zeros(schema.input_width), {}
     if kind == "training":
         if schema.baseline is None:
             raise BadParameter(
@@ -247,7 +279,7 @@ def _baseline(schema: FeatureSchema, kind: str) -> tuple[torch.Tensor, dict[str,
         raise BadParameter(
             "The feature schema has no background sample for baseline 'background'."
         )
-    background = list(schema.background)
+    background = list(schema.background)[:background_rows]
     return schema.encode(background), baseline_from_rows(schema, background)
 
 
@@ -264,7 +296,11 @@ def baselines_check(
         >>> baselines_check(schema, resolve_request(["deeplift"], None)[1])
     """
     for method, params in per_method.items():
-        _baseline(schema, METHOD_SPECS[method].baseline_kind(params))
+        _baseline(
+            schema,
+            METHOD_SPECS[method].baseline_kind(params),
+            params.get("background_rows"),
+        )
 
 
 def _group_matrix(schema: FeatureSchema) -> tuple[list[list[int]], torch.Tensor]:
@@ -476,6 +512,16 @@ def _row_explanation(
             and "completeness_gap" not in review_reasons
         ):
             review_reasons.append("completeness_gap")
+    for result in by_method.values():
+        gap = result.quality.get("efficiency_gap")
+        if (
+            gap is not None
+            and gap > EFFICIENCY_TOLERANCE
+            and "efficiency_gap" not in review_reasons
+        ):
+            review_reasons.append("efficiency_gap")
+    if any(r.quality.get("reasons_unstable") for r in by_method.values()):
+        review_reasons.append("reasons_unstable")
     comparable = {
         m: e.attributions
         for m, e in by_method.items()
@@ -497,6 +543,9 @@ def _row_explanation(
         needs_review_reasons=review_reasons,
         counterfactual=cf,
         counterfactual_note=note,
+        reasons_method=next(
+            (m for m in by_method if METHOD_SPECS[m].drives_reasons), None
+        ),
     )
 
 
@@ -507,12 +556,24 @@ def _explain_method(
     inputs, outputs = batch.inputs, batch.outputs
     n, width = inputs.shape
     kind = spec.baseline_kind(params)
-    baselines, baseline_described = _baseline(batch.schema, kind)
+    baselines, baseline_described = _baseline(
+        batch.schema, kind, params.get("background_rows")
+    )
     baselines = baselines.to(inputs.device)
-    with torch.no_grad():
-        baseline_out = batch.model(baselines.reshape(-1, width)).mean()
+    if kind == NO_BASELINE:
+        baseline_outputs = outputs.detach().clone()  # nothing is compared
+    else:
+        with torch.no_grad():
+            baseline_out = batch.model(baselines.reshape(-1, width)).mean()
+        baseline_outputs = baseline_out.expand(n)
 
-    def run(x: torch.Tensor, steps: int | None = None) -> MethodOutput:
+    def run(
+        x: torch.Tensor,
+        steps: int | None = None,
+        *,
+        n_samples: int | None = None,
+        seed: int | None = None,
+    ) -> MethodOutput:
         internal = None
         if spec.adaptive_steps:
             points = x.shape[0] * (steps or params["n_steps"])
@@ -523,75 +584,113 @@ def _explain_method(
             x,
             baselines,
             groups=batch.groups,
-            parameters=params,
+            parameters=params
+            if n_samples is None
+            else {**params, "n_samples": n_samples},
             n_steps=steps,
             internal_batch_size=internal,
             fast_gradients=batch.fast_gradients,
-            seed=batch.seed,
+            seed=batch.seed if seed is None else seed,
         )
 
     steps_used: list[int | None] = [None] * n
+    samples_used: list[int | None] = [None] * n
+    unstable: list[bool] = [False] * n
     chunk = max(
         1, batch.items_budget // (params["n_steps"] if spec.adaptive_steps else 1)
     )
     feature_parts, column_parts, delta_parts = [], [], []
+    error_parts, exact_parts = [], []
     for start in range(0, n, chunk):
         x = inputs[start : start + chunk]
         result = run(x)
         if spec.adaptive_steps:
             result, steps = _adaptive_steps(
-                run, x, result, outputs[start : start + chunk], baseline_out, params
+                run,
+                x,
+                result,
+                outputs[start : start + chunk],
+                baseline_outputs[start : start + chunk],
+                params,
             )
             steps_used[start : start + chunk] = steps
-        feature_parts.append(
-            (
-                result.attributions
-                if result.grouped
-                else result.attributions @ batch.group_matrix
-            ).detach()
-        )
+        if spec.sampled:
+            result, totals, flags = _adaptive_samples(run, x, result, params, batch)
+            samples_used[start : start + chunk] = totals
+            unstable[start : start + chunk] = flags
+        feature_parts.append(_features(result, batch.group_matrix).detach())
         column_parts.append(_columns(result, batch.groups, width).detach())
         if result.convergence_delta is not None:
             delta_parts.append(result.convergence_delta.detach())
+        if result.standard_errors is not None:
+            error_parts.append(result.standard_errors.detach())
+        if result.exact is not None:
+            exact_parts.append(result.exact.detach())
     feature_attr = torch.cat(feature_parts)
     deltas = torch.cat(delta_parts).tolist() if delta_parts else None
+    errors = torch.cat(error_parts).cpu().tolist() if error_parts else None
+    exact_rows = torch.cat(exact_parts).tolist() if exact_parts else None
     quality = _quality_figures(spec, torch.cat(column_parts), run, batch)
 
-    reasons = principal_reasons(
-        batch.schema,
-        feature_attr.cpu(),
-        class_labels=batch.class_labels,
-        favourable_class=batch.favourable_class,
-    )
+    if spec.drives_reasons:
+        reasons = principal_reasons(
+            batch.schema,
+            feature_attr.cpu(),
+            class_labels=batch.class_labels,
+            favourable_class=batch.favourable_class,
+        )
+        reasons_note = None
+    else:
+        reasons = [[] for _ in range(n)]
+        reasons_note = NO_REASONS_NOTE.format(name=spec.name)
     warnings = protected_warnings(batch.schema, feature_attr.cpu())
     # one conversion to Python floats per tensor, not one per element
     attr_rows = feature_attr.tolist()
     output_values = outputs.tolist()
-    baseline_value = float(baseline_out)
+    baseline_values = baseline_outputs.tolist()
     results = []
     for i in range(n):
         attributions = dict(zip(batch.schema.names, attr_rows[i], strict=True))
         row_quality: dict[str, Any] = {}
+        expected_gap = output_values[i] - baseline_values[i]
         if deltas is not None:
             gap = abs(deltas[i])
-            expected_gap = output_values[i] - baseline_value
             row_quality["completeness_gap"] = gap
             row_quality["completeness_gap_relative"] = (
                 gap / abs(expected_gap) if expected_gap else None
             )
         if spec.reports_attribution_sum:
             row_quality["attribution_sum"] = sum(attributions.values())
+        if spec.exact_efficiency:
+            row_quality["efficiency_gap"] = abs(
+                sum(attributions.values()) - expected_gap
+            )
+        row_errors = None
+        if errors is not None:
+            row_errors = {
+                name: (se if math.isfinite(se) else None)
+                for name, se in zip(batch.schema.names, errors[i], strict=True)
+            }
+            finite = [se for se in errors[i] if math.isfinite(se)]
+            row_quality["standard_error_max"] = (
+                max(finite) if len(finite) == len(errors[i]) else None
+            )
+            row_quality["reasons_unstable"] = unstable[i]
+        if exact_rows is not None:
+            row_quality["exact"] = bool(exact_rows[i])
         for key, values in quality.items():
             row_quality[key] = values[i]
         resolved = dict(params, baseline=kind)
         if steps_used[i] is not None:
             resolved["n_steps"] = steps_used[i]
+        if samples_used[i] is not None:
+            resolved["n_samples"] = samples_used[i]
         results.append(
             MethodExplanation(
                 method=spec.id,
                 attributions=attributions,
                 output=output_values[i],
-                baseline_output=baseline_value,
+                baseline_output=baseline_values[i],
                 baseline=baseline_described,
                 baseline_kind=kind,
                 convergence_delta=None if deltas is None else deltas[i],
@@ -606,9 +705,93 @@ def _explain_method(
                 },
                 reasons=reasons[i],
                 warnings=warnings[i],
+                standard_errors=row_errors,
+                reasons_note=reasons_note,
             )
         )
     return results
+
+
+def _features(result: MethodOutput, group_matrix: torch.Tensor) -> torch.Tensor:
+    """Per-feature attributions [N, M] of a method's output."""
+    if result.grouped:
+        return result.attributions
+    return result.attributions @ group_matrix.to(result.attributions.dtype)
+
+
+def _round_seed(seed: int, round_: int) -> int:
+    """An independent seed for the ``round_``-th extra sample of a sampled method."""
+    return (seed * 1_000_003 + round_) % 2**31
+
+
+def _adaptive_samples(
+    run: Callable[..., MethodOutput],
+    x: torch.Tensor,
+    result: MethodOutput,
+    params: Mapping[str, Any],
+    batch: _Batch,
+) -> tuple[MethodOutput, list[int], list[bool]]:
+    """Double a sampled method's budget for the rows whose reasons are not separated.
+
+    Each round draws an independent sample of as many more ``n_samples`` as the row
+    has had (so the total doubles, up to ``max_n_samples``) and combines it with the
+    previous estimate, weighted by budget; standard errors combine likewise. Rows
+    still not separated at the cap are returned as unstable.
+    """
+    if result.standard_errors is None:
+        raise AssertionError("a sampled method must return standard errors")
+    attributions = result.attributions.clone()
+    errors = result.standard_errors.clone().to(torch.float64)
+    deltas = (
+        None if result.convergence_delta is None else result.convergence_delta.clone()
+    )
+    total = int(params["n_samples"])
+    cap = int(params["max_n_samples"])
+    totals = [total] * x.shape[0]
+
+    def separated(rows: torch.Tensor) -> torch.Tensor:
+        return reasons_separated(
+            batch.schema,
+            _features(
+                MethodOutput(attributions[rows], None, result.grouped),
+                batch.group_matrix,
+            ).cpu(),
+            errors[rows].cpu(),
+            class_labels=batch.class_labels,
+            favourable_class=batch.favourable_class,
+        ).to(x.device)
+
+    everyone = torch.arange(x.shape[0], device=x.device)
+    stable = separated(everyone)
+    round_ = 0
+    while True:
+        failing = (~stable).nonzero().flatten()
+        if failing.numel() == 0 or total >= cap:
+            break
+        add = min(total, cap - total)
+        round_ += 1
+        again = run(x[failing], n_samples=add, seed=_round_seed(batch.seed, round_))
+        if again.standard_errors is None:
+            raise AssertionError("a sampled method must return standard errors")
+        old, new = total / (total + add), add / (total + add)
+        attributions[failing] = old * attributions[failing] + new * again.attributions
+        errors[failing] = torch.sqrt(
+            (old * errors[failing]) ** 2 + (new * again.standard_errors.to(errors)) ** 2
+        )
+        if deltas is not None and again.convergence_delta is not None:
+            deltas[failing] = old * deltas[failing] + new * again.convergence_delta
+        total += add
+        for idx in failing.tolist():
+            totals[idx] = total
+        stable[failing] = separated(failing)
+    combined = MethodOutput(
+        attributions,
+        deltas,
+        result.grouped,
+        standard_errors=errors,
+        exact=result.exact,
+    )
+    return combined, totals, (~stable).tolist()
 
 
 def _quality_figures(

@@ -10,6 +10,11 @@ enumerated completely, smallest and largest first, while the budget allows, and 
 remaining budget is spent on paired (complementary) random coalitions drawn with the
 Shapley kernel's size weights. With a budget of at least 2**M - 2 every coalition is
 enumerated and the result is the exact Shapley value.
+
+Only the features that differ from the reference take part (``explain.shapley``):
+the others get exactly 0, rows with few differing features get exact values by
+enumeration, and the sampled coalitions are split into independent sub-samples whose
+spread gives each value's standard error.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from collections.abc import Callable
 
 import torch
 
+from explain.shapley import Design, ShapleyEstimate, shapley_estimate
+
 
 def _size_weights(n_features: int) -> list[float]:
     """Total Shapley-kernel weight of coalitions of each size 1..M-1 (unnormalised)."""
@@ -28,7 +35,7 @@ def _size_weights(n_features: int) -> list[float]:
 
 
 def coalitions(
-    n_features: int, budget: int, *, seed: int = 0
+    n_features: int, budget: int, *, seed: int = 0, sample: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Coalition masks [S, M] (1 = feature present) and their regression weights [S].
 
@@ -37,6 +44,7 @@ def coalitions(
         budget: the number of coalitions (model evaluations per row, besides x and
             the baseline) to use at most.
         seed: fixes the sampled part.
+        sample: False returns the completely enumerated sizes only.
 
     Example:
         >>> masks, weights = coalitions(8, 300)   # 254 = all coalitions: exact
@@ -70,7 +78,7 @@ def coalitions(
             enumerated_sizes.add(size)
         remaining_budget -= count
     open_pairs = [s for s in range(1, n_paired_sizes + 1) if s not in enumerated_sizes]
-    if open_pairs and remaining_budget >= 2:
+    if sample and open_pairs and remaining_budget >= 2:
         generator = torch.Generator().manual_seed(seed)
         # stratified by coalition size: each open size pair gets a share of the budget
         # proportional to its kernel weight, spent on distinct coalitions and their
@@ -154,8 +162,106 @@ def _regression_operator(masks: torch.Tensor, weights: torch.Tensor) -> torch.Te
     """
     z = masks[:, :-1] - masks[:, -1:]
     zw = z.T * weights
-    operator: torch.Tensor = torch.linalg.solve(zw @ z, zw)
+    gram = zw @ z
+    try:
+        operator: torch.Tensor = torch.linalg.solve(gram, zw)
+    except torch.linalg.LinAlgError:  # too few coalitions: the minimum-norm solution
+        operator = torch.linalg.pinv(gram) @ zw
     return operator
+
+
+KERNEL_BATCHES = 8  # independent sub-samples of the sampled coalitions
+
+
+def _operator_estimate(
+    masks: torch.Tensor,
+    weights: torch.Tensor,
+    y: torch.Tensor,
+    f_x: torch.Tensor,
+    f_b: torch.Tensor,
+) -> torch.Tensor:
+    """Kernel SHAP values [n, d] of one coalition design, efficient by construction."""
+    operator = _regression_operator(masks, weights).to(y)  # [d-1, S]
+    delta = f_x - f_b
+    adjusted = (
+        y - f_b.unsqueeze(1) - masks[:, -1].to(y).unsqueeze(0) * delta.unsqueeze(1)
+    )
+    head = adjusted @ operator.T  # [n, d-1]
+    last = delta - head.sum(dim=1)
+    return torch.cat([head, last.unsqueeze(1)], dim=1)
+
+
+def kernel_design(
+    n_samples: int, seed: int, *, batches: int = KERNEL_BATCHES
+) -> Callable[[int], Design | None]:
+    """Kernel SHAP's coalitions over ``d`` differing features, with replicates.
+
+    The coalition sizes the budget covers completely are enumerated once and shared;
+    the rest of the budget is split into up to ``batches`` independent sub-samples of
+    paired coalitions (each seeded from ``seed`` and its index), and each sub-sample
+    with the enumerated part gives one efficient estimate. Their mean is the value,
+    their spread the standard error. None (exact) when the budget covers every
+    coalition.
+    """
+
+    def design(d: int) -> Design | None:
+        if d < 2 or (1 << min(d, 62)) - 2 <= n_samples:
+            return None
+        enumerated_masks, _ = coalitions(d, n_samples, seed=seed, sample=False)
+        e = enumerated_masks.shape[0]
+        pairs = max(0, (max(n_samples, 2) - e) // 2)
+        k = max(1, min(batches, pairs))
+        per_batch = [pairs // k + (1 if i < pairs % k else 0) for i in range(k)]
+        parts = [
+            coalitions(d, e + 2 * p, seed=seed * 7919 + i + 1)
+            for i, p in enumerate(per_batch)
+        ]
+        sampled = [masks[e:] for masks, _ in parts]
+        all_masks = torch.cat([enumerated_masks, *sampled])
+        offsets = [e]
+        for block in sampled:
+            offsets.append(offsets[-1] + block.shape[0])
+
+        def combine(
+            v: torch.Tensor, f_x: torch.Tensor, f_b: torch.Tensor
+        ) -> torch.Tensor:
+            estimates = []
+            for i, (masks, weights) in enumerate(parts):
+                y = torch.cat([v[:, :e], v[:, offsets[i] : offsets[i + 1]]], dim=1)
+                estimates.append(_operator_estimate(masks, weights, y, f_x, f_b))
+            return torch.stack(estimates)
+
+        return Design(all_masks, combine)
+
+    return design
+
+
+def kernel_shap_estimate(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    baselines: torch.Tensor,
+    groups: list[list[int]],
+    *,
+    n_samples: int = 200,
+    seed: int = 0,
+    rows_per_pass: int = 65536,
+    exact_max_features: int | None = None,
+) -> ShapleyEstimate:
+    """Kernel SHAP values with standard errors (see ``kernel_shap``).
+
+    Features equal to the reference get exactly 0; rows with at most
+    ``exact_max_features`` differing features (default
+    ``explain.shapley.EXACT_MAX_FEATURES``) get exact Shapley values.
+    """
+    return shapley_estimate(
+        forward,
+        inputs,
+        baselines,
+        groups,
+        design=kernel_design(n_samples, seed),
+        exact_max_features=exact_max_features,
+        rows_per_pass=rows_per_pass,
+    )
 
 
 def kernel_shap(
@@ -167,6 +273,7 @@ def kernel_shap(
     n_samples: int = 200,
     seed: int = 0,
     rows_per_pass: int = 65536,
+    exact_max_features: int | None = None,
 ) -> torch.Tensor:
     """Shapley values per group for every row, [N, M], in the units of ``forward``.
 
@@ -179,57 +286,19 @@ def kernel_shap(
         n_samples: coalitions evaluated per row (the sampling budget).
         seed: fixes the sampled coalitions; the same for every row and batch size.
         rows_per_pass: the most rows sent through ``forward`` at once.
+        exact_max_features: rows differing from the reference in at most this many
+            features are explained exactly (0 forces sampling).
 
     Example:
         >>> phi = kernel_shap(model, x, b, schema_groups, n_samples=200)
     """
-    n, width = inputs.shape
-    m = len(groups)
-    if m == 1:  # one feature takes the whole change from the baseline
-        with torch.no_grad():
-            reference = baselines.reshape(-1, width)
-            f_b = torch.stack([forward(b.expand_as(inputs)) for b in reference]).mean(0)
-            return (forward(inputs) - f_b).to(torch.float64).unsqueeze(1)
-    background = baselines.reshape(-1, width)
-    masks, weights = coalitions(m, n_samples, seed=seed)
-    operator = _regression_operator(masks, weights)  # [M-1, S]
-    column_of_group = torch.zeros(m, width, dtype=inputs.dtype, device=inputs.device)
-    for g, cols in enumerate(groups):
-        column_of_group[g, cols] = 1.0
-    column_masks = (
-        masks.to(inputs.dtype).to(inputs.device) @ column_of_group
-    )  # [S, width]
-    s = column_masks.shape[0]
-
-    def evaluate(column_mask: torch.Tensor) -> torch.Tensor:
-        """E_background f(x_S, b_notS) for each row and mask: [N, len(column_mask)]."""
-        out = torch.zeros(
-            n, column_mask.shape[0], dtype=torch.float64, device=inputs.device
-        )
-        for bg in background:
-            # [N, k, width] = x where present, background where absent
-            mixed = bg + column_mask.unsqueeze(0) * (inputs.unsqueeze(1) - bg)
-            flat = mixed.reshape(-1, width)
-            values = torch.cat(
-                [
-                    forward(flat[i : i + rows_per_pass])
-                    for i in range(0, flat.shape[0], rows_per_pass)
-                ]
-            )
-            out += values.reshape(n, -1).to(torch.float64)
-        return out / background.shape[0]
-
-    with torch.no_grad():
-        ends = evaluate(torch.stack([torch.ones(width), torch.zeros(width)]).to(inputs))
-        f_x, f_b = ends[:, 0], ends[:, 1]
-        chunk = max(1, rows_per_pass // max(n, 1))
-        y = torch.cat(
-            [evaluate(column_masks[i : i + chunk]) for i in range(0, s, chunk)], dim=1
-        )
-        delta = f_x - f_b
-        adjusted = (
-            y - f_b.unsqueeze(1) - masks[:, -1].to(y).unsqueeze(0) * delta.unsqueeze(1)
-        )
-        head = adjusted @ operator.T.to(y)  # [N, M-1]
-        last = delta - head.sum(dim=1)
-    return torch.cat([head, last.unsqueeze(1)], dim=1)
+    return kernel_shap_estimate(
+        forward,
+        inputs,
+        baselines,
+        groups,
+        n_samples=n_samples,
+        seed=seed,
+        rows_per_pass=rows_per_pass,
+        exact_max_features=exact_max_features,
+    ).values

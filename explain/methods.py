@@ -16,6 +16,7 @@ fails, Captum's stock gradient function is kept.
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 import weakref
 from collections.abc import Callable, Mapping
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+import numpy
 import torch
 from captum.attr import (  # type: ignore[import-untyped, unused-ignore]
     DeepLift,
@@ -31,15 +33,16 @@ from captum.attr import (  # type: ignore[import-untyped, unused-ignore]
     InputXGradient,
     IntegratedGradients,
     Saliency,
-    ShapleyValueSampling,
 )
 from torch import nn
 
 from explain.errors import BadParameter
-from explain.kernel_shap import kernel_shap
+from explain.kernel_shap import kernel_shap_estimate
 from explain.rng import seeded_rng
+from explain.shapley import ShapleyEstimate, permutation_design, shapley_estimate
 
 BASELINE_CHOICES = ("training", "zeros", "background")
+NO_BASELINE = "none"  # saliency and input x gradient: no reference input
 SINGLE_BASELINE_CHOICES = ("training", "zeros")
 IG_MAX_STEPS = 1024  # hard bound of integrated_gradients.n_steps and .max_n_steps
 
@@ -96,11 +99,18 @@ class ParameterSpec:
 
 @dataclass
 class MethodOutput:
-    """Column-level attributions [N, width] (or per-group [N, M] when ``grouped``)."""
+    """Column-level attributions [N, width] (or per-group [N, M] when ``grouped``).
+
+    Sampled methods add per-feature standard errors [N, M] (0 where a row's values
+    are exact, ``inf`` where the budget gave fewer than two replicates) and which
+    rows are exact [N].
+    """
 
     attributions: torch.Tensor
     convergence_delta: torch.Tensor | None
     grouped: bool = False
+    standard_errors: torch.Tensor | None = None
+    exact: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,18 @@ class MethodSpec:
         reports_attribution_sum: record the sum of attributions (perturbation
             methods, whose completeness is not a convergence delta).
         check: validates combinations of resolved parameters; raises BadParameter.
+        completeness: the attributions are shares of f(x) - f(baseline) (they sum
+            to it, exactly or approximately). Saliency and input x gradient are not
+            (they report no baseline), nor is feature ablation (one-at-a-time
+            effects).
+        drives_reasons: the method's attributions may be given as principal
+            reasons (not saliency and input x gradient: local slopes).
+        exact_efficiency: the attributions sum to output - baseline_output by
+            construction (the Shapley estimators); the engine checks it on every
+            explanation against ``EFFICIENCY_TOLERANCE`` and flags a miss.
+        sampled: the method draws a sample (``n_samples``) and returns standard
+            errors; the engine doubles the budget up to ``max_n_samples`` until the
+            reasons are separated beyond their confidence intervals.
     """
 
     id: str
@@ -176,6 +198,10 @@ class MethodSpec:
     adaptive_steps: bool = False
     reports_attribution_sum: bool = False
     check: Callable[[Mapping[str, Any]], None] | None = None
+    completeness: bool = True
+    drives_reasons: bool = True
+    exact_efficiency: bool = False
+    sampled: bool = False
 
     def resolve_parameters(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
         """Fill defaults and validate the parameters; raise BadParameter."""
@@ -290,16 +316,49 @@ def _integrated_gradients(call: MethodCall) -> MethodOutput:
     return MethodOutput(attr, delta)
 
 
+GRADIENT_SHAP_BATCHES = 5  # independent sub-samples for the standard error
+
+
 def _gradient_shap(call: MethodCall) -> MethodOutput:
+    """Captum GradientShap over up to ``GRADIENT_SHAP_BATCHES`` independent
+    sub-samples of ``n_samples`` (the first on the call's seed): their
+    sample-weighted mean is the estimate, their spread the standard error."""
     gs = _gradient_attribution(GradientShap, call.model, call.fast_gradients)
-    attr, delta = gs.attribute(
-        call.inputs,
-        baselines=call.baselines.reshape(-1, call.inputs.shape[1]),
-        n_samples=call.parameters["n_samples"],
-        stdevs=call.parameters["stdevs"],
-        return_convergence_delta=True,
+    n_samples = int(call.parameters["n_samples"])
+    k = max(1, min(GRADIENT_SHAP_BATCHES, n_samples))
+    sizes = [n_samples // k + (1 if i < n_samples % k else 0) for i in range(k)]
+    estimates, deltas = [], []
+    for i, size in enumerate(sizes):
+        if i:
+            torch.manual_seed(call.seed * 7919 + i)
+            numpy.random.seed((call.seed * 7919 + i) % 2**32)
+        attr, delta = gs.attribute(
+            call.inputs,
+            baselines=call.baselines.reshape(-1, call.inputs.shape[1]),
+            n_samples=size,
+            stdevs=call.parameters["stdevs"],
+            return_convergence_delta=True,
+        )
+        estimates.append(attr)
+        deltas.append(delta.reshape(call.inputs.shape[0], -1))
+    weights = torch.tensor(sizes, dtype=torch.float64) / n_samples
+    stacked = torch.stack(estimates)  # [K, N, width]
+    mean = (stacked.to(torch.float64) * weights.view(-1, 1, 1).to(stacked.device)).sum(
+        0
     )
-    return MethodOutput(attr, delta.reshape(call.inputs.shape[0], -1).mean(dim=1))
+    grouped = torch.stack(
+        [stacked[:, :, cols].sum(dim=2) for cols in call.groups], dim=2
+    ).to(torch.float64)
+    if k >= 2:
+        se = grouped.std(dim=0, unbiased=True) / math.sqrt(k)
+    else:
+        se = torch.full(grouped.shape[1:], math.inf, dtype=torch.float64)
+    return MethodOutput(
+        mean.to(call.inputs.dtype),
+        torch.cat(deltas, dim=1).mean(dim=1),
+        standard_errors=se,
+        exact=torch.zeros(call.inputs.shape[0], dtype=torch.bool),
+    )
 
 
 def _deeplift(call: MethodCall) -> MethodOutput:
@@ -337,33 +396,43 @@ def _feature_ablation(call: MethodCall) -> MethodOutput:
     return MethodOutput(_one_column_per_group(attr, call.groups), None, grouped=True)
 
 
+def _shapley_output(estimate: ShapleyEstimate, dtype: torch.dtype) -> MethodOutput:
+    return MethodOutput(
+        estimate.values.to(dtype),
+        None,
+        grouped=True,
+        standard_errors=estimate.standard_errors,
+        exact=estimate.exact,
+    )
+
+
 def _shapley_value_sampling(call: MethodCall) -> MethodOutput:
-    with torch.no_grad():
-        attr = ShapleyValueSampling(call.model).attribute(
-            call.inputs,
-            baselines=call.single_baseline,
-            feature_mask=call.group_mask(),
-            n_samples=call.parameters["n_samples"],
-            perturbations_per_eval=len(call.groups),
-        )
-    return MethodOutput(_one_column_per_group(attr, call.groups), None, grouped=True)
+    """Permutation sampling over each row's differing features (antithetic pairs;
+    exact enumeration up to ``EXACT_MAX_FEATURES``); features equal to the baseline
+    get exactly 0."""
+    estimate = shapley_estimate(
+        call.model,
+        call.inputs,
+        call.baselines,
+        call.groups,
+        design=permutation_design(int(call.parameters["n_samples"]), call.seed),
+    )
+    return _shapley_output(estimate, call.inputs.dtype)
 
 
 def _kernel_shap(call: MethodCall) -> MethodOutput:
-    if call.baselines.dim() == 2:
-        reference = call.baselines[: call.parameters["background_rows"]]
-    else:
-        reference = call.baselines
+    """Our Kernel SHAP on the baseline the engine hands over (for ``background``
+    the first ``background_rows`` rows of the sample, as its baseline_output)."""
     with torch.no_grad():
-        phi = kernel_shap(
+        estimate = kernel_shap_estimate(
             call.model,
             call.inputs,
-            reference,
+            call.baselines,
             call.groups,
             n_samples=call.parameters["n_samples"],
             seed=call.seed,
         )
-    return MethodOutput(phi.to(call.inputs.dtype), None, grouped=True)
+    return _shapley_output(estimate, call.inputs.dtype)
 
 
 def _check_integrated_gradients(resolved: Mapping[str, Any]) -> None:
@@ -373,6 +442,14 @@ def _check_integrated_gradients(resolved: Mapping[str, Any]) -> None:
 
 def _baseline(choices: tuple[str, ...]) -> ParameterSpec:
     return ParameterSpec("training", str, choices=choices)
+
+
+def _check_sampled(method: str) -> Callable[[Mapping[str, Any]], None]:
+    def check(resolved: Mapping[str, Any]) -> None:
+        if resolved["max_n_samples"] < resolved["n_samples"]:
+            raise BadParameter(f"{method}.max_n_samples must be at least n_samples.")
+
+    return check
 
 
 _SPECS = (
@@ -400,9 +477,12 @@ _SPECS = (
         agreement=True,
         parameters={
             "n_samples": ParameterSpec(50, int, 1, 1000),
+            "max_n_samples": ParameterSpec(400, int, 1, 1000),
             "stdevs": ParameterSpec(0.0, float, 0.0, 10.0),
             "baseline": _baseline(BASELINE_CHOICES),
         },
+        sampled=True,
+        check=_check_sampled("gradient_shap"),
     ),
     MethodSpec(
         id="deeplift",
@@ -416,15 +496,19 @@ _SPECS = (
         id="input_x_gradient",
         name="Input X Gradient",
         runner=_input_x_gradient,
-        default_baseline="zeros",
+        default_baseline=NO_BASELINE,
         agreement=False,
+        completeness=False,
+        drives_reasons=False,
     ),
     MethodSpec(
         id="saliency",
         name="Saliency",
         runner=_saliency,
-        default_baseline="zeros",
+        default_baseline=NO_BASELINE,
         agreement=False,
+        completeness=False,
+        drives_reasons=False,
         parameters={"absolute": ParameterSpec(False, bool)},
         # infidelity compares attributions with the output change they predict;
         # a gradient is a local slope, not a contribution to that change
@@ -438,6 +522,7 @@ _SPECS = (
         agreement=True,
         parameters={"baseline": _baseline(SINGLE_BASELINE_CHOICES)},
         reports_attribution_sum=True,
+        completeness=False,
     ),
     MethodSpec(
         id="shapley_sampling",
@@ -447,9 +532,13 @@ _SPECS = (
         agreement=True,
         parameters={
             "n_samples": ParameterSpec(25, int, 1, 1000),
+            "max_n_samples": ParameterSpec(400, int, 1, 1000),
             "baseline": _baseline(SINGLE_BASELINE_CHOICES),
         },
         reports_attribution_sum=True,
+        exact_efficiency=True,
+        sampled=True,
+        check=_check_sampled("shapley_sampling"),
     ),
     MethodSpec(
         id="kernel_shap",
@@ -459,10 +548,14 @@ _SPECS = (
         agreement=True,
         parameters={
             "n_samples": ParameterSpec(200, int, 2, 20000),
+            "max_n_samples": ParameterSpec(3200, int, 2, 20000),
             "baseline": _baseline(BASELINE_CHOICES),
             "background_rows": ParameterSpec(10, int, 1, 200),
         },
         reports_attribution_sum=True,
+        exact_efficiency=True,
+        sampled=True,
+        check=_check_sampled("kernel_shap"),
     ),
 )
 METHOD_SPECS: Mapping[str, MethodSpec] = MappingProxyType({s.id: s for s in _SPECS})

@@ -7,6 +7,7 @@ work on a whole batch of one method's per-feature attributions at once;
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,9 @@ from explain.schema import FeatureSchema
 MAX_REASONS = 4
 # a protected feature whose share of total |attribution| reaches this is flagged
 PROTECTED_SHARE_WARNING = 0.10
+# reasons count as separated when their intervals of this many standard errors
+# (99 %, two-sided) do not overlap the next candidate's
+REASONS_CONFIDENCE_Z = 2.576
 
 
 def adverse_sign(class_labels: list[str], favourable_class: str) -> float:
@@ -71,6 +75,52 @@ def principal_reasons(
             ]
         )
     return out
+
+
+def reasons_separated(
+    schema: FeatureSchema,
+    attributions: torch.Tensor,
+    standard_errors: torch.Tensor,
+    *,
+    class_labels: list[str],
+    favourable_class: str,
+    limit: int = MAX_REASONS,
+    z: float = REASONS_CONFIDENCE_Z,
+) -> torch.Tensor:
+    """Per row, whether the reason set is separated beyond its confidence intervals.
+
+    Args:
+        attributions, standard_errors: [N, F] per-feature estimates and their
+            standard errors (``inf`` where unknown, 0 where exact).
+        z: the half-width of each interval in standard errors.
+
+    The set ``principal_reasons`` gives is stable when every reason's interval lies
+    above 0 and above every other eligible feature's interval, and, when there are
+    fewer than ``limit`` reasons, no other eligible feature's interval reaches above
+    0. Rows whose errors are all 0 (exact values) are stable.
+    """
+    sign = adverse_sign(class_labels, favourable_class)
+    protected = torch.tensor([s.protected for s in schema.features])
+    toward = attributions.to(torch.float64) * sign
+    se = torch.nan_to_num(standard_errors.to(torch.float64), nan=math.inf)
+    eligible = ~protected.unsqueeze(0).expand_as(toward)
+    ranked = torch.where(eligible & (toward > 0), toward, torch.full_like(toward, -1.0))
+    k = min(limit, attributions.shape[1])
+    values, indices = torch.topk(ranked, k, dim=1, sorted=True)
+    member = torch.zeros_like(eligible)
+    member.scatter_(1, indices, values > 0)
+    count = member.sum(dim=1)
+    lower = toward - z * se
+    upper = toward + z * se
+    inf = torch.full_like(toward, math.inf)
+    lowest_member = torch.where(member, lower, inf).min(dim=1).values
+    highest_other = torch.where(eligible & ~member, upper, -inf).max(dim=1).values
+    stable = (
+        ((count == 0) | (lowest_member > 0))
+        & (highest_other < lowest_member)
+        & ((count == k) | (highest_other <= 0))
+    )
+    return stable | (se == 0).all(dim=1)
 
 
 def protected_influence(

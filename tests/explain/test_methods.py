@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import captum
+import numpy as np
 import pytest
 import torch
 from captum.attr import (
@@ -14,7 +15,13 @@ from captum.attr import (
 )
 
 import explain
-from explain.methods import METHOD_SPECS, resolve_parameters, run_method
+from explain import shapley
+from explain.methods import (
+    GRADIENT_SHAP_BATCHES,
+    METHOD_SPECS,
+    resolve_parameters,
+    run_method,
+)
 from explain.rng import seeded_rng
 from tests.schemas import TINY_BASELINE, TINY_SCHEMA
 
@@ -26,6 +33,30 @@ GRADIENT_METHODS = {
     "saliency": Saliency,
     "gradient_shap": GradientShap,
 }
+
+
+def stock_gradient_shap(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    b: torch.Tensor,
+    *,
+    n_samples: int,
+    stdevs: float,
+    seed: int,
+) -> torch.Tensor:
+    """Stock Captum GradientShap as the engine splits it for its standard error:
+    five sub-samples (the first on ``seed``), averaged by size."""
+    k = min(GRADIENT_SHAP_BATCHES, n_samples)
+    sizes = [n_samples // k + (1 if i < n_samples % k else 0) for i in range(k)]
+    total = torch.zeros_like(x, dtype=torch.float64)
+    with seeded_rng(seed):
+        for i, size in enumerate(sizes):
+            if i:
+                torch.manual_seed(seed * 7919 + i)
+                np.random.seed((seed * 7919 + i) % 2**32)
+            part = GradientShap(model).attribute(x, b, n_samples=size, stdevs=stdevs)
+            total += part.double() * size / n_samples
+    return total.to(x.dtype)
 
 
 def _mlp() -> torch.nn.Module:
@@ -73,12 +104,17 @@ def test_only_shares_of_the_output_change_take_part_in_agreement():
         (
             "shapley_sampling",
             {},
-            {"n_samples": 25, "baseline": "training"},
+            {"n_samples": 25, "max_n_samples": 400, "baseline": "training"},
         ),
         (
             "kernel_shap",
             {"n_samples": 64, "baseline": "background"},
-            {"n_samples": 64, "baseline": "background", "background_rows": 10},
+            {
+                "n_samples": 64,
+                "max_n_samples": 3200,
+                "baseline": "background",
+                "background_rows": 10,
+            },
         ),
         ("saliency", {}, {"absolute": False}),
         ("input_x_gradient", {}, {}),
@@ -91,7 +127,12 @@ def test_each_spec_fills_its_own_defaults(method, given, resolved):
 @pytest.mark.parametrize(
     ("method", "given", "fragment"),
     [
-        ("shapley_sampling", {"background_rows": 3}, "allowed: baseline, n_samples"),
+        (
+            "shapley_sampling",
+            {"background_rows": 3},
+            "allowed: baseline, max_n_samples, n_samples",
+        ),
+        ("kernel_shap", {"n_samples": 300, "max_n_samples": 200}, "max_n_samples"),
         ("shapley_sampling", {"baseline": "background"}, "training, zeros"),
         ("shapley_sampling", {"n_samples": 0}, "at least 1"),
         ("kernel_shap", {"n_samples": 1}, "at least 2"),
@@ -103,11 +144,15 @@ def test_each_spec_validates_its_own_parameters(method, given, fragment):
         resolve_parameters(method, given)
 
 
-def test_shapley_sampling_runs_captums_estimator_and_kernel_shap_ours():
-    """On a non-linear model the two estimators differ; kernel_shap with every
-    coalition is exact, and both sum to f(x) - f(b) (efficiency)."""
+def test_both_shapley_estimators_are_ours_sampled_when_forced_and_exact_otherwise(
+    monkeypatch,
+):
+    """Shapley value sampling (permutations) and Kernel SHAP (coalitions) are exact
+    for four features; forced to sample they differ from the exact values, still
+    sum to f(x) - f(b) (efficiency), and many permutations converge."""
     model = _mlp()
     x = _inputs()
+    x[:, 2:6] = torch.tensor([1.0, 0.0, 0.0, 1.0])  # a car, a guarantor: 4 differ
     b = SCHEMA.encode([TINY_BASELINE])[0]
     groups = list(SCHEMA.column_groups().values())
 
@@ -117,8 +162,10 @@ def test_shapley_sampling_runs_captums_estimator_and_kernel_shap_ours():
         assert out.grouped
         return out.attributions
 
+    exact = run("kernel_shap", n_samples=2)
+    assert torch.allclose(run("shapley_sampling", n_samples=1), exact, atol=1e-6)
+    monkeypatch.setattr(shapley, "EXACT_MAX_FEATURES", 0)
     sampled = run("shapley_sampling", n_samples=3)
-    exact = run("kernel_shap", n_samples=2 ** len(groups) - 2)
     with torch.no_grad():
         gap = model(x) - model(b.unsqueeze(0))
     assert torch.allclose(sampled.sum(1), gap, atol=1e-5)
@@ -169,6 +216,11 @@ def test_the_summed_output_gradient_matches_stock_captum_on_the_pinned_version(
             "stdevs": params.get("stdevs"),
         },
     }[method]
-    with seeded_rng(7):
-        reference = stock.attribute(x, **kwargs)
+    if method == "gradient_shap":
+        reference = stock_gradient_shap(
+            model, x, b, n_samples=params["n_samples"], stdevs=params["stdevs"], seed=7
+        )
+    else:
+        with seeded_rng(7):
+            reference = stock.attribute(x, **kwargs)
     assert torch.allclose(ours, reference, atol=1e-6, rtol=0)

@@ -37,24 +37,28 @@ def _linear() -> torch.nn.Module:
     return model.eval()
 
 
-def _explain(methods: list[str]) -> explain.RowExplanation:
+def _explain(methods: list[str], **given: dict) -> explain.RowExplanation:
     return explain.explain_batch(
         _linear(),
         [ROW],
         schema=SCHEMA,
         methods=methods,
-        parameters={"counterfactual": False},
+        parameters={"counterfactual": False, **given},
         **CLASSES,
     )[0]
+
+
+# Kernel SHAP from the all-zero baseline is exact here (five features): w * x
+ZERO_KERNEL = {"kernel_shap": {"baseline": "zeros"}}
 
 
 def test_two_disagreeing_methods_each_give_their_own_reasons_and_warnings():
     # Integrated Gradients from the training baseline: w * (x - b)
     #   income +2, debt -1, savings +0.5, tenure -1.2, age 0
-    # Input x Gradient (from zero): w * x
+    # Kernel SHAP (from zero): w * x
     #   income -3, debt +1, savings -1, tenure -2, age +12
-    row = _explain(["integrated_gradients", "input_x_gradient"])
-    ig, ixg = row.methods["integrated_gradients"], row.methods["input_x_gradient"]
+    row = _explain(["integrated_gradients", "kernel_shap"], **ZERO_KERNEL)
+    ig, ixg = row.methods["integrated_gradients"], row.methods["kernel_shap"]
     assert ig.attributions == pytest.approx(
         {"income": 2.0, "debt": -1.0, "savings": 0.5, "tenure": -1.2, "age": 0.0},
         abs=1e-5,
@@ -69,16 +73,17 @@ def test_two_disagreeing_methods_each_give_their_own_reasons_and_warnings():
         ("protected_attribute_influence", "age")
     ]
     assert row.primary_method == "integrated_gradients"
-    assert row.warnings == [{**ixg.warnings[0], "methods": ["input_x_gradient"]}]
+    assert row.warnings == [{**ixg.warnings[0], "methods": ["kernel_shap"]}]
     assert not hasattr(row, "reasons")
     assert "reasons" not in row.to_dict()
-    assert row.to_dict()["methods"]["input_x_gradient"]["reasons"] == ixg.reasons
+    assert row.to_dict()["methods"]["kernel_shap"]["reasons"] == ixg.reasons
 
 
 def test_the_primary_method_is_the_first_requested():
-    row = _explain(["input_x_gradient", "integrated_gradients"])
-    assert row.primary_method == "input_x_gradient"
-    assert [r["feature"] for r in row.methods["input_x_gradient"].reasons] == ["debt"]
+    row = _explain(["kernel_shap", "integrated_gradients"], **ZERO_KERNEL)
+    assert row.primary_method == "kernel_shap"
+    assert row.reasons_method == "kernel_shap"
+    assert [r["feature"] for r in row.methods["kernel_shap"].reasons] == ["debt"]
     assert [r["feature"] for r in row.methods["integrated_gradients"].reasons] == [
         "income",
         "savings",
@@ -96,4 +101,24 @@ def test_merged_warnings_keep_one_per_feature_and_name_every_method():
     )
     assert merged == [
         {**age, "share": 0.2, "rank": 1, "methods": ["deeplift", "saliency"]}
+    ]
+
+
+@pytest.mark.parametrize("method", ["input_x_gradient", "saliency"])
+def test_local_sensitivities_give_no_reasons_and_say_why(method):
+    # input x gradient would rank debt first (w * x: +1), saliency debt (w: +1)
+    alone = _explain([method])
+    explained = alone.methods[method]
+    assert explained.reasons == []
+    assert "gives no principal reasons" in explained.reasons_note
+    assert alone.reasons_method is None
+    assert explained.baseline_kind == "none"
+    assert explained.baseline == {}
+    # with a completeness-bearing method requested too, that one gives the reasons
+    both = _explain([method, "integrated_gradients"])
+    assert both.primary_method == method
+    assert both.reasons_method == "integrated_gradients"
+    assert [r["feature"] for r in both.methods["integrated_gradients"].reasons] == [
+        "income",
+        "savings",
     ]
