@@ -246,25 +246,25 @@ def jobs_claim(*, kind: str, worker: str, limit: int) -> Lease:
     limit = handler_for(kind).batch_limit(limit)
     try:
         claimed = _claim(lease, now, limit)
+        if not claimed:
+            return lease
+        lease.jobs = list(
+            Job.objects.filter(pk__in=claimed, lease_token=lease.token)
+            .select_related(
+                "organization",
+                "decision",
+                "decision__organization",
+                "decision__ai_system",
+                "decision__model_version",
+                "decision__model_version__ai_system",
+            )
+            .order_by("created_at", "id")
+        )
     except TRANSIENT:
         # the commit may have reached the database before the connection broke: the
         # token is known, so the lease is given back once the database answers again
         _orphan(lease)
         raise
-    if not claimed:
-        return lease
-    lease.jobs = list(
-        Job.objects.filter(pk__in=claimed, lease_token=lease.token)
-        .select_related(
-            "organization",
-            "decision",
-            "decision__organization",
-            "decision__ai_system",
-            "decision__model_version",
-            "decision__model_version__ai_system",
-        )
-        .order_by("created_at", "id")
-    )
     if lease.jobs:
         served_mark(kind, lease.jobs[0].organization_id)
     return lease
