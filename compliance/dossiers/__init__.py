@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from compliance.dossiers.content import DossierIncomplete, dossier_content, regimes
 from compliance.dossiers.handler import DossierHandler
-from compliance.dossiers.render import SafeFetcher, dossier_render
+from compliance.dossiers.render import (
+    DossierRenderFailed,
+    DossierRenderTimeout,
+    DossierTooLarge,
+    SafeFetcher,
+    dossier_render,
+)
 from compliance.dossiers.services import (
     DossierRequested,
     PublicVerification,
@@ -22,8 +28,11 @@ from compliance.dossiers.signing import DossierSigningFailed, dossier_sign
 __all__ = [
     "DossierHandler",
     "DossierIncomplete",
+    "DossierRenderFailed",
+    "DossierRenderTimeout",
     "DossierRequested",
     "DossierSigningFailed",
+    "DossierTooLarge",
     "PublicVerification",
     "SafeFetcher",
     "dossier_content",

@@ -6,13 +6,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import explain
+from compliance.dossiers import bounds as b
+from compliance.dossiers.bounds import clip, clip_list
 from compliance.dossiers.charts import attribution_bars_svg, counterfactual_svg
+from compliance.dossiers.extract import audit_extract
+from compliance.dossiers.templatetags import feature_value
 from compliance.errors import ValidationFailed
 from compliance.explanations.selectors import explanations_newest
-from compliance.models import AuditEvent, Decision
+from compliance.models import Decision, Review
 
 MAX_FEATURES = 300
 CHART_FEATURES = 12  # the table below the chart lists every feature
+MAX_REVIEW_ROWS = 50  # the most recent reviews; the API lists every one
 RETENTION = "10 years after the decision (EU AI Act Art. 19; credit records)"
 
 
@@ -77,12 +82,23 @@ def dossier_content(decision: Decision) -> DossierContent:
             (spec.min is not None and value < spec.min)
             or (spec.max is not None and value > spec.max)
         )
-        inputs.append({"spec": spec, "value": value, "out_of_range": out_of_range})
+        inputs.append(
+            {
+                "spec": spec,
+                "label": clip(spec.label, b.NAME),
+                "unit": clip(spec.unit, b.SHORT),
+                "value": clip(feature_value(value), b.NAME),
+                "out_of_range": out_of_range,
+            }
+        )
     charts = {}
     if primary is not None:
         charts["attributions"] = attribution_bars_svg(
             sorted(
-                ((specs[n].label, v) for n, v in primary.attributions.items()),
+                (
+                    (clip(specs[n].label, b.NAME), v)
+                    for n, v in primary.attributions.items()
+                ),
                 key=lambda kv: -abs(kv[1]),
             )[:CHART_FEATURES],
             adverse_sign=sign,
@@ -103,17 +119,17 @@ def dossier_content(decision: Decision) -> DossierContent:
         ):
             attribution_rows.append(
                 {
-                    "spec": specs[name],
+                    "label": clip(specs[name].label, b.NAME),
                     "value": value,
                     "direction": "adverse" if value * sign > 0 else "favourable",
-                    "baseline": primary.baseline.get(name),
+                    "baseline": clip(feature_value(primary.baseline.get(name)), b.NAME),
                 }
             )
-    events = AuditEvent.objects.filter(
-        organization=decision.organization,
-        object_type="decision",
-        object_id=str(decision.pk),
-    ).order_by("id")  # insertion order: sequences restart per chain (legacy, org)
+    reviews = list(
+        decision.reviews.select_related(
+            "reviewer", "supersedes", "confirmation__confirmed_by"
+        ).order_by("-created_at", "-pk")[:MAX_REVIEW_ROWS]
+    )[::-1]
     context = {
         "decision": decision,
         "mv": mv,
@@ -121,29 +137,122 @@ def dossier_content(decision: Decision) -> DossierContent:
         "org": decision.organization,
         "schema": schema,
         "inputs": inputs,
-        "excluded": [s for s in schema.features if s.protected],
+        "excluded": [clip(s.label, b.NAME) for s in schema.features if s.protected],
         "primary": primary,
         "run": run,
         "methods": list(newest.values()),
         "charts": charts,
         "attribution_rows": attribution_rows,
-        "reviews": list(
-            decision.reviews.select_related(
-                "reviewer", "supersedes", "confirmation__confirmed_by"
-            )
-        ),
+        "reviews": [_review_row(r) for r in reviews],
+        "reviews_earlier": decision.reviews.count() - len(reviews),
         "final_outcome_by": (
-            decision.final_outcome_by.get_username()
+            clip(decision.final_outcome_by.get_username(), b.NAME)
             if decision.final_outcome_by is not None
             else ""
         ),
         "regimes": rules,
-        "events": list(events),
+        "text": _texts(decision),
+        "reasons": [
+            {
+                "text": clip(r.get("text"), b.REASON),
+                "label": clip(r.get("label"), b.NAME),
+                "attribution": r.get("attribution"),
+            }
+            for r in (primary.reasons if primary is not None else [])[: b.LIST_ITEMS]
+        ],
+        "counterfactual": _counterfactual(run),
+        "quality": _quality(run, primary),
+        "metrics": _metrics(mv.performance_metrics),
+        "extract": audit_extract(decision),
         "retention": RETENTION,
         "threshold": mv.decision_threshold,
         "scored_class": mv.class_labels[-1],
     }
     return DossierContent(context=context, missing=missing)
+
+
+def _texts(decision: Decision) -> dict[str, str]:
+    """The decision's, AI system's and model version's texts, bounded."""
+    ai, mv, org = decision.ai_system, decision.model_version, decision.organization
+    return {
+        "external_id": clip(decision.external_id, b.NAME),
+        "subject_ref": clip(decision.subject_ref, b.NAME),
+        "outcome": clip(decision.outcome, b.SHORT),
+        "final_outcome": clip(decision.final_outcome, b.SHORT),
+        "org": clip(org.name, b.NAME),
+        "ai_name": clip(ai.name, b.NAME),
+        "provider": clip(ai.provider, b.NAME),
+        "deployer": clip(ai.deployer or org.name, b.NAME),
+        "annex_iii_category": clip(ai.annex_iii_category, b.NAME),
+        "intended_purpose": clip(ai.intended_purpose, b.PURPOSE),
+        "known_limitations": clip(ai.known_limitations, b.LONG_TEXT),
+        "instructions_for_use": clip(ai.instructions_for_use, b.LONG_TEXT),
+        "mv_version": clip(mv.version, b.SHORT),
+        "architecture": clip(mv.architecture, b.SHORT),
+        "hyperparameters": clip(mv.hyperparameters, b.HYPERPARAMETERS),
+        "training_data_summary": clip(mv.training_data_summary, b.LONG_TEXT),
+        "scored_class": clip(mv.class_labels[-1], b.SHORT),
+    }
+
+
+def _review_row(review: Review) -> dict[str, Any]:
+    confirmation = getattr(review, "confirmation", None)
+    return {
+        "created_at": review.created_at,
+        "reviewer": clip(review.reviewer.get_username(), b.NAME),
+        "action": review.get_action_display(),
+        "human_outcome": clip(review.human_outcome, b.SHORT),
+        "confirmed_by": (
+            clip(confirmation.confirmed_by.get_username(), b.NAME)
+            if confirmation is not None
+            else ""
+        ),
+        "confirmed_at": confirmation.created_at if confirmation is not None else None,
+        "justification": clip(review.justification, b.JUSTIFICATION),
+        "supersedes": review.supersedes.action if review.supersedes else "",
+        "supersede_reason": clip(review.supersede_reason, b.SUPERSEDE_REASON),
+    }
+
+
+def _counterfactual(run: Any) -> dict[str, Any]:
+    cf = run.counterfactual if run is not None else None
+    return {
+        "found": bool(cf),
+        "outcome": clip((cf or {}).get("outcome"), b.SHORT),
+        "descriptions": clip_list((cf or {}).get("descriptions"), b.REASON),
+        "note": clip(run.counterfactual_note if run is not None else "", b.NOTE),
+    }
+
+
+def _quality(run: Any, primary: Any) -> dict[str, Any]:
+    manifest = (primary.manifest if primary is not None else None) or {}
+    return {
+        "needs_review_reasons": ", ".join(
+            clip_list(run.needs_review_reasons if run is not None else [], b.NAME)
+        ),
+        "warnings": [
+            {
+                "feature": clip(w.get("feature"), b.NAME),
+                "share": clip(w.get("share"), b.SHORT),
+                "rank": clip(w.get("rank"), b.SHORT),
+            }
+            for w in (run.warnings if run is not None else [])[: b.LIST_ITEMS]
+        ],
+        "manifest": {
+            key: clip(manifest.get(key), b.SHORT)
+            for key in ("python", "torch", "captum", "device", "dtype", "seed")
+        }
+        | {"input_sha256": str(manifest.get("input_sha256") or "")[:64]},
+    }
+
+
+def _metrics(metrics: Any) -> list[tuple[str, str]]:
+    """The model version's performance metrics, at most ``METRICS`` of them."""
+    items = list(metrics.items()) if isinstance(metrics, dict) else []
+    shown = [(clip(k, b.NAME), clip(v, b.SHORT)) for k, v in items[: b.METRICS]]
+    if len(items) > b.METRICS:
+        shown.append(("…", f"and {len(items) - b.METRICS:,} more"))
+    return shown
 
 
 def dossier_content_complete(decision: Decision) -> DossierContent:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from compliance.dossiers.content import DossierIncomplete
+from compliance.dossiers.render import DossierRenderFailed
 from compliance.dossiers.services import (
     RenderedDossier,
     VersionTaken,
@@ -49,6 +50,8 @@ class DossierHandler:
                 outcomes.append(JobFailed("incomplete", exc.detail))
             except DossierSigningFailed as exc:
                 outcomes.append(JobFailed("signing_failed", exc.detail))
+            except DossierRenderFailed as exc:  # the same content fails the same way
+                outcomes.append(JobFailed(exc.reason, exc.detail))
             progress(len(outcomes) / len(jobs))
         return outcomes
 

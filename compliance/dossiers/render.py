@@ -1,10 +1,18 @@
-"""Rendering a dossier to PDF with WeasyPrint, fetching nothing but our own static
-files."""
+"""Rendering a dossier to PDF with WeasyPrint, in a child process with its own
+timeout (``DOSSIER_RENDER_TIMEOUT_SECONDS``), fetching nothing but our own static
+files. A render that takes longer is stopped (the child is killed) and fails with a
+true message, well inside the worker's time limits; so does content over
+``MAX_HTML_CHARS`` before anything is rendered."""
 
 from __future__ import annotations
 
-import io
-import mimetypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,49 +20,122 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from compliance.dossiers.content import dossier_content_complete
+from compliance.dossiers import render_child
+from compliance.dossiers.content import DossierContent, dossier_content_complete
+from compliance.errors import DomainError
 from compliance.models import Decision
 
-STATIC_SCHEME = "inspectoscope-static:"
+STATIC_SCHEME = render_child.STATIC_SCHEME
+CHILD = Path(render_child.__file__).resolve()
+# the HTML of the largest dossier the bounds allow (300 features, every text at its
+# cap, 40 events) is under a quarter of this; more means a bound is missing
+MAX_HTML_CHARS = 1_000_000
 
 
+class DossierRenderFailed(DomainError):  # noqa: N818 (a domain error, named for users)
+    """The render did not produce a PDF: too slow, too large, or it broke. The same
+    content fails the same way, so the job fails rather than retrying."""
+
+    status_code = 422
+    code = "dossier_render_failed"
+    reason = "render_failed"
+
+
+class DossierRenderTimeout(DossierRenderFailed):
+    reason = "render_timeout"
+
+
+class DossierTooLarge(DossierRenderFailed):
+    reason = "too_large"
+
+
+@dataclass
 class SafeFetcher:
-    """WeasyPrint URL fetcher: serves only our static files; records and refuses the rest."""
+    """What a render asked for and what was refused (the policy runs in the child:
+    only our static files, under ``inspectoscope-static:``)."""
 
-    def __init__(self) -> None:
-        self.requested: list[str] = []
-        self.refused: list[str] = []
+    requested: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
-    def __call__(self, url: str) -> Any:
-        from weasyprint.urls import URLFetcherResponse
 
-        self.requested.append(url)
-        if url.startswith(STATIC_SCHEME):
-            root = (Path(settings.BASE_DIR) / "static").resolve()
-            path = (root / url[len(STATIC_SCHEME) :].lstrip("/")).resolve()
-            if path.is_relative_to(root) and path.is_file():
-                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                return URLFetcherResponse(
-                    url, body=path.read_bytes(), headers={"Content-Type": mime}
-                )
-        self.refused.append(url)
-        raise ValueError(
-            f"Dossier rendering fetches nothing outside the app: {url[:80]}"
+@dataclass(frozen=True)
+class _Measure:
+    chars: int
+    events: int
+    reviews: int
+
+    def __str__(self) -> str:
+        return (
+            f"the content is {self.chars:,} characters of HTML with {self.events} "
+            f"audit rows and {self.reviews} reviews"
         )
 
 
-def _fetcher_class() -> Any:
-    from weasyprint.urls import URLFetcher
+def _timeout() -> float:
+    return float(settings.DOSSIER_RENDER_TIMEOUT_SECONDS)
 
-    class _Fetcher(URLFetcher):
-        def __init__(self, policy: SafeFetcher):
-            super().__init__(allow_redirects=False)
-            self.policy = policy
 
-        def fetch(self, url: str, headers: Any = None) -> Any:
-            return self.policy(url)
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    """Stop the child and everything it started, and reap it."""
+    if child.poll() is None:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    child.wait()
 
-    return _Fetcher
+
+def html_to_pdf(
+    html: str, *, fetcher: SafeFetcher | None = None, about: Any = ""
+) -> tuple[bytes, int]:
+    """PDF bytes and page count of ``html``, rendered in a child process that is
+    killed after ``DOSSIER_RENDER_TIMEOUT_SECONDS``."""
+    timeout = _timeout()
+    request = json.dumps(
+        {
+            "html": html,
+            "static_root": str(Path(settings.BASE_DIR) / "static"),
+            "cpu_seconds": int(timeout) + 1,
+        }
+    ).encode()
+    started = time.monotonic()
+    child = subprocess.Popen(  # noqa: S603 (our interpreter and our script)
+        # -P: the script's folder (this package: its selectors.py) is not put on
+        # sys.path, where it would shadow the standard library's
+        [sys.executable, "-P", str(CHILD)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: killed as one
+    )
+    try:
+        out, err = child.communicate(request, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill(child)
+        raise DossierRenderTimeout(
+            f"Rendering the dossier took longer than {timeout:g} s "
+            f"(DOSSIER_RENDER_TIMEOUT_SECONDS) and was stopped; {about}. Nothing was "
+            "issued."
+        ) from None
+    finally:  # also when the worker's own time limit interrupts the wait
+        _kill(child)
+    if child.returncode != 0:
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        raise DossierRenderFailed(
+            f"Rendering the dossier failed after {time.monotonic() - started:.1f} s "
+            f"(exit status {child.returncode}: {tail[0][:300]}); {about}. Nothing was "
+            "issued."
+        )
+    head, _, pdf = out.partition(b"\n")
+    meta = json.loads(head)
+    if fetcher is not None:
+        fetcher.requested.extend(meta["requested"])
+        fetcher.refused.extend(meta["refused"])
+    if len(pdf) != meta["size"]:
+        raise DossierRenderFailed(
+            f"The dossier renderer returned {len(pdf)} of {meta['size']} bytes."
+        )
+    return pdf, int(meta["pages"])
 
 
 def _verify_api_url() -> str:
@@ -65,18 +146,9 @@ def _verify_api_url() -> str:
     return f"{origin}/api/v1/public/verify"
 
 
-def dossier_render(
-    decision: Decision,
-    *,
-    public_id: str,
-    version: int,
-    fetcher: SafeFetcher | None = None,
-) -> tuple[bytes, int]:
-    """Render the PDF bytes and page count, or raise DossierIncomplete."""
-    from weasyprint import HTML
-
-    content = dossier_content_complete(decision)
-    html = render_to_string(
+def dossier_html(content: DossierContent, *, public_id: str, version: int) -> str:
+    """The dossier's HTML from its (bounded) content."""
+    return render_to_string(
         "dossier/dossier.html",
         {
             **content.context,
@@ -87,10 +159,27 @@ def dossier_render(
             "verify_api_url": _verify_api_url(),
         },
     )
-    policy = fetcher or SafeFetcher()
-    document = HTML(
-        string=html, base_url=STATIC_SCHEME + "/", url_fetcher=_fetcher_class()(policy)
-    ).render()
-    buffer = io.BytesIO()
-    document.write_pdf(buffer)
-    return buffer.getvalue(), len(document.pages)
+
+
+def dossier_render(
+    decision: Decision,
+    *,
+    public_id: str,
+    version: int,
+    fetcher: SafeFetcher | None = None,
+) -> tuple[bytes, int]:
+    """Render the PDF bytes and page count, or raise DossierIncomplete,
+    DossierTooLarge or DossierRenderTimeout / DossierRenderFailed."""
+    content = dossier_content_complete(decision)
+    html = dossier_html(content, public_id=public_id, version=version)
+    about = _Measure(
+        chars=len(html),
+        events=content.context["extract"].rows,
+        reviews=len(content.context["reviews"]),
+    )
+    if len(html) > MAX_HTML_CHARS:
+        raise DossierTooLarge(
+            f"The dossier's content is too large to render ({about}; at most "
+            f"{MAX_HTML_CHARS:,} characters). Nothing was issued."
+        )
+    return html_to_pdf(html, fetcher=fetcher, about=about)

@@ -26,13 +26,14 @@ from compliance.explanations.selectors import explanations_newest
 from compliance.jobs import job_create
 from compliance.models import Decision, Dossier, Job, Organization
 from compliance.platform.middleware import dossier_verify_limit_message
+from compliance.platform.text_limits import REISSUE_REASON
 from compliance.policy import PUBLIC, require
 from compliance.principals import Operator, Principal
 
 # a change to what a dossier shows for the same inputs (the template) bumps this, so
 # the next request renders anew
-CONTENT_LAYOUT = "dossier-2"
-MAX_REISSUE_REASON = 2000
+CONTENT_LAYOUT = "dossier-3"  # 3: bounded texts, summarised audit extract
+MAX_REISSUE_REASON = REISSUE_REASON
 
 
 @dataclass(frozen=True)
