@@ -530,13 +530,16 @@ def test_each_method_row_carries_reasons_from_its_own_attributions(explained_wor
     assert _process(worker="w", limit=5) == 1
     rows = {e.method: e for e in Explanation.objects.filter(job=job)}
     assert set(rows) == {"integrated_gradients", "saliency", "kernel_shap"}
-    for row in rows.values():
-        assert row.reasons, row.method
+    for method in ("integrated_gradients", "kernel_shap"):
+        row = rows[method]
+        assert row.reasons, method
         for reason in row.reasons:
             assert reason["attribution"] == pytest.approx(
                 row.attributions[reason["feature"]]
-            ), row.method
-    assert rows["saliency"].reasons != rows["integrated_gradients"].reasons
+            ), method
+    # saliency's local slopes are never given as reasons (explain.METHOD_SPECS
+    # drives_reasons), and nothing is copied into its row from the first method
+    assert rows["saliency"].reasons == []
     run = ExplanationRun.objects.get(job=job)
     assert {row.run_id for row in rows.values()} == {run.pk}
     assert run.primary_method == "integrated_gradients"
