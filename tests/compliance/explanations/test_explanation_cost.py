@@ -296,3 +296,15 @@ def test_a_platform_operator_sets_the_budget_in_the_admin(world, client):
     )
     world.ai_system.refresh_from_db()
     assert world.ai_system.explanation_cost_budget == 75_000
+
+
+def test_every_method_at_its_defaults_fits_the_default_budget_on_the_widest_schema(
+    settings,
+):
+    """What the demo, the web page and explain-on-receipt ask for always fits."""
+    resolved = explain.resolve_request(list(explain.METHODS), None)
+    widest = explain.request_cost(
+        *resolved, n_features=explain.MAX_FEATURES
+    ).evaluations
+    assert widest <= settings.EXPLANATION_COST_BUDGET
+    assert settings.EXPLANATION_COST_BUDGET <= settings.EXPLANATION_COST_BUDGET_MAX
