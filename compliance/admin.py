@@ -16,6 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -36,6 +37,7 @@ from compliance.models import (
     Organization,
     Review,
 )
+from compliance.platform.text import text_problem
 from compliance.principals import Operator
 from compliance.registry import services as registry
 from compliance.tenancy import services
@@ -45,9 +47,29 @@ def _operator(request: HttpRequest) -> Operator:
     return Operator.for_user(request.user)
 
 
+class RefuseHostileText:
+    """Form mixin: NUL, lone surrogates and bidirectional controls in any text the
+    admin would store are a form error naming the field (as over the API), never a
+    500 from the database or a name that reads differently than it is stored."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
+        for name, value in list(cleaned.items()):
+            problem = text_problem(value) if isinstance(value, str) else None
+            if problem:
+                self.add_error(name, problem)  # type: ignore[attr-defined]
+        return cleaned
+
+
+class AdminModelForm(RefuseHostileText, forms.ModelForm):
+    pass
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Viewable, never edited or deleted here; subclasses may add through a service
     (``has_add_permission`` + ``save_model``) and offer actions that call services."""
+
+    form = AdminModelForm
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -124,7 +146,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         )
 
 
-class OrganizationForm(forms.Form):
+class OrganizationForm(RefuseHostileText, forms.Form):
     name = forms.CharField(max_length=200)
     jurisdiction = forms.ChoiceField(choices=Organization.Jurisdiction.choices)
 
@@ -170,7 +192,7 @@ class OrganizationAdmin(ReadOnlyAdmin):
         )
 
 
-class RoleForm(forms.Form):
+class RoleForm(RefuseHostileText, forms.Form):
     role = forms.ChoiceField(choices=Membership.Role.choices)
 
 
@@ -224,7 +246,7 @@ class MembershipAdmin(ReadOnlyAdmin):
         )
 
 
-class NameForm(forms.Form):
+class NameForm(RefuseHostileText, forms.Form):
     name = forms.CharField(max_length=200)
 
 
@@ -343,7 +365,7 @@ class ApiKeyAdmin(ReadOnlyAdmin):
         )
 
 
-class AISystemForm(forms.Form):
+class AISystemForm(RefuseHostileText, forms.Form):
     provider = forms.CharField(max_length=200)
     intended_purpose = forms.CharField(widget=forms.Textarea)
     annex_iii_category = forms.CharField(
@@ -476,8 +498,18 @@ if admin.site.is_registered(TOTPDevice):
     admin.site.unregister(TOTPDevice)
 
 
+class UserChangeAdminForm(RefuseHostileText, UserChangeForm):
+    pass
+
+
+class UserCreationAdminForm(RefuseHostileText, AdminUserCreationForm):
+    pass
+
+
 @admin.register(get_user_model())
 class AuditedUserAdmin(UserAdmin):
+    form = UserChangeAdminForm
+    add_form = UserCreationAdminForm
     # no groups or per-user permissions: they are not how this project gives rights
     fieldsets = (
         (None, {"fields": ("username", "password")}),
