@@ -51,6 +51,20 @@ class FiniteFloatField(serializers.FloatField):
         return super().to_internal_value(data)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: strings, booleans and numbers with a fraction are refused."""
+
+    default_error_messages = {
+        **serializers.IntegerField.default_error_messages,
+        "invalid": "A whole JSON number is required.",
+    }
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
 class JSONValueField(serializers.JSONField):
     """JSON in a JSON body, or a JSON-encoded string in a multipart form."""
 

@@ -16,6 +16,7 @@ from compliance.api.fields import (
     JSONValueField,
     RejectUnknownFieldsMixin,
     StrictCharField,
+    StrictIntegerField,
 )
 from compliance.api.schema import FEATURE_SCHEMA_REF
 from compliance.dossiers.selectors import dossier_superseded
@@ -84,6 +85,15 @@ class AISystemInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         default=None,
         help_text="Overturns wait for a second officer's confirmation; "
         "null (default): on for Annex III systems.",
+    )
+    explanation_cost_budget = StrictIntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=1,
+        help_text="Most model evaluations one explanation request may cost per "
+        "decision (README: explanation cost limits); null: the platform default. "
+        "Never above the platform maximum.",
     )
 
 

@@ -86,3 +86,41 @@ def test_the_ai_system_api_shows_the_budget(world, api_as, settings, persona):
         40_000,
         40_000,
     )
+
+
+def _register_body(**extra):
+    return {
+        "name": "Budgeted scoring",
+        "provider": "Acme",
+        "intended_purpose": "Credit",
+        **extra,
+    }
+
+
+def test_an_ai_system_is_registered_with_its_own_budget(world, api_as, settings):
+    response = api_as("admin").post(
+        "/api/v1/ai-systems/",
+        _register_body(explanation_cost_budget=60_000),
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["explanation_cost_budget"] == 60_000
+    assert response.json()["explanation_cost_limit"] == 60_000
+    # without one: the platform default
+    response = api_as("admin").post(
+        "/api/v1/ai-systems/", _register_body(name="Default scoring"), format="json"
+    )
+    assert response.json()["explanation_cost_budget"] is None
+
+
+@pytest.mark.parametrize("value", ["60000", 60000.5, True, 0, -5, 10**12], ids=str)
+def test_a_budget_that_is_not_a_whole_number_in_range_is_a_400_naming_it(
+    world, api_as, value
+):
+    response = api_as("admin").post(
+        "/api/v1/ai-systems/",
+        _register_body(explanation_cost_budget=value),
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert "explanation_cost_budget" in response.json()["errors"]
