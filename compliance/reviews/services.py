@@ -232,6 +232,12 @@ def review_confirm(
     """A second officer confirms the overturn that waits (four-eyes); the decision
     becomes final with the overturn's outcome."""
     require(principal, "review.confirm", decision)
+    if preliminary_view_required(principal=principal, decision=decision):
+        # the overturn's outcome tells the model's answer (blind-first)
+        raise PermissionDenied(
+            "This AI system uses blind-first review: record your preliminary view "
+            "before confirming an overturn."
+        )
     hostile_text_refuse({"note": note})
     _text_limits_refuse({"note": (note, CONFIRMATION_NOTE)})
     with transaction.atomic():

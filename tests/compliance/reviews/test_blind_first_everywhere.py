@@ -363,3 +363,26 @@ def test_a_blind_reviewer_cannot_confirm_an_overturn_unseen(blind):
     _preliminary(blind, "officer")
     browser.post(f"/cases/{blind.decision.pk}/confirm")
     assert ReviewConfirmation.objects.count() == 1
+
+
+def test_the_confirm_service_itself_refuses_a_blind_reviewer(blind):
+    """Not only the case page: whatever calls review_confirm (a future API route, a
+    command) meets the rule in the service."""
+    from compliance.errors import PermissionDenied
+    from compliance.models.decisions import ReviewConfirmation
+    from compliance.reviews import review_confirm
+
+    first = Principal(organization=blind.org, role="admin", user=blind.admin)
+    preliminary_view_record(
+        principal=first, decision=blind.decision, outcome=blind.decision.outcome
+    )
+    review_record(
+        principal=first, decision=blind.decision, action="overturn", justification=WHY
+    )
+    second = _principal(blind, "officer")
+    with pytest.raises(PermissionDenied, match="preliminary view"):
+        review_confirm(principal=second, decision=blind.decision)
+    assert not ReviewConfirmation.objects.exists()
+    _preliminary(blind, "officer")
+    review_confirm(principal=second, decision=blind.decision)
+    assert ReviewConfirmation.objects.count() == 1
