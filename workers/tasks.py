@@ -25,15 +25,31 @@ from compliance.jobs import (
 from compliance.principals import SYSTEM_OPERATOR
 
 logger = logging.getLogger(__name__)
-# a drain stops after this long and re-wakes itself, well inside the soft time limit
+# a drain starts no new batch after this long and re-wakes itself instead, so the
+# batch it is in finishes inside the task's soft time limit
 DRAIN_SECONDS = 60.0
+DOSSIERS_SOFT_TIME_LIMIT = 60
+
+
+def dossier_drain_seconds() -> float:
+    """A dossier batch can take up to the render timeout (plus signing and storing):
+    start none later than that before the soft limit, so a render that starts late in
+    a drain is not cut by the limit (reason time_limit) but gets its full timeout."""
+    margin = float(settings.DOSSIER_RENDER_TIMEOUT_SECONDS) + 10.0
+    return max(0.0, DOSSIERS_SOFT_TIME_LIMIT - margin)
 
 
 def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _drain(task: Any, kind: str, batch_key: str, limit: int) -> int:
+def _drain(
+    task: Any,
+    kind: str,
+    batch_key: str,
+    limit: int,
+    drain_seconds: float = DRAIN_SECONDS,
+) -> int:
     """Process batches of ``kind`` until none is left or the drain's time is up."""
     started = time.monotonic()
     processed = 0
@@ -49,7 +65,7 @@ def _drain(task: Any, kind: str, batch_key: str, limit: int) -> int:
             processed += claimed
             if claimed == 0:
                 return processed
-            if time.monotonic() - started > DRAIN_SECONDS:
+            if time.monotonic() - started >= drain_seconds:
                 job_wake(kind, batch_key)
                 return processed
     except Exception as exc:
@@ -84,12 +100,12 @@ def explanations_process(self: Any, batch_key: str = "", **_: Any) -> int:
     bind=True,
     max_retries=None,
     name="workers.tasks.dossiers_process",
-    soft_time_limit=60,
+    soft_time_limit=DOSSIERS_SOFT_TIME_LIMIT,
     time_limit=90,
 )
 def dossiers_process(self: Any, batch_key: str = "", **_: Any) -> int:
     """Render and store queued dossiers (the dossiers queue, CPU workers)."""
-    return _drain(self, "dossier", batch_key, 1)
+    return _drain(self, "dossier", batch_key, 1, dossier_drain_seconds())
 
 
 @shared_task(

@@ -208,3 +208,27 @@ def test_a_bug_is_not_retried(db):
         with pytest.raises(ValueError, match="bug"):
             tasks._drain(task, "dossier", "", 1)
     assert task.retried == []
+
+
+def test_a_dossier_drain_starts_no_render_it_could_not_finish(db, settings):
+    """A render may take DOSSIER_RENDER_TIMEOUT_SECONDS: the drain starts none later
+    than that (plus a margin) before the task's soft time limit, and re-wakes."""
+    from workers import tasks
+
+    settings.DOSSIER_RENDER_TIMEOUT_SECONDS = 30
+    assert tasks.dossier_drain_seconds() == 20.0
+    assert (
+        tasks.dossier_drain_seconds() + settings.DOSSIER_RENDER_TIMEOUT_SECONDS
+        < tasks.DOSSIERS_SOFT_TIME_LIMIT
+    )
+    clock = iter([0.0, 25.0, 50.0])  # started, after the 1st batch, (never reached)
+    with (
+        mock.patch.object(tasks, "jobs_process", return_value=1) as process,
+        mock.patch.object(tasks.time, "monotonic", side_effect=lambda: next(clock)),
+        mock.patch.object(tasks, "job_wake") as wake,
+    ):
+        assert tasks.dossiers_process.run() == 1
+    assert process.call_count == 1  # the second render would have started at 25 s
+    wake.assert_called_once_with("dossier", "")
+    settings.DOSSIER_RENDER_TIMEOUT_SECONDS = 120  # longer than the limit: one a drain
+    assert tasks.dossier_drain_seconds() == 0.0
