@@ -37,6 +37,7 @@ from compliance.models import (
     Organization,
     Review,
 )
+from compliance.platform import text_limits
 from compliance.platform.text import text_problem
 from compliance.principals import Operator
 from compliance.registry import services as registry
@@ -366,8 +367,10 @@ class ApiKeyAdmin(ReadOnlyAdmin):
 
 
 class AISystemForm(RefuseHostileText, forms.Form):
-    provider = forms.CharField(max_length=200)
-    intended_purpose = forms.CharField(widget=forms.Textarea)
+    provider = forms.CharField(max_length=text_limits.SHORT_TEXT)
+    intended_purpose = forms.CharField(
+        widget=forms.Textarea, max_length=text_limits.INTENDED_PURPOSE
+    )
     annex_iii_category = forms.CharField(
         max_length=200,
         required=False,
@@ -375,8 +378,14 @@ class AISystemForm(RefuseHostileText, forms.Form):
         "a category turns it on.",
     )
     deployer = forms.CharField(max_length=200, required=False)
-    instructions_for_use = forms.CharField(widget=forms.Textarea, required=False)
-    known_limitations = forms.CharField(widget=forms.Textarea, required=False)
+    instructions_for_use = forms.CharField(
+        widget=forms.Textarea,
+        required=False,
+        max_length=text_limits.INSTRUCTIONS_FOR_USE,
+    )
+    known_limitations = forms.CharField(
+        widget=forms.Textarea, required=False, max_length=text_limits.KNOWN_LIMITATIONS
+    )
     explain_on_receipt = forms.BooleanField(required=False)
     blind_first_review = forms.BooleanField(required=False)
     four_eyes_overturn = forms.NullBooleanField(

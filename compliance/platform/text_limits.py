@@ -18,12 +18,33 @@ PRELIMINARY_NOTE = 2000
 # a dossier's reissue reason (compliance/dossiers)
 REISSUE_REASON = 2000
 
+# an AI system's description and a model version's documentation (compliance/registry)
+INTENDED_PURPOSE = 5000
+INSTRUCTIONS_FOR_USE = 20000
+KNOWN_LIMITATIONS = 20000
+TRAINING_DATA_SUMMARY = 20000
+# its short fields (names, provider, deployer, Annex III category)
+SHORT_TEXT = 200
+
 FREE_TEXT_MAX: dict[str, int] = {
     "justification": REVIEW_JUSTIFICATION,
     "supersede_reason": SUPERSEDE_REASON,
     "confirmation_note": CONFIRMATION_NOTE,
     "preliminary_note": PRELIMINARY_NOTE,
     "reissue_reason": REISSUE_REASON,
+    "intended_purpose": INTENDED_PURPOSE,
+    "instructions_for_use": INSTRUCTIONS_FOR_USE,
+    "known_limitations": KNOWN_LIMITATIONS,
+    "training_data_summary": TRAINING_DATA_SUMMARY,
+}
+AI_SYSTEM_TEXT_MAX: dict[str, int] = {
+    "name": SHORT_TEXT,
+    "provider": SHORT_TEXT,
+    "intended_purpose": INTENDED_PURPOSE,
+    "annex_iii_category": SHORT_TEXT,
+    "deployer": SHORT_TEXT,
+    "instructions_for_use": INSTRUCTIONS_FOR_USE,
+    "known_limitations": KNOWN_LIMITATIONS,
 }
 
 

@@ -17,6 +17,11 @@ from compliance.audit import audit_event_append, canonical_json
 from compliance.errors import Conflict, ValidationFailed
 from compliance.models import AISystem, ModelVersion
 from compliance.platform.text import hostile_text_refuse
+from compliance.platform.text_limits import (
+    AI_SYSTEM_TEXT_MAX,
+    TRAINING_DATA_SUMMARY,
+    text_limits_check,
+)
 from compliance.policy import require
 from compliance.principals import Operator, Principal
 
@@ -29,6 +34,25 @@ AI_SYSTEM_FIELDS = (
     "instructions_for_use",
     "known_limitations",
 )
+
+
+def _text_limits_refuse(fields: dict[str, tuple[Any, int]]) -> None:
+    """Refuse text longer than its documented cap (text_limits), naming each field."""
+    errors = text_limits_check(fields)
+    if errors:
+        raise ValidationFailed(
+            " ".join(m for ms in errors.values() for m in ms), errors
+        )
+
+
+def _ai_system_text_check(fields: dict[str, Any]) -> None:
+    _text_limits_refuse(
+        {
+            name: (value, AI_SYSTEM_TEXT_MAX[name])
+            for name, value in fields.items()
+            if name in AI_SYSTEM_TEXT_MAX and isinstance(value, str)
+        }
+    )
 
 
 @transaction.atomic
@@ -46,6 +70,7 @@ def ai_system_register(
     decision; None: the platform default)."""
     require(principal, "ai_system.register")
     explanation_budget_check(explanation_cost_budget)
+    _ai_system_text_check(fields)
     hostile_text_refuse(
         {k: fields[k] for k in AI_SYSTEM_FIELDS if k in fields},
         {"default_explanation_methods": default_explanation_methods or []},
@@ -121,6 +146,8 @@ def ai_system_update(
         )
     if "explanation_cost_budget" in changes:
         explanation_budget_check(changes["explanation_cost_budget"])
+    hostile_text_refuse({k: v for k, v in changes.items() if isinstance(v, str)})
+    _ai_system_text_check(changes)
     ai_system = AISystem.objects.select_for_update().get(pk=ai_system.pk)
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
@@ -337,6 +364,9 @@ def model_version_register(
             "class_labels": class_labels,
             "performance_metrics": performance_metrics or {},
         },
+    )
+    _text_limits_refuse(
+        {"training_data_summary": (training_data_summary, TRAINING_DATA_SUMMARY)}
     )
     _model_version_check(
         architecture=architecture,

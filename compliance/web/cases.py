@@ -27,6 +27,7 @@ from compliance.errors import DomainError
 from compliance.explanations import explanation_request
 from compliance.explanations.selectors import explanation_list
 from compliance.models import Decision, Review
+from compliance.platform import text_limits
 from compliance.registry.selectors import ai_system_list
 from compliance.reviews import (
     MIN_JUSTIFICATION,
@@ -157,6 +158,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else decision_dossiers(principal=principal, decision=decision),
             "actions": Review.Action.choices,
             "min_justification": MIN_JUSTIFICATION,
+            "limits": text_limits,  # maxlength of each text box, as the services cap
             "ui_methods": UI_METHODS,
             "blind": blind,
             "job_id": request.GET.get("job", ""),

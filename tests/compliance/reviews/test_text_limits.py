@@ -40,6 +40,10 @@ def test_the_caps_are_documented_in_one_place():
         "confirmation_note": 2000,
         "preliminary_note": 2000,
         "reissue_reason": 2000,
+        "intended_purpose": 5000,
+        "instructions_for_use": 20000,
+        "known_limitations": 20000,
+        "training_data_summary": 20000,
     }
 
 
@@ -128,3 +132,19 @@ def test_the_case_page_shows_the_cap_as_a_form_error(world):
     assert "Justification: at most 4,000 characters (this has 888,000)." in page
     assert "Your review was recorded." not in page
     assert not Review.objects.exists()
+
+
+def test_the_case_page_text_boxes_carry_the_caps_as_maxlength(world):
+    """The browser stops typing at the cap the service enforces."""
+    world.ai_system.blind_first_review = True
+    world.ai_system.save(update_fields=["blind_first_review"])
+    browser = Client()
+    browser.force_login(world.officer)
+    blind_page = browser.get(f"/cases/{world.decision.pk}/").content.decode()
+    assert f'name="note" rows="2" maxlength="{text_limits.PRELIMINARY_NOTE}"' in (
+        blind_page
+    )
+    world.ai_system.blind_first_review = False
+    world.ai_system.save(update_fields=["blind_first_review"])
+    page = browser.get(f"/cases/{world.decision.pk}/").content.decode()
+    assert f'maxlength="{text_limits.REVIEW_JUSTIFICATION}"' in page
