@@ -24,6 +24,7 @@ from compliance.platform.text_limits import (
 )
 from compliance.policy import require
 from compliance.principals import Operator, Principal
+from compliance.registry.model_check import model_build_check
 
 AI_SYSTEM_FIELDS = (
     "name",
@@ -316,16 +317,16 @@ def _model_version_check(
         and "architecture" not in errors
         and "hyperparameters" not in errors
     ):
-        try:
-            explain.load_model(
-                architecture=architecture,
-                schema=schema,
-                hyperparameters=hyperparameters,
-                weights=weights,
-                expected_sha256=None,
-            )
-        except explain.ModelLoadError as exc:
-            errors["weights"] = [str(exc)]
+        # built in a child process with its own memory and time limits (model_check)
+        problem = model_build_check(
+            architecture=architecture,
+            schema=schema,
+            feature_schema=feature_schema,
+            hyperparameters=hyperparameters,
+            weights=weights,
+        )
+        if problem:
+            errors["weights"] = [problem]
     if errors:
         raise ValidationFailed("The model version is invalid; see errors.", errors)
 

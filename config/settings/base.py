@@ -220,6 +220,13 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 # Request bodies: decisions are small; model weights uploads may be larger.
 REQUEST_BODY_MAX_BYTES = env_int("REQUEST_BODY_MAX_BYTES", 1024 * 1024)
 MODEL_UPLOAD_MAX_BYTES = env_int("MODEL_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
+# An uploaded model is built and checked in a child process, never in the web worker:
+# with this address-space limit (torch itself maps ~0.7 GiB) and this wall-clock time
+# (compliance/registry/model_check.py). Off only where registrations are many and
+# trusted (the test settings).
+MODEL_CHECK_ISOLATED = env_bool("MODEL_CHECK_ISOLATED", True)
+MODEL_CHECK_MEMORY_BYTES = env_int("MODEL_CHECK_MEMORY_BYTES", 3 * 1024**3)
+MODEL_CHECK_TIMEOUT_SECONDS = env_int("MODEL_CHECK_TIMEOUT_SECONDS", 60)
 # The largest file any dossier verification (API, public API, both web pages) accepts:
 # a bit above the largest dossier we issue. Bodies above it are refused (413) before
 # they are read; uploads are hashed in chunks, never read whole.

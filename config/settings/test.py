@@ -57,3 +57,7 @@ AUDIT_HMAC_KEY_AUTOCREATE = False
 # --- Sign-in limits (issue 13, item 1): exercised by tests that lower them ---
 LOGIN_FAILURES_PER_ACCOUNT_PER_HOUR = 10_000
 # --- end of sign-in limits ---
+
+# thousands of registrations in the tests: built in-process (tests/compliance/platform/
+# test_model_check_isolated.py turns the child process on)
+MODEL_CHECK_ISOLATED = False

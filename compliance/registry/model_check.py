@@ -1,0 +1,123 @@
+"""Building an uploaded model to check its weights, outside the web process.
+
+``model_build_check`` runs ``explain/check_child.py`` in a child process with its own
+address-space limit (``MODEL_CHECK_MEMORY_BYTES``), CPU limit and wall-clock timeout
+(``MODEL_CHECK_TIMEOUT_SECONDS``): a model that would take more memory or time than
+that is refused with a 400 naming ``weights``, and the web worker's own memory never
+holds it. ``MODEL_CHECK_ISOLATED = False`` (the test settings, where thousands of
+registrations would each pay the child's start-up of about 1-3 s) builds in-process;
+the declared parameter count is bounded before either (``explain.parameter_count``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+import explain
+
+logger = logging.getLogger(__name__)
+# run as a script (-P: its folder is not put on sys.path), so that its limits are set
+# before it imports torch
+CHILD = Path(explain.__file__).resolve().parent / "check_child.py"
+
+
+def _in_process(
+    architecture: str, schema: Any, hyperparameters: dict[str, Any], weights: bytes
+) -> str | None:
+    try:
+        explain.load_model(
+            architecture=architecture,
+            schema=schema,
+            hyperparameters=hyperparameters,
+            weights=weights,
+            expected_sha256=None,
+        )
+    except explain.ModelLoadError as exc:
+        return str(exc)
+    return None
+
+
+def _kill(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    child.wait()
+
+
+def _isolated(
+    architecture: str,
+    feature_schema: Any,
+    hyperparameters: dict[str, Any],
+    weights: bytes,
+) -> str | None:
+    timeout = float(settings.MODEL_CHECK_TIMEOUT_SECONDS)
+    memory = int(settings.MODEL_CHECK_MEMORY_BYTES)
+    header = json.dumps(
+        {
+            "architecture": architecture,
+            "feature_schema": feature_schema,
+            "hyperparameters": hyperparameters,
+            "memory_bytes": memory,
+            "cpu_seconds": int(timeout) + 1,
+        }
+    ).encode()
+    started = time.monotonic()
+    child = subprocess.Popen(  # noqa: S603 (our interpreter and our module)
+        [sys.executable, "-P", str(CHILD)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: killed as one
+    )
+    try:
+        out, err = child.communicate(header + b"\n" + weights, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return (
+            f"Building and checking the model took longer than {timeout:g} s "
+            "(MODEL_CHECK_TIMEOUT_SECONDS) and was stopped."
+        )
+    finally:  # also when the request is interrupted
+        _kill(child)
+    line = out.split(b"\n", 1)[0]
+    if child.returncode != 0 or not line:
+        tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+        logger.warning(
+            "The model check child exited with %s after %.1f s: %s",
+            child.returncode,
+            time.monotonic() - started,
+            tail[0][:300],
+        )
+        return (
+            "The model could not be built within the checker's limits "
+            f"({memory / 2**30:g} GiB of memory, {timeout:g} s; "
+            f"exit status {child.returncode})."
+        )
+    answer = json.loads(line)
+    return None if answer["ok"] else str(answer["error"])
+
+
+def model_build_check(
+    *,
+    architecture: str,
+    schema: Any,
+    feature_schema: Any,
+    hyperparameters: dict[str, Any],
+    weights: bytes,
+) -> str | None:
+    """Build the model from its weights (strict: every tensor, every shape, finite
+    values); ``None`` when it loads, else why not, for the client."""
+    if settings.MODEL_CHECK_ISOLATED:
+        return _isolated(architecture, feature_schema, hyperparameters, weights)
+    return _in_process(architecture, schema, hyperparameters, weights)
