@@ -30,6 +30,7 @@ from captum.attr import IntegratedGradients
 
 import explain
 from demo import credit, diagnosis, training
+from explain import shapley
 from explain.kernel_shap import kernel_shap
 from explain.methods import run_method
 
@@ -214,7 +215,9 @@ def shapley_benchmark(n_rows: int, n_samples: int) -> None:
     b = data.median(0).values
     exact = _exact_shapley(f, x, b)
     ours, ours_s = _timed(
-        lambda: kernel_shap(f, x, b, [[i] for i in range(8)], n_samples=n_samples)
+        lambda: kernel_shap(
+            f, x, b, [[i] for i in range(8)], n_samples=n_samples, exact_max_features=0
+        )
     )
 
     def f_numpy(a: np.ndarray) -> np.ndarray:
@@ -339,6 +342,143 @@ def cost_benchmarks(before: bool) -> None:
 # --- end explanation cost ---
 
 
+def _credit_model() -> tuple[torch.nn.Module, explain.FeatureSchema, list[dict]]:
+    rows, labels = credit.load_credit_rows()
+    trained = training.train_demo_model(
+        rows, labels, credit.build_credit_schema, credit.TRAINING
+    )
+    return trained.model.eval(), trained.schema, rows
+
+
+def _with_d_differing(
+    schema: explain.FeatureSchema, x: torch.Tensor, b: torch.Tensor, d: int
+) -> torch.Tensor:
+    """The rows that differ from the baseline in at least ``d`` features, with all
+    but their first ``d`` differing features set to the baseline's values."""
+    groups = list(schema.column_groups().values())
+    differs = shapley.differing_features(x, b.unsqueeze(0), groups)
+    keep = differs.sum(dim=1) >= d
+    out = x[keep].clone()
+    for i, row in enumerate(differs[keep]):
+        for g in row.nonzero().flatten().tolist()[d:]:
+            out[i, groups[g]] = b[groups[g]]
+    return out
+
+
+def shapley_cutoff_benchmark(n_rows: int) -> None:
+    """Exact enumeration vs the sampled Kernel SHAP path (default budget, doubled up
+    to max_n_samples until the reasons separate) per number of differing features:
+    the measurement behind ``explain.shapley.EXACT_MAX_FEATURES``."""
+    model, schema, rows = _credit_model()
+    x = schema.encode(rows[:n_rows])
+    b = schema.encode([schema.baseline])[0]
+    groups = list(schema.column_groups().values())
+    counts = shapley.differing_features(x, b.unsqueeze(0), groups).sum(dim=1)
+    histogram = torch.bincount(counts, minlength=len(groups) + 1).tolist()
+    print(
+        "differing features per credit row (training baseline): "
+        + ", ".join(f"{d}: {c}" for d, c in enumerate(histogram) if c)
+    )
+    print("Kernel SHAP per row, exact enumeration vs sampled to separated reasons:")
+    saved = shapley.EXACT_MAX_FEATURES
+    try:
+        for d in range(8, 16):
+            xd = _with_d_differing(schema, x, b, d)[:200]
+            if xd.shape[0] == 0:
+                continue
+            figures = {}
+            for label, cutoff in (("exact", d), ("sampled", d - 1)):
+                shapley.EXACT_MAX_FEATURES = cutoff
+                if label == "exact" and d > 14:
+                    continue
+                result, seconds = _timed(
+                    lambda xd=xd: explain.explain_batch(
+                        model,
+                        xd,
+                        schema=schema,
+                        methods=["kernel_shap"],
+                        parameters=ATTRIBUTIONS_ONLY,
+                        **CLASSES,
+                    ),
+                    repeats=1,
+                )
+                unstable = sum(
+                    r.methods["kernel_shap"].quality.get("reasons_unstable", False)
+                    for r in result
+                )
+                samples = sum(
+                    r.methods["kernel_shap"].parameters["n_samples"] for r in result
+                ) / len(result)
+                figures[label] = (1e3 * seconds / xd.shape[0], unstable, samples)
+            line = f"  d={d:2} ({xd.shape[0]:3} rows): "
+            if "exact" in figures:
+                line += f"exact {figures['exact'][0]:7.2f} ms/row ({2**d} coalitions); "
+            ms, unstable, samples = figures["sampled"]
+            line += (
+                f"sampled {ms:7.2f} ms/row (mean n_samples {samples:6.0f}, "
+                f"{unstable} unstable)"
+            )
+            print(line)
+    finally:
+        shapley.EXACT_MAX_FEATURES = saved
+    print(f"  cut-off in use: EXACT_MAX_FEATURES = {saved}\n")
+
+
+def reason_stability_benchmark(n_rows: int, seeds: int = 10) -> None:
+    """The same refused decisions explained under ``seeds`` seeds: the share whose
+    reason set is the same under every seed, with the default cut-off and with
+    exact enumeration switched off (every row sampled)."""
+    model, schema, rows = _credit_model()
+    rows = rows[:n_rows]
+    saved = shapley.EXACT_MAX_FEATURES
+    try:
+        for label, cutoff in (("default", saved), ("sampled only", 0)):
+            shapley.EXACT_MAX_FEATURES = cutoff
+            for method in ("kernel_shap", "shapley_sampling"):
+                sets: list[list[frozenset[str]]] = []
+                refused: list[int] = []
+                unstable = 0
+                start = time.perf_counter()
+                for seed in range(seeds):
+                    result = explain.explain_batch(
+                        model,
+                        rows,
+                        schema=schema,
+                        methods=[method],
+                        parameters={**ATTRIBUTIONS_ONLY, "seed": seed},
+                        **CLASSES,
+                    )
+                    refused = [
+                        i for i, r in enumerate(result) if r.predicted_outcome == "bad"
+                    ]
+                    sets.append(
+                        [
+                            frozenset(
+                                x["feature"] for x in result[i].methods[method].reasons
+                            )
+                            for i in refused
+                        ]
+                    )
+                    unstable += sum(
+                        result[i].methods[method].quality["reasons_unstable"]
+                        for i in refused
+                    )
+                seconds = time.perf_counter() - start
+                same = sum(
+                    len({sets[s][j] for s in range(seeds)}) == 1
+                    for j in range(len(refused))
+                )
+                print(
+                    f"  {label:12} {method:16}: same reason set under {seeds} seeds "
+                    f"in {same}/{len(refused)} refused rows "
+                    f"({100 * same / max(1, len(refused)):.1f} %); flagged "
+                    f"reasons_unstable {unstable}/{seeds * len(refused)}; "
+                    f"{seeds * len(rows) / seconds:.0f} rows/s"
+                )
+    finally:
+        shapley.EXACT_MAX_FEATURES = saved
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1000)
@@ -355,7 +495,26 @@ def main() -> None:
         action="store_true",
         help="also time the red team's IG request as the engine used to run it (minutes)",
     )
+    # --- exactness and uncertainty (issue 14) ---
+    parser.add_argument(
+        "--shapley-cutoff",
+        action="store_true",
+        help="only the exact-vs-sampled measurement behind EXACT_MAX_FEATURES",
+    )
+    parser.add_argument(
+        "--stability",
+        action="store_true",
+        help="only the reason-set stability of the Shapley methods under 10 seeds",
+    )
+    # --- end exactness and uncertainty ---
     args = parser.parse_args()
+    if args.shapley_cutoff:
+        shapley_cutoff_benchmark(args.rows)
+        return
+    if args.stability:
+        print(f"reason-set stability, demo credit model, first {args.rows} rows:")
+        reason_stability_benchmark(args.rows)
+        return
     if not args.cost_only:
         credit_benchmarks(args.rows, args.loop_rows)
         shapley_benchmark(args.shap_rows, args.shap_samples)

@@ -110,36 +110,31 @@ def _sample_rounds(params: Mapping[str, Any]) -> list[int]:
     """The budgets a sampled method may draw: n_samples, then as many more as drawn
     so far (the total doubles) until max_n_samples (``engine._adaptive_samples``)."""
     rounds = [int(params["n_samples"])]
-    total, cap = rounds[0], int(params.get("max_n_samples", rounds[0]))
+    total = rounds[0]
+    cap = max(total, int(params.get("max_n_samples", total)))
     while total < cap:
         rounds.append(min(total, cap - total))
         total += rounds[-1]
     return rounds
 
 
-def _shapley_run(
-    design: Callable[[int, int], Callable[[int], Design | None]],
-    budget: int,
-    n_features: int,
+def _shapley_evaluations(
+    method: str, params: Mapping[str, Any], n_features: int, adaptive: bool
 ) -> int:
-    """Coalitions per row and reference row of one Shapley run, worst case: exact
-    enumeration at the largest affordable number of differing features, or the
-    sampled design with every feature differing (``explain.shapley``)."""
+    """Coalitions per row and reference row of a Shapley method, worst case: exact
+    enumeration at the largest affordable number of differing features (never
+    resampled), or the sampled design with every feature differing, in every round
+    (``explain.shapley``)."""
     m = n_features
     exact_cost = 1 << min(m, shapley.EXACT_MAX_FEATURES)
     if m <= shapley.EXACT_MAX_FEATURES:
         return exact_cost
-    return max(exact_cost, design_evaluations(m, design(budget, 0)(m)))
-
-
-def _shapley_evaluations(
-    method: str, params: Mapping[str, Any], n_features: int, adaptive: bool
-) -> int:
-    design = kernel_design if method == "kernel_shap" else permutation_design
+    design: Callable[[int, int], Callable[[int], Design | None]] = (
+        kernel_design if method == "kernel_shap" else permutation_design
+    )
     rounds = _sample_rounds(params) if adaptive else [int(params["n_samples"])]
-    if n_features <= shapley.EXACT_MAX_FEATURES:  # exact: never resampled
-        rounds = rounds[:1]
-    return sum(_shapley_run(design, budget, n_features) for budget in rounds)
+    sampled = sum(design_evaluations(m, design(b, 0)(m)) for b in rounds)
+    return max(exact_cost, sampled)
 
 
 def _kernel_shap_references(

@@ -746,7 +746,7 @@ def _adaptive_samples(
         None if result.convergence_delta is None else result.convergence_delta.clone()
     )
     total = int(params["n_samples"])
-    cap = int(params["max_n_samples"])
+    cap = max(total, int(params["max_n_samples"]))
     totals = [total] * x.shape[0]
 
     def separated(rows: torch.Tensor) -> torch.Tensor:

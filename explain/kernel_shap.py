@@ -179,9 +179,13 @@ def _operator_estimate(
     y: torch.Tensor,
     f_x: torch.Tensor,
     f_b: torch.Tensor,
+    operator: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Kernel SHAP values [n, d] of one coalition design, efficient by construction."""
-    operator = _regression_operator(masks, weights).to(y)  # [d-1, S]
+    """Kernel SHAP values [n, d] of one coalition design, efficient by construction
+    (``operator``: ``_regression_operator(masks, weights)`` when already known)."""
+    if operator is None:
+        operator = _regression_operator(masks, weights)
+    operator = operator.to(y)  # [d-1, S]
     delta = f_x - f_b
     adjusted = (
         y - f_b.unsqueeze(1) - masks[:, -1].to(y).unsqueeze(0) * delta.unsqueeze(1)
@@ -221,6 +225,7 @@ def kernel_design(
         offsets = [e]
         for block in sampled:
             offsets.append(offsets[-1] + block.shape[0])
+        operators = [_regression_operator(m_, w_) for m_, w_ in parts]
 
         def combine(
             v: torch.Tensor, f_x: torch.Tensor, f_b: torch.Tensor
@@ -228,7 +233,9 @@ def kernel_design(
             estimates = []
             for i, (masks, weights) in enumerate(parts):
                 y = torch.cat([v[:, :e], v[:, offsets[i] : offsets[i + 1]]], dim=1)
-                estimates.append(_operator_estimate(masks, weights, y, f_x, f_b))
+                estimates.append(
+                    _operator_estimate(masks, weights, y, f_x, f_b, operators[i])
+                )
             return torch.stack(estimates)
 
         return Design(all_masks, combine)

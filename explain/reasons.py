@@ -19,8 +19,9 @@ MAX_REASONS = 4
 # a protected feature whose share of total |attribution| reaches this is flagged
 PROTECTED_SHARE_WARNING = 0.10
 # reasons count as separated when their intervals of this many standard errors
-# (99 %, two-sided) do not overlap the next candidate's
-REASONS_CONFIDENCE_Z = 2.576
+# (about the 99 % two-sided t quantile for 7 degrees of freedom: eight replicates)
+# do not overlap the next candidate's
+REASONS_CONFIDENCE_Z = 3.5
 
 
 def adverse_sign(class_labels: list[str], favourable_class: str) -> float:

@@ -123,43 +123,28 @@ def exact_from_values(values: torch.Tensor, d: int) -> torch.Tensor:
     return out
 
 
-class _Evaluator:
-    """E_reference f(x_S, reference_notS) for rows and coalition column masks."""
-
-    def __init__(
-        self,
-        forward: Forward,
-        inputs: torch.Tensor,
-        references: torch.Tensor,
-        rows_per_pass: int,
-    ) -> None:
-        self.forward = forward
-        self.inputs = inputs
-        self.references = references
-        self.rows_per_pass = rows_per_pass
-
-    def __call__(self, rows: torch.Tensor, column_masks: torch.Tensor) -> torch.Tensor:
-        x = self.inputs[rows]
-        n, width = x.shape
-        out = torch.zeros(
-            n, column_masks.shape[0], dtype=torch.float64, device=x.device
+def _evaluate(
+    forward: Forward,
+    x: torch.Tensor,
+    references: torch.Tensor,
+    column_masks: torch.Tensor,
+    rows_per_pass: int,
+) -> torch.Tensor:
+    """E_reference f(x_S, reference_notS) [n, S] for rows x [n, width] and their own
+    coalition column masks [n, S, width]."""
+    n, s, width = column_masks.shape
+    out = torch.zeros(n, s, dtype=torch.float64, device=x.device)
+    for reference in references:
+        mixed = reference + column_masks * (x.unsqueeze(1) - reference)
+        flat = mixed.reshape(-1, width)
+        values = torch.cat(
+            [
+                forward(flat[i : i + rows_per_pass])
+                for i in range(0, flat.shape[0], rows_per_pass)
+            ]
         )
-        chunk = max(1, self.rows_per_pass // max(n, 1))
-        for start in range(0, column_masks.shape[0], chunk):
-            masks = column_masks[start : start + chunk]
-            part = torch.zeros(n, masks.shape[0], dtype=torch.float64, device=x.device)
-            for reference in self.references:
-                mixed = reference + masks.unsqueeze(0) * (x.unsqueeze(1) - reference)
-                flat = mixed.reshape(-1, width)
-                values = torch.cat(
-                    [
-                        self.forward(flat[i : i + self.rows_per_pass])
-                        for i in range(0, flat.shape[0], self.rows_per_pass)
-                    ]
-                )
-                part += values.reshape(n, -1).to(torch.float64)
-            out[:, start : start + chunk] = part / self.references.shape[0]
-        return out
+        out += values.reshape(n, s).to(torch.float64)
+    return out / references.shape[0]
 
 
 def shapley_estimate(
@@ -191,7 +176,6 @@ def shapley_estimate(
     m = len(groups)
     device = inputs.device
     references = references.reshape(-1, width).to(inputs)
-    evaluate = _Evaluator(forward, inputs, references, rows_per_pass)
     column_of_group = torch.zeros(m, width, dtype=inputs.dtype, device=device)
     for g, cols in enumerate(groups):
         column_of_group[g, cols] = 1.0
@@ -200,16 +184,27 @@ def shapley_estimate(
     exact = torch.ones(n, dtype=torch.bool, device=device)
     f_x = torch.zeros(n, dtype=torch.float64, device=device)
     f_ref = torch.zeros(n, dtype=torch.float64, device=device)
+    designs: dict[int, Design | None] = {}
     differs = differing_features(inputs, references, groups)
-    patterns, inverse = torch.unique(differs, dim=0, return_inverse=True)
+    counts = differs.sum(dim=1)
     with torch.no_grad():
-        for p, pattern in enumerate(patterns):
-            rows = (inverse == p).nonzero().flatten()
-            features = pattern.nonzero().flatten()
-            d = int(features.numel())
-            chosen = None if d <= cutoff else design(d)
+        # rows with the same number d of differing features share one design,
+        # each applied to the row's own features
+        for d in torch.unique(counts).tolist():
+            rows_d = (counts == d).nonzero().flatten()
+            # each row's differing features, in schema order: [n, d]
+            order = torch.argsort(
+                differs[rows_d].to(torch.int8), dim=1, descending=True, stable=True
+            )
+            feature_index = order[:, :d]
+            if d <= cutoff:
+                chosen = None
+            else:  # one design per number of differing features, shared
+                if d not in designs:
+                    designs[d] = design(d)
+                chosen = designs[d]
             if chosen is None:  # every coalition, the empty one first, the full last
-                masks = exact_masks(d).to(device)
+                masks = exact_masks(d)
             else:  # the full coalition and the empty one, then the design's
                 masks = torch.cat(
                     [
@@ -217,31 +212,34 @@ def shapley_estimate(
                         torch.zeros(1, d, dtype=torch.float64),
                         chosen.masks,
                     ]
-                ).to(device)
-            full_masks = torch.zeros(
-                masks.shape[0], m, dtype=inputs.dtype, device=device
-            )
-            full_masks[:, features] = masks.to(inputs.dtype)
-            v = evaluate(rows, full_masks @ column_of_group)
-            if chosen is None:
-                f_x[rows], f_ref[rows] = v[:, -1], v[:, 0]
-                if d:
-                    phi = exact_from_values(v, d)
-                    values[rows.unsqueeze(1), features.unsqueeze(0)] = phi
-                continue
-            f_x[rows], f_ref[rows] = v[:, 0], v[:, 1]
-            coalition_values = v[:, 2:]
-            replicates = chosen.combine(coalition_values, v[:, 0], v[:, 1])  # [K, n, d]
-            k = replicates.shape[0]
-            estimate = replicates.mean(dim=0)
-            se = (
-                replicates.std(dim=0, unbiased=True) / math.sqrt(k)
-                if k >= 2
-                else torch.full_like(estimate, math.inf)
-            )
-            values[rows.unsqueeze(1), features.unsqueeze(0)] = estimate
-            errors[rows.unsqueeze(1), features.unsqueeze(0)] = se
-            exact[rows] = False
+                )
+            masks = masks.to(device=device, dtype=inputs.dtype)
+            step = max(1, rows_per_pass // masks.shape[0])
+            for start in range(0, rows_d.shape[0], step):
+                rows = rows_d[start : start + step]
+                index = feature_index[start : start + step]
+                columns = torch.einsum(
+                    "sd,ndw->nsw", masks, column_of_group[index]
+                )  # [n, S, width]
+                v = _evaluate(forward, inputs[rows], references, columns, rows_per_pass)
+                at = (rows.unsqueeze(1), index)
+                if chosen is None:
+                    f_x[rows], f_ref[rows] = v[:, -1], v[:, 0]
+                    if d:
+                        values[at] = exact_from_values(v, d)
+                    continue
+                f_x[rows], f_ref[rows] = v[:, 0], v[:, 1]
+                replicates = chosen.combine(v[:, 2:], v[:, 0], v[:, 1])  # [K, n, d]
+                k = replicates.shape[0]
+                estimate = replicates.mean(dim=0)
+                se = (
+                    replicates.std(dim=0, unbiased=True) / math.sqrt(k)
+                    if k >= 2
+                    else torch.full_like(estimate, math.inf)
+                )
+                values[at] = estimate
+                errors[at] = se
+                exact[rows] = False
     return ShapleyEstimate(values, errors, exact, f_x, f_ref)
 
 

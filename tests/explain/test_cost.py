@@ -202,7 +202,7 @@ def test_parts_add_up_and_name_what_drives_them():
 def test_more_features_cost_more_for_perturbation_methods():
     resolved = explain.resolve_request(["shapley_sampling"], NO_QUALITY)
     assert (
-        request_cost(*resolved, n_features=40).evaluations
+        request_cost(*resolved, n_features=80).evaluations
         > request_cost(*resolved, n_features=20).evaluations
         > request_cost(*resolved, n_features=10).evaluations
     )
