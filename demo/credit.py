@@ -10,6 +10,7 @@ the number of dependants, are immutable.
 from __future__ import annotations
 
 import csv
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -185,6 +186,71 @@ CATEGORICAL_FEATURES: dict[str, dict[str, Any]] = {
     },
 }
 
+# Recourse: the only category changes a counterfactual may propose, with their costs (in
+# the units of a numeric change of one median absolute deviation). Moving up a balance band
+# costs 1 per band; opening an account or a plan costs as much as reaching its first band;
+# giving up a financial product (closing a checking or savings account, dropping a guarantor,
+# giving up a telephone) is never proposed as the route to credit. Features not listed here
+# (purpose) cost 1 per change, any direction their actionable_direction allows.
+_CHECKING = (
+    "... < 0 DM",
+    "0 <= ... < 200 DM",
+    "... >= 200 DM / salary assignments for at least 1 year",
+)
+_SAVINGS = (
+    "... < 100 DM",
+    "100 <= ... < 500 DM",
+    "500 <= ... < 1000 DM",
+    "... >= 1000 DM",
+)
+
+
+def _up_the_bands(bands: tuple[str, ...]) -> dict[str, dict[str, float]]:
+    return {
+        band: {higher: float(j - i) for j, higher in enumerate(bands) if j > i}
+        for i, band in enumerate(bands[:-1])
+    }
+
+
+CATEGORY_CHANGES: dict[str, dict[str, dict[str, float]]] = {
+    "status_of_existing_checking_account": {
+        **_up_the_bands(_CHECKING),
+        "no checking account": {_CHECKING[1]: 1.0, _CHECKING[2]: 2.0},
+    },
+    "savings_account_and_bonds": {
+        **_up_the_bands(_SAVINGS),
+        "unknown/ no savings account": {
+            band: float(k + 1) for k, band in enumerate(_SAVINGS)
+        },
+    },
+    "other_debtors_or_guarantors": {"none": {"guarantor": 1.5, "co-applicant": 2.0}},
+    "other_installment_plans": {"bank": {"none": 1.5}, "stores": {"none": 1.0}},
+    "telephone": {"none": {"yes, registered under the customers name": 0.5}},
+}
+# counterfactuals clear the 0.5 threshold by this much probability
+RECOURSE_MARGIN = 0.05
+MAX_OBSERVED_VALUES = 1000
+
+
+def observed_summary(values: list[int]) -> dict[str, Any]:
+    """A numeric feature's training range, spread and distinct values, for recourse.
+
+    ``mad`` is the median absolute deviation from the median; where more than half of the
+    values equal the median (MAD 0, e.g. existing credits) the mean absolute deviation from
+    the median stands in. The distinct values are listed when there are at most 1,000.
+    """
+    median = statistics.median(values)
+    deviations = [abs(v - median) for v in values]
+    mad = statistics.median(deviations) or statistics.fmean(deviations)
+    summary: dict[str, Any] = {"min": min(values), "max": max(values)}
+    if mad > 0:
+        summary["mad"] = float(mad)
+    distinct = sorted(set(values))
+    if len(distinct) <= MAX_OBSERVED_VALUES:
+        summary["values"] = distinct
+    return summary
+
+
 TRAINING = training.TrainingSettings(
     split_seed=20261120,
     torch_seed=101,
@@ -282,6 +348,7 @@ def build_credit_schema(training_rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "actionable_direction": spec["actionable_direction"],
                     "reason": spec["reason"],
                     "description": spec["description"],
+                    "observed": observed_summary([row[name] for row in training_rows]),
                 }
             )
         else:
@@ -297,13 +364,22 @@ def build_credit_schema(training_rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "actionable_direction": spec["actionable_direction"],
                     "reason": spec["reason"],
                     "description": spec["description"],
+                    **(
+                        {"category_changes": CATEGORY_CHANGES[name]}
+                        if name in CATEGORY_CHANGES
+                        else {}
+                    ),
                 }
             )
     preprocessing = {
         name: training.mean_and_std([float(row[name]) for row in training_rows])
         for name in NUMERIC_FEATURES
     }
-    return {"features": features, "preprocessing": preprocessing}
+    return {
+        "features": features,
+        "preprocessing": preprocessing,
+        "recourse": {"margin": RECOURSE_MARGIN},
+    }
 
 
 def describe_training_data(

@@ -58,6 +58,8 @@ says so in the note.
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -84,6 +86,8 @@ REFINED_CANDIDATES = 4
 LINE_SEARCH_POINTS = 32
 LINE_SEARCH_ROUNDS = 2
 VERIFICATION_ATTEMPTS = 8
+MAX_OPTIONS = 3  # the counterfactual and up to two diverse alternatives
+DIVERSE_STARTS = 8  # flips refined: the cheapest, then one per other feature set
 FORWARD_CHUNK_ROWS = 8192
 
 
@@ -105,6 +109,10 @@ class Counterfactual:
     cost: float
     descriptions: list[str]
     evaluations: int
+    margin: float = 0.0
+    # further verified options, each changing a different set of features (none a
+    # superset of an earlier option's), cheapest first; empty on the alternatives
+    alternatives: tuple[Counterfactual, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +158,7 @@ def counterfactual_search(
     max_evaluations: int = 20000,
     device: torch.device | str = "cpu",
     seed: int = 0,
+    margin: float | None = None,
 ) -> CounterfactualSearchResult:
     """Find the cheapest actionable change to ``row`` that flips the model's outcome.
 
@@ -164,6 +173,8 @@ def counterfactual_search(
         max_evaluations: the most model rows to run, original and verification
             included.
         device: where to run the model.
+        margin: how far past the threshold, in probability, the changed row must
+            score (``None``: the schema's ``recourse.margin``, 0.05 by default).
         seed: torch is seeded with it (on a forked RNG) while the model runs, so a
             model with randomness still gives reproducible answers; the search itself
             uses no randomness.
@@ -182,6 +193,9 @@ def counterfactual_search(
         ['Decrease Credit amount from 9000 to 6420 DM']
     """
     _check_arguments(schema, row, class_labels, threshold, max_changes, max_evaluations)
+    margin = schema.recourse_margin if margin is None else margin
+    if not (isinstance(margin, (int, float)) and 0 <= margin < 0.5):
+        raise ValueError("margin must be a number from 0 to below 0.5.")
     search = _Search(
         model=model,
         schema=schema,
@@ -191,6 +205,7 @@ def counterfactual_search(
         max_changes=max_changes,
         max_evaluations=max_evaluations,
         device=torch.device(device),
+        margin=float(margin),
     )
     with seeded_rng(seed, search.device):
         return search.run()
@@ -207,6 +222,7 @@ def counterfactual_search_batch(
     max_evaluations: int = 20000,
     device: torch.device | str = "cpu",
     seed: int = 0,
+    margin: float | None = None,
 ) -> list[CounterfactualSearchResult]:
     """Run ``counterfactual_search`` for each row, in order, with the same settings.
 
@@ -237,6 +253,7 @@ def counterfactual_search_batch(
             max_evaluations=max_evaluations,
             device=device,
             seed=seed,
+            margin=margin,
         )
         for row in rows
     ]
@@ -257,12 +274,16 @@ def is_actionable(spec: FeatureSpec) -> bool:
 
 
 def feature_scale(schema: FeatureSchema, spec: FeatureSpec) -> float:
-    """The unit of numeric change cost: preprocessing std, else (max - min) / 4, else 1.
+    """The unit of numeric change cost: the training data's median absolute
+    deviation (``observed.mad``) where the schema declares it, else the
+    preprocessing std, else (max - min) / 4, else 1.
 
     Example:
         >>> feature_scale(schema, schema.by_name()["income"])
         1500.0
     """
+    if spec.mad is not None and math.isfinite(spec.mad) and spec.mad > 0:
+        return float(spec.mad)
     std = schema.preprocessing.get(spec.name, {}).get("std")
     if std is not None and math.isfinite(std) and std > 0:
         return float(std)
@@ -307,8 +328,10 @@ class _Search:
         max_changes: int,
         max_evaluations: int,
         device: torch.device,
+        margin: float = 0.0,
     ):
         self.model = model
+        self.margin = margin
         self.schema = schema
         self.row = dict(row)
         self.class_labels = class_labels
@@ -342,10 +365,27 @@ class _Search:
     def _is_scored(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits) >= self.threshold
 
-    def _run_single(self, row: dict[str, Any]) -> tuple[float, bool]:
-        """Score one row in a pass of its own: (P(scored class), scored?)."""
+    def _clears(self, logits: torch.Tensor) -> torch.Tensor:
+        """Whether each row has the other outcome by at least ``margin`` in
+        probability beyond the threshold."""
+        probabilities = torch.sigmoid(logits)
+        if self.scored_before:
+            return (probabilities < self.threshold) & (
+                probabilities <= self.threshold - self.margin
+            )
+        return (probabilities >= self.threshold) & (
+            probabilities >= self.threshold + self.margin
+        )
+
+    def _run_single(self, row: dict[str, Any]) -> tuple[float, bool, bool]:
+        """Score one row in a pass of its own: (P(scored class), scored?, clears
+        the threshold by the margin?)."""
         logit = self._forward(self.schema.encode([row]))
-        return float(torch.sigmoid(logit)[0]), bool(self._is_scored(logit)[0])
+        return (
+            float(torch.sigmoid(logit)[0]),
+            bool(self._is_scored(logit)[0]),
+            bool(self._clears(logit)[0]),
+        )
 
     def _reserve(self) -> int:
         return min(VERIFICATION_ATTEMPTS, max(1, self.max_evaluations // 10))
@@ -364,7 +404,7 @@ class _Search:
         scored: list[_Scored] = []
         if ordered:
             logits = self._forward(self._encode(ordered))
-            flips = self._is_scored(logits) != self.scored_before
+            flips = self._clears(logits)
             direction = -1.0 if self.scored_before else 1.0
             progress = (direction * (logits - self.logit_before)).tolist()
             scored = [
@@ -427,6 +467,8 @@ class _Search:
         span = UNBOUNDED_SEARCH_SCALES * feature_scale(self.schema, spec)
         low = spec.min if spec.min is not None else original - span
         high = spec.max if spec.max is not None else original + span
+        if spec.observed_min is not None and spec.observed_max is not None:
+            low, high = max(low, spec.observed_min), min(high, spec.observed_max)
         step, decimals = self._resolution(index)
         low = round(math.ceil(low / step - 1e-9) * step, decimals)
         high = round(math.floor(high / step + 1e-9) * step, decimals)
@@ -450,6 +492,8 @@ class _Search:
         original = float(self.row[spec.name])
         low, high = self._allowed_interval(index)
         step, decimals = self._resolution(index)
+        if spec.observed_values:
+            return self._snap_to_seen(index, value, original, low, high)
         if value > original:
             snapped = math.ceil(round(value / step, 9)) * step
         elif value < original:
@@ -460,6 +504,25 @@ class _Search:
         if spec.integer:
             return int(round(snapped))
         return float(snapped)
+
+    def _snap_to_seen(
+        self, index: int, value: float, original: float, low: float, high: float
+    ) -> int | float | None:
+        """The nearest value seen in the training data at or beyond ``value``, away
+        from the original, within the interval."""
+        spec = self.specs[index]
+        seen = spec.observed_values
+        if value > original:
+            k = bisect.bisect_left(seen, value - 1e-9)
+            found = seen[k] if k < len(seen) and seen[k] <= high else None
+        elif value < original:
+            k = bisect.bisect_right(seen, value + 1e-9) - 1
+            found = seen[k] if k >= 0 and seen[k] >= low else None
+        else:
+            return None
+        if found is None or found == original:
+            return None
+        return int(round(found)) if spec.integer else float(found)
 
     def _moves_for(self, index: int) -> list[_Move]:
         spec = self.specs[index]
@@ -483,14 +546,21 @@ class _Search:
             return list(unique.values())
         if spec.kind == "categorical":
             position = spec.categories.index(current)
+            costs: dict[str, float] | None = None
+            if spec.category_changes is not None:
+                costs = {t: c for f, t, c in spec.category_changes if f == current}
             allowed = [
                 category
                 for k, category in enumerate(spec.categories)
                 if k != position
                 and (direction != "increase" or k > position)
                 and (direction != "decrease" or k < position)
+                and (costs is None or category in costs)
             ]
-            return [_Move(index, category, 1.0) for category in allowed]
+            return [
+                _Move(index, category, 1.0 if costs is None else costs[category])
+                for category in allowed
+            ]
         # binary: keep the value's type (bool or 0/1)
         is_true = bool(current)
         if (direction == "increase" and is_true) or (
@@ -521,7 +591,7 @@ class _Search:
             flips.extend(s for s in self.partial if s.flips)
         refined: list[_Scored] = []
         try:
-            for start in sorted(flips, key=_rank)[:REFINED_CANDIDATES]:
+            for start in _diverse_starts(flips):
                 refined.append(self._refine(start))
         except _BudgetExhausted:
             pass
@@ -618,27 +688,40 @@ class _Search:
     ) -> CounterfactualSearchResult:
         seen: set[_Candidate] = set()
         ordered: list[_Scored] = []
-        for scored in sorted(refined, key=_rank) + sorted(flips, key=_rank):
+        for scored in sorted(refined + flips, key=_rank):
             if scored.candidate not in seen:
                 seen.add(scored.candidate)
                 ordered.append(scored)
-        for scored in ordered[:VERIFICATION_ATTEMPTS]:
+        options: list[tuple[_Scored, float, bool]] = []
+        chosen_sets: list[frozenset[int]] = []
+        attempts = 0
+        for scored in ordered:
+            if len(options) >= MAX_OPTIONS or attempts >= VERIFICATION_ATTEMPTS:
+                break
+            changed = frozenset(m.feature_index for m in scored.candidate)
+            if any(changed >= earlier for earlier in chosen_sets):
+                continue  # the same features again, or more: not a new option
             if self.evaluations >= self.max_evaluations:
                 break
             changed_row = self._changed_row(scored.candidate)
             if validate_feature_values(self.schema, changed_row):
                 continue
-            score_after, scored_after = self._run_single(changed_row)
-            if scored_after == self.scored_before:
+            attempts += 1
+            score_after, scored_after, clears = self._run_single(changed_row)
+            if not clears:
                 continue
+            options.append((scored, score_after, scored_after))
+            chosen_sets.append(changed)
+        if options:
             note = None
             if self.exhausted:
                 note = (
                     f"The search stopped at the evaluation budget "
                     f"({self.max_evaluations} evaluations); a smaller change may exist."
                 )
+            first, *others = [self._counterfactual(*option) for option in options]
             return CounterfactualSearchResult(
-                self._counterfactual(scored, score_after, scored_after), note
+                dataclasses.replace(first, alternatives=tuple(others)), note
             )
         features = _plural(searched_features, "actionable feature")
         if self.exhausted:
@@ -654,8 +737,13 @@ class _Search:
         else:
             note = (
                 f"No actionable change of up to "
-                f"{_plural(self.max_changes, 'feature')} flips the outcome "
-                f"(searched {features}, {self.evaluations} evaluations)."
+                f"{_plural(self.max_changes, 'feature')} flips the outcome"
+                + (
+                    f" by the margin of {format_number(self.margin)}"
+                    if self.margin
+                    else ""
+                )
+                + f" (searched {features}, {self.evaluations} evaluations)."
             )
         return CounterfactualSearchResult(None, note)
 
@@ -685,6 +773,7 @@ class _Search:
             cost=round(scored.cost, 6),
             descriptions=descriptions,
             evaluations=self.evaluations,
+            margin=self.margin,
         )
 
 
@@ -749,6 +838,22 @@ def _value_of(candidate: _Candidate, feature_index: int, original: float) -> flo
         if move.feature_index == feature_index:
             return float(move.value)
     return original
+
+
+def _diverse_starts(flips: list[_Scored]) -> list[_Scored]:
+    """The flips worth refining: the ``REFINED_CANDIDATES`` cheapest, then the
+    cheapest of each further set of changed features, ``DIVERSE_STARTS`` in all."""
+    ranked = sorted(flips, key=_rank)
+    starts = ranked[:REFINED_CANDIDATES]
+    sets = {frozenset(m.feature_index for m in s.candidate) for s in starts}
+    for scored in ranked[REFINED_CANDIDATES:]:
+        if len(starts) >= DIVERSE_STARTS:
+            break
+        features = frozenset(m.feature_index for m in scored.candidate)
+        if features not in sets:
+            sets.add(features)
+            starts.append(scored)
+    return starts
 
 
 def _extension_moves(singles: list[_Scored]) -> list[_Move]:

@@ -25,6 +25,9 @@ MAX_FEATURES = 500
 MAX_CATEGORIES = 200
 MAX_BACKGROUND_ROWS = 200
 MAX_INTEGER = 2**53  # larger JSON integers cannot be floats without overflow or loss
+MAX_OBSERVED_VALUES = 1000  # distinct training values a numeric feature may list
+# counterfactuals clear the threshold by this much probability unless a schema says
+DEFAULT_RECOURSE_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,14 @@ class FeatureSpec:
     actionable_direction: str = "any"
     reason: str = ""
     description: str = ""
+    # recourse (all optional; see "observed" and "category_changes" in the JSON Schema)
+    observed_min: float | None = None
+    observed_max: float | None = None
+    mad: float | None = None
+    observed_values: tuple[float, ...] = ()
+    # (from category, to category, cost): the only category changes a counterfactual
+    # may propose, when declared
+    category_changes: tuple[tuple[str, str, float], ...] | None = None
 
     @property
     def width(self) -> int:
@@ -62,6 +73,7 @@ class FeatureSchema:
     preprocessing: dict[str, dict[str, float]] = field(default_factory=dict)
     baseline: dict[str, Any] | None = None
     background: tuple[dict[str, Any], ...] = ()
+    recourse_margin: float = DEFAULT_RECOURSE_MARGIN
 
     @property
     def names(self) -> list[str]:
@@ -200,6 +212,42 @@ FEATURE_SCHEMA_JSON_SCHEMA: dict[str, Any] = {
                         "description": "The principal-reason text; defaults to the label.",
                     },
                     "description": {"type": "string"},
+                    "observed": {
+                        "type": "object",
+                        "description": (
+                            "Numeric features: the training data's range, median "
+                            "absolute deviation and (optionally) its distinct values; "
+                            "counterfactuals stay inside them and cost |change| / mad."
+                        ),
+                        "required": ["min", "max"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "min": {"type": "number"},
+                            "max": {"type": "number"},
+                            "mad": {"type": "number", "exclusiveMinimum": 0},
+                            "values": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": MAX_OBSERVED_VALUES,
+                                "items": {"type": "number"},
+                            },
+                        },
+                    },
+                    "category_changes": {
+                        "type": "object",
+                        "description": (
+                            "Categorical features: {from category: {to category: "
+                            "cost}}, the only changes a counterfactual may propose, "
+                            "with their costs; a change not listed is not actionable."
+                        ),
+                        "additionalProperties": {
+                            "type": "object",
+                            "additionalProperties": {
+                                "type": "number",
+                                "exclusiveMinimum": 0,
+                            },
+                        },
+                    },
                 },
                 "if": {
                     "properties": {"kind": {"const": "categorical"}},
@@ -233,6 +281,17 @@ FEATURE_SCHEMA_JSON_SCHEMA: dict[str, Any] = {
             "items": _ROW,
             "description": "A small sample of training rows for the SHAP methods.",
         },
+        "recourse": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "margin": {"type": "number"},  # 0 <= margin < 0.5: semantic pass
+            },
+            "description": (
+                "Counterfactual settings: margin, the probability by which a "
+                f"counterfactual clears the threshold (default {DEFAULT_RECOURSE_MARGIN})."
+            ),
+        },
     },
 }
 _VALIDATOR = Draft202012Validator(FEATURE_SCHEMA_JSON_SCHEMA)
@@ -260,6 +319,12 @@ _FIELD_MESSAGES = {
     "std": "Must be a positive finite number.",
     "background": f"Must be a list of at most {MAX_BACKGROUND_ROWS} rows.",
     "row": "Must be an object mapping feature names to values.",
+    "observed": "Must be an object with a min and a max (and optionally mad, values).",
+    "values": f"Must be a non-empty list of at most {MAX_OBSERVED_VALUES} numbers.",
+    "mad": "Must be a positive finite number.",
+    "category_changes": "Must map categories to {category: positive cost}.",
+    "recourse": "Must be an object with an optional margin.",
+    "margin": "Must be a number from 0 to below 0.5.",
 }
 _KEYWORD_MESSAGES = {
     ("features", "maxItems"): f"At most {MAX_FEATURES} features are supported.",
@@ -298,6 +363,10 @@ def _structural_errors(data: Any) -> dict[str, list[str]]:
         path = list(error.absolute_path)
         if path[:1] == ["features"] and path[2:3] == ["categories"]:
             path = path[:3]  # a bad category is reported on the list
+        if path[:1] == ["features"] and path[2:3] == ["category_changes"]:
+            path = path[:3]
+        if path[:1] == ["features"] and path[2:4] == ["observed", "values"]:
+            path = path[:4]
         if error.validator == "required" and isinstance(error.instance, dict):
             missing = [p for p in error.validator_value if p not in error.instance]
             paths = [[*path, name] for name in missing]
@@ -337,6 +406,7 @@ def _semantic_errors(data: dict[str, Any]) -> dict[str, list[str]]:
             err(f"{path}.name", f"Duplicate feature name '{name}'.")
             continue
         kinds[name] = raw.get("kind")
+        _recourse_errors(raw, path, err)
         if raw.get("kind") != "numeric":
             continue
         lo, hi = raw.get("min"), raw.get("max")
@@ -345,6 +415,10 @@ def _semantic_errors(data: dict[str, Any]) -> dict[str, list[str]]:
                 err(f"{path}.{bound_name}", "Must be a finite number.")
         if _is_number(lo) and _is_number(hi) and lo > hi:
             err(f"{path}.max", "Must not be below min.")
+    recourse = data.get("recourse")
+    margin = recourse.get("margin", 0) if isinstance(recourse, dict) else 0
+    if _is_number(margin) and not (math.isfinite(margin) and 0 <= margin < 0.5):
+        err("recourse.margin", "Must be a number from 0 to below 0.5.")
     preprocessing = data.get("preprocessing", {})
     for name, stats in preprocessing.items() if isinstance(preprocessing, dict) else ():
         if name not in kinds:
@@ -361,6 +435,45 @@ def _semantic_errors(data: dict[str, Any]) -> dict[str, list[str]]:
         if _is_number(std) and not (math.isfinite(std) and std > 0):
             err(f"preprocessing.{name}.std", "Must be a positive finite number.")
     return errors
+
+
+def _recourse_errors(raw: dict[str, Any], path: str, err: Any) -> None:
+    """The optional recourse fields of one feature: ``observed`` only on numeric
+    features, with finite numbers, min <= max and values inside them;
+    ``category_changes`` only on categorical ones, between declared categories."""
+    observed, changes = raw.get("observed"), raw.get("category_changes")
+    if observed is not None and raw.get("kind") != "numeric":
+        err(f"{path}.observed", "Only numeric features have an observed range.")
+    elif isinstance(observed, dict):
+        lo, hi = observed.get("min"), observed.get("max")
+        numbers = [("min", lo), ("max", hi), ("mad", observed.get("mad"))]
+        for key, value in numbers:
+            if _is_number(value) and not math.isfinite(value):
+                err(f"{path}.observed.{key}", "Must be a finite number.")
+        values = observed.get("values")
+        if _is_number(lo) and _is_number(hi):
+            if lo > hi:
+                err(f"{path}.observed.max", "Must not be below min.")
+            elif isinstance(values, list) and not all(
+                _is_number(v) and lo <= v <= hi for v in values
+            ):
+                err(f"{path}.observed.values", "Every value must lie in [min, max].")
+    if changes is not None and raw.get("kind") != "categorical":
+        err(f"{path}.category_changes", "Only categorical features have these.")
+    elif isinstance(changes, dict) and isinstance(raw.get("categories"), list):
+        declared = set(raw["categories"])
+        for source, targets in changes.items():
+            names = [source, *(targets if isinstance(targets, dict) else [])]
+            if any(name not in declared for name in names) or source in names[1:]:
+                err(
+                    f"{path}.category_changes",
+                    f"'{source}': changes must be between two different declared "
+                    "categories.",
+                )
+            elif isinstance(targets, dict) and not all(
+                _is_number(c) and math.isfinite(c) for c in targets.values()
+            ):
+                err(f"{path}.category_changes", "Costs must be finite numbers.")
 
 
 def _feature_spec(raw: dict[str, Any]) -> FeatureSpec:
@@ -381,7 +494,31 @@ def _feature_spec(raw: dict[str, Any]) -> FeatureSpec:
         actionable_direction=raw.get("actionable_direction", "any"),
         reason=raw.get("reason", ""),
         description=raw.get("description", ""),
+        **_recourse_fields(raw),
     )
+
+
+def _recourse_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """The ``FeatureSpec`` fields of a feature's optional ``observed`` and
+    ``category_changes`` (absent: the defaults, i.e. no recourse information)."""
+    fields: dict[str, Any] = {}
+    observed = raw.get("observed")
+    if raw["kind"] == "numeric" and observed is not None:
+        fields["observed_min"] = float(observed["min"])
+        fields["observed_max"] = float(observed["max"])
+        if observed.get("mad") is not None:
+            fields["mad"] = float(observed["mad"])
+        fields["observed_values"] = tuple(
+            sorted({float(v) for v in observed.get("values", [])})
+        )
+    changes = raw.get("category_changes")
+    if raw["kind"] == "categorical" and changes is not None:
+        fields["category_changes"] = tuple(
+            (source, target, float(cost))
+            for source, targets in changes.items()
+            for target, cost in targets.items()
+        )
+    return fields
 
 
 _PARSED_CACHE_SIZE = 64
@@ -458,6 +595,9 @@ def _parse_feature_schema(data: Any) -> FeatureSchema:
         preprocessing=schema.preprocessing,
         baseline=dict(baseline) if baseline is not None else None,
         background=tuple(dict(r) for r in background),
+        recourse_margin=float(
+            data.get("recourse", {}).get("margin", DEFAULT_RECOURSE_MARGIN)
+        ),
     )
 
 
