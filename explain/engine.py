@@ -215,9 +215,11 @@ def resolve_request(
         "seed": parameters.get("seed", 0),
         "counterfactual": parameters.get("counterfactual", True),
     }
-    for key in ("infidelity", "sensitivity", "counterfactual"):
+    for key in ("infidelity", "sensitivity"):
         if not isinstance(general[key], bool):
             raise BadParameter(f"{key} must be true or false.")
+    general["counterfactual_margin"] = _counterfactual_margin(general["counterfactual"])
+    general["counterfactual"] = general["counterfactual"] is not False
     _check_integer("top_k", general["top_k"], 1, 50)
     _check_integer("seed", general["seed"], 0, 2**31 - 1)
     threshold = general["agreement_threshold"]
@@ -228,6 +230,30 @@ def resolve_request(
     ):
         raise BadParameter("agreement_threshold must be a number from -1 to 1.")
     return methods, per_method, general
+
+
+def _counterfactual_margin(value: Any) -> float | None:
+    """``counterfactual`` is true, false or ``{"margin": p}``: how far past the
+    threshold, in probability, the changed row must score (0 <= p < 0.5; None: the
+    schema's ``recourse.margin``, else 0.05)."""
+    if isinstance(value, bool):
+        return None
+    if not isinstance(value, dict) or set(value) - {"margin"}:
+        raise BadParameter(
+            'counterfactual must be true, false or {"margin": <probability>}.'
+        )
+    margin = value.get("margin")
+    if margin is None:
+        return None
+    if (
+        isinstance(margin, bool)
+        or not isinstance(margin, (int, float))
+        or not 0 <= margin < 0.5
+    ):
+        raise BadParameter(
+            "counterfactual.margin must be a probability from 0 to below 0.5."
+        )
+    return float(margin)
 
 
 def _encode_rows(
@@ -890,6 +916,7 @@ def _counterfactuals(
         threshold=threshold,
         device=batch.inputs.device,
         seed=batch.seed,
+        margin=batch.general.get("counterfactual_margin"),
     )
     for i, result in zip(adverse, results, strict=True):
         cf = result.counterfactual
@@ -898,18 +925,28 @@ def _counterfactuals(
             continue
         out[i] = (
             {
-                "changes": cf.changes,
-                "outcome": cf.outcome_after,
-                "outcome_before": cf.outcome_before,
-                "score_before": cf.score_before,
-                "score_after": cf.score_after,
-                "verified": cf.verified,
-                "cost": cf.cost,
-                "descriptions": cf.descriptions,
+                **_counterfactual_dict(cf),
+                # further verified options, each changing another set of features,
+                # cheapest first
+                "alternatives": [_counterfactual_dict(alt) for alt in cf.alternatives],
             },
             None,
         )
     return out
+
+
+def _counterfactual_dict(cf: Any) -> dict[str, Any]:
+    return {
+        "changes": cf.changes,
+        "outcome": cf.outcome_after,
+        "outcome_before": cf.outcome_before,
+        "score_before": cf.score_before,
+        "score_after": cf.score_after,
+        "verified": cf.verified,
+        "cost": cf.cost,
+        "margin": cf.margin,
+        "descriptions": cf.descriptions,
+    }
 
 
 __all__ = [

@@ -319,3 +319,52 @@ def credit_demo():
         for row in refused[:40]
     ]
     return schema, model, list(zip(refused[:40], results, strict=True))
+
+
+# -- through the engine ----------------------------------------------------------------
+
+
+def _explain(model, schema, parameters):
+    return explain.explain_batch(
+        model,
+        [ROW],
+        schema=schema,
+        class_labels=list(LABELS),
+        favourable_class=LABELS[0],
+        threshold=0.5,
+        methods=["saliency"],
+        parameters={
+            "quality": {"infidelity": False, "sensitivity": False},
+            **parameters,
+        },
+    )[0]
+
+
+def test_the_engine_stores_every_option_and_takes_a_margin_per_request():
+    schema = explain.parse_feature_schema(LOAN_SCHEMA)
+    model = linear_model(
+        schema,
+        {"income": -1.0, "debt": 0.8, "grade": {"A": -4.0}, "has_guarantor": -0.5},
+        row_logit=1.2,
+    )
+    stored = _explain(model, schema, {}).counterfactual
+    assert stored is not None and stored["margin"] == pytest.approx(0.05)
+    assert len(stored["alternatives"]) == MAX_OPTIONS - 1
+    costs = [stored["cost"], *(alt["cost"] for alt in stored["alternatives"])]
+    assert costs == sorted(costs)
+    assert all(
+        alt["verified"] and "alternatives" not in alt for alt in stored["alternatives"]
+    )
+    wider = _explain(model, schema, {"counterfactual": {"margin": 0.2}}).counterfactual
+    assert wider is not None and wider["margin"] == pytest.approx(0.2)
+    assert wider["score_after"] <= 0.5 - 0.2 + 1e-6
+    off = _explain(model, schema, {"counterfactual": False})
+    assert off.counterfactual is None
+
+
+@pytest.mark.parametrize(
+    "value", [{"margin": 0.5}, {"margin": -0.1}, {"margin": True}, {"other": 1}, "yes"]
+)
+def test_a_bad_counterfactual_parameter_is_refused_naming_it(value):
+    with pytest.raises(explain.BadParameter, match="counterfactual"):
+        explain.resolve_request(["saliency"], {"counterfactual": value})
