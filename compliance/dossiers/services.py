@@ -32,7 +32,7 @@ from compliance.principals import Operator, Principal
 
 # a change to what a dossier shows for the same inputs (the template) bumps this, so
 # the next request renders anew
-CONTENT_LAYOUT = "dossier-3"  # 3: bounded texts, summarised audit extract
+CONTENT_LAYOUT = "dossier-4"  # 3: bounded texts, summarised audit extract; 4: the baseline named as used
 MAX_REISSUE_REASON = REISSUE_REASON
 
 
