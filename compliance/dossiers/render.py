@@ -7,11 +7,7 @@ true message, well inside the worker's time limits; so does content over
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +20,7 @@ from compliance.dossiers import render_child
 from compliance.dossiers.content import DossierContent, dossier_content_complete
 from compliance.errors import DomainError
 from compliance.models import Decision
+from compliance.platform.child import ChildTimeout, child_run
 
 STATIC_SCHEME = render_child.STATIC_SCHEME
 CHILD = Path(render_child.__file__).resolve()
@@ -75,16 +72,6 @@ def _timeout() -> float:
     return float(settings.DOSSIER_RENDER_TIMEOUT_SECONDS)
 
 
-def _kill(child: subprocess.Popen[bytes]) -> None:
-    """Stop the child and everything it started, and reap it."""
-    if child.poll() is None:
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    child.wait()
-
-
 def html_to_pdf(
     html: str, *, fetcher: SafeFetcher | None = None, about: Any = ""
 ) -> tuple[bytes, int]:
@@ -98,35 +85,23 @@ def html_to_pdf(
             "cpu_seconds": int(timeout) + 1,
         }
     ).encode()
-    started = time.monotonic()
-    child = subprocess.Popen(  # noqa: S603 (our interpreter and our script)
+    try:
         # -P: the script's folder (this package: its selectors.py) is not put on
         # sys.path, where it would shadow the standard library's
-        [sys.executable, "-P", str(CHILD)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: killed as one
-    )
-    try:
-        out, err = child.communicate(request, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill(child)
+        result = child_run([sys.executable, "-P", str(CHILD)], request, timeout=timeout)
+    except ChildTimeout:
         raise DossierRenderTimeout(
             f"Rendering the dossier took longer than {timeout:g} s "
             f"(DOSSIER_RENDER_TIMEOUT_SECONDS) and was stopped; {about}. Nothing was "
             "issued."
         ) from None
-    finally:  # also when the worker's own time limit interrupts the wait
-        _kill(child)
-    if child.returncode != 0:
-        tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+    if result.returncode != 0:
         raise DossierRenderFailed(
-            f"Rendering the dossier failed after {time.monotonic() - started:.1f} s "
-            f"(exit status {child.returncode}: {tail[0][:300]}); {about}. Nothing was "
-            "issued."
+            f"Rendering the dossier failed after {result.seconds:.1f} s "
+            f"(exit status {result.returncode}: {result.last_error_line()}); {about}. "
+            "Nothing was issued."
         )
-    head, _, pdf = out.partition(b"\n")
+    head, _, pdf = result.stdout.partition(b"\n")
     meta = json.loads(head)
     if fetcher is not None:
         fetcher.requested.extend(meta["requested"])

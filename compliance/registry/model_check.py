@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 
 import explain
+from compliance.platform.child import ChildTimeout, child_run
 
 logger = logging.getLogger(__name__)
 # run as a script (-P: its folder is not put on sys.path), so that its limits are set
@@ -47,15 +44,6 @@ def _in_process(
     return None
 
 
-def _kill(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    child.wait()
-
-
 def _isolated(
     architecture: str,
     feature_schema: Any,
@@ -73,36 +61,29 @@ def _isolated(
             "cpu_seconds": int(timeout) + 1,
         }
     ).encode()
-    started = time.monotonic()
-    child = subprocess.Popen(  # noqa: S603 (our interpreter and our module)
-        [sys.executable, "-P", str(CHILD)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: killed as one
-    )
     try:
-        out, err = child.communicate(header + b"\n" + weights, timeout=timeout)
-    except subprocess.TimeoutExpired:
+        result = child_run(
+            [sys.executable, "-P", str(CHILD)],
+            header + b"\n" + weights,
+            timeout=timeout,
+        )
+    except ChildTimeout:
         return (
             f"Building and checking the model took longer than {timeout:g} s "
             "(MODEL_CHECK_TIMEOUT_SECONDS) and was stopped."
         )
-    finally:  # also when the request is interrupted
-        _kill(child)
-    line = out.split(b"\n", 1)[0]
-    if child.returncode != 0 or not line:
-        tail = err.decode(errors="replace").strip().splitlines()[-1:] or ["no message"]
+    line = result.stdout.split(b"\n", 1)[0]
+    if result.returncode != 0 or not line:
         logger.warning(
             "The model check child exited with %s after %.1f s: %s",
-            child.returncode,
-            time.monotonic() - started,
-            tail[0][:300],
+            result.returncode,
+            result.seconds,
+            result.last_error_line(),
         )
         return (
             "The model could not be built within the checker's limits "
             f"({memory / 2**30:g} GiB of memory, {timeout:g} s; "
-            f"exit status {child.returncode})."
+            f"exit status {result.returncode})."
         )
     answer = json.loads(line)
     return None if answer["ok"] else str(answer["error"])

@@ -105,7 +105,7 @@ def _spy_children():
         started.append(child)
         return child
 
-    return started, mock.patch("compliance.dossiers.render.subprocess.Popen", spy)
+    return started, mock.patch("subprocess.Popen", spy)
 
 
 def _gone(pid: int) -> bool:
