@@ -412,8 +412,8 @@ def password_change_record(*, user: Any) -> None:
 USERNAME_KEPT = 150
 
 
-def login_failure_record(*, username: str, address: str = "") -> None:
-    """A failed sign-in, with the username as typed (cut to 150 characters); in the
+def _typed_username_event(action: str, username: str, payload: dict[str, Any]) -> None:
+    """A sign-in event about a username as typed (cut to 150 characters); in the
     user's organisation's trail when the username is one of its members'."""
     # NUL is the one character PostgreSQL's text and jsonb refuse
     typed = str(username or "")[:USERNAME_KEPT].replace("\x00", "\ufffd")
@@ -422,28 +422,25 @@ def login_failure_record(*, username: str, address: str = "") -> None:
         audit_event_append(
             actor=SYSTEM_ACTOR,
             organization=_user_organization(user) if user is not None else None,
-            action="user.login_failed",
+            action=action,
             object_type="user",
             object_id=user.pk if user is not None else "",
-            payload={"username": typed, "address": address[:64]},
+            payload={"username": typed, **payload},
         )
+
+
+def login_failure_record(*, username: str, address: str = "") -> None:
+    """A failed sign-in, with the username as typed."""
+    _typed_username_event("user.login_failed", username, {"address": address[:64]})
 
 
 def login_lockout_record(*, username: str, scope: str, address: str = "") -> None:
     """A failed sign-in used up a limit (``scope``: "address" for the address and
     account, "account" for the account's hourly one): further attempts are refused
     for a while. One event per lockout, not per refused attempt."""
-    typed = str(username or "")[:USERNAME_KEPT].replace("\x00", "\ufffd")
-    user = get_user_model().objects.filter(username=typed).first()
-    with transaction.atomic():
-        audit_event_append(
-            actor=SYSTEM_ACTOR,
-            organization=_user_organization(user) if user is not None else None,
-            action="user.login_locked",
-            object_type="user",
-            object_id=user.pk if user is not None else "",
-            payload={"username": typed, "scope": scope, "address": address[:64]},
-        )
+    _typed_username_event(
+        "user.login_locked", username, {"scope": scope, "address": address[:64]}
+    )
 
 
 def two_factor_record(*, user: Any, action: str, payload: dict[str, Any]) -> None:

@@ -8,46 +8,18 @@ authentication continues to the token step (``compliance/web/two_factor.py``).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.utils import timezone
 
-from compliance.tenancy.services import login_lockout_record
-from compliance.web.login_limits import LoginLimiter, Refusal
-
-
-def client_address(request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", "") or "")
-
-
-def too_many_attempts(request: HttpRequest, refusal: Refusal) -> HttpResponse:
-    """429: when one more attempt fits, as Retry-After and on the page."""
-    retry_at = timezone.now() + dt.timedelta(seconds=refusal.retry_after)
-    minutes = -(-refusal.retry_after // 60)
-    response = render(
-        request,
-        "registration/too_many.html",
-        {
-            "retry_after": refusal.retry_after,
-            "retry_minutes": minutes,
-            "retry_at": retry_at,
-            "per_account": refusal.scope == "account",
-        },
-        status=429,
-    )
-    response["Retry-After"] = str(refusal.retry_after)
-    return response
-
-
-def attempt_failed(limiter: LoginLimiter, *, username: str, address: str) -> None:
-    """Keep the failure counted; audit each limit it used up."""
-    for scope in limiter.failed():
-        login_lockout_record(username=username, scope=scope, address=address)
+from compliance.web.login_limits import (
+    LoginLimiter,
+    attempt_failed,
+    client_address,
+    too_many_attempts,
+)
 
 
 class ThrottledLoginView(auth_views.LoginView):

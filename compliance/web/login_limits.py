@@ -25,6 +25,7 @@ limit appends ``user.login_locked`` to the audit trail and counts in
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import time
@@ -35,9 +36,13 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import BaseCache, cache
 from django.core.cache.backends.locmem import LocMemCache
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
 from prometheus_client import Counter
 
 from compliance.platform.throttles import STORE_ERRORS, store_available, store_failed
+from compliance.tenancy.services import login_lockout_record
 
 ADDRESS_WINDOW_SECONDS = 60
 ACCOUNT_WINDOW_SECONDS = 3600
@@ -197,3 +202,35 @@ class LoginLimiter:
         for scope in exhausted:
             LOCKOUTS.labels(scope=scope).inc()
         return exhausted
+
+
+# --- what the password and token steps share -----------------------------------
+
+
+def client_address(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", "") or "")
+
+
+def too_many_attempts(request: HttpRequest, refusal: Refusal) -> HttpResponse:
+    """429: when one more attempt fits, as Retry-After and on the page."""
+    retry_at = timezone.now() + dt.timedelta(seconds=refusal.retry_after)
+    minutes = -(-refusal.retry_after // 60)
+    response = render(
+        request,
+        "registration/too_many.html",
+        {
+            "retry_after": refusal.retry_after,
+            "retry_minutes": minutes,
+            "retry_at": retry_at,
+            "per_account": refusal.scope == "account",
+        },
+        status=429,
+    )
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
+def attempt_failed(limiter: LoginLimiter, *, username: str, address: str) -> None:
+    """Keep the failure counted; audit each limit it used up."""
+    for scope in limiter.failed():
+        login_lockout_record(username=username, scope=scope, address=address)

@@ -35,8 +35,12 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from compliance.models import Membership
 from compliance.tenancy.services import two_factor_record
-from compliance.web.login import attempt_failed, client_address, too_many_attempts
-from compliance.web.login_limits import LoginLimiter
+from compliance.web.login_limits import (
+    LoginLimiter,
+    attempt_failed,
+    client_address,
+    too_many_attempts,
+)
 
 DEVICE_NAME = "authenticator"
 # reachable before the second step: these pages, signing out, static files, probes
