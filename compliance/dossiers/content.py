@@ -146,7 +146,7 @@ def dossier_content(decision: Decision) -> DossierContent:
                     "label": clip(specs[name].label, b.NAME),
                     "value": value,
                     "error": standard_error_text(primary.standard_errors, name),
-                    "direction": "adverse" if value * sign > 0 else "favourable",
+                    "direction": _direction(value * sign),
                     "baseline": clip(feature_value(primary.baseline.get(name)), b.NAME),
                 }
             )
@@ -263,6 +263,13 @@ def _counterfactual(run: Any) -> dict[str, Any]:
         ],
         "note": clip(run.counterfactual_note if run is not None else "", b.NOTE),
     }
+
+
+def _direction(adverse_value: float) -> str:
+    # exactly 0: a feature the model ignores, or one equal to the baseline
+    if adverse_value == 0:
+        return "none"
+    return "adverse" if adverse_value > 0 else "favourable"
 
 
 def _method_row(explanation: Any) -> dict[str, Any]:

@@ -67,16 +67,9 @@ def reasons_source(
             return ReasonsSource(chosen)
     # a run stored since reasons_method is recorded names it whenever a requested
     # method drives reasons: a note on a run without one means none does
-    of_run = list(run.explanations.order_by("pk"))
-    notes = [e.reasons_note for e in of_run if e.reasons_note]
-    if notes:
-        names = ", ".join(method_name(e.method) for e in of_run)
-        return ReasonsSource(
-            None,
-            f"The methods requested ({names}) give no principal reasons. "
-            + " ".join(dict.fromkeys(notes)),
-        )
-    return ReasonsSource(fallback)
+    notes = run.explanations.exclude(reasons_note="").order_by("pk")
+    text = " ".join(dict.fromkeys(notes.values_list("reasons_note", flat=True)))
+    return ReasonsSource(None, text) if text else ReasonsSource(fallback)
 
 
 def standard_error_text(errors: Mapping[str, Any] | None, feature: str) -> str:

@@ -264,6 +264,8 @@ def test_the_dossiers_quality_table_flags_unstable_reasons_and_silent_methods(
     assert "gives no reasons" in row["saliency"]
     error_max = _stored(decision)["kernel_shap"].quality["standard_error_max"]
     assert f"{error_max:.4f}" in row["kernel_shap"]
+    assert _stored(decision)["kernel_shap"].run.agreement == {}
+    assert "not computed (fewer than two methods that rank" in quality
 
 
 def test_exact_attributions_say_exact(db, credit, rows):
@@ -271,6 +273,11 @@ def test_exact_attributions_say_exact(db, credit, rows):
     reasons = _section(_html(decision), 5)
     assert re.search(r'<td class="num">exact</td>', reasons)
     assert "±" not in reasons and "Reasons unstable" not in reasons
+    # a feature equal to the baseline gets exactly 0: it pushes neither way
+    assert re.search(
+        r'<td class="num">0.0000</td><td class="num">exact</td><td class="none">none',
+        reasons,
+    )
 
 
 def test_without_a_method_that_gives_reasons_the_dossier_says_why(db, credit, rows):
@@ -280,7 +287,7 @@ def test_without_a_method_that_gives_reasons_the_dossier_says_why(db, credit, ro
     content = dossiers.content.dossier_content(decision)
     assert any("the requested methods give none" in m for m in content.missing)
     reasons = _section(_html(decision), 5)
-    assert "No principal reasons: The methods requested (Saliency) give no" in reasons
+    assert "No principal reasons: Saliency gives local sensitivities" in reasons
     assert "No feature pushed toward the adverse outcome" not in reasons
 
 
@@ -294,6 +301,7 @@ def test_explanations_stored_before_still_render_as_they_did(db, credit, rows):
     assert dossiers.content.dossier_content(decision).missing == []
     page = _case_page(decision)
     assert "±" not in page and "Other verified options" not in page
+    assert "with its standard error" not in page  # no table for a deterministic method
     assert "from Integrated Gradients" in page
 
 
@@ -311,6 +319,7 @@ def test_the_case_page_shows_the_reasons_method_errors_and_options(db, credit, r
     first = shap.reasons[0]["feature"]
     assert f"± {shap.standard_errors[first]:.4f}" in page
     assert "Other verified options, cheapest first" in page
+    assert f"changed case (cost {shap.run.counterfactual['cost']:.2f})" in page
     option = shap.run.counterfactual["alternatives"][0]
     assert option["descriptions"][0].replace("'", "&#x27;") in page
 
@@ -330,5 +339,7 @@ def test_the_case_page_says_when_no_requested_method_gives_reasons(db, credit, r
         credit, rows["unstable"], methods=["saliency"], parameters={}, slug="silent"
     )
     page = _case_page(decision)
-    assert "The methods requested (Saliency) give no principal reasons" in page
-    assert "No feature pushed toward the adverse outcome" not in page
+    reasons = page[page.index("Principal reasons") : page.index("What would change")]
+    assert "Saliency gives local sensitivities" in reasons
+    assert reasons.count("no principal reasons") == 1  # said once
+    assert "No feature pushed toward the adverse outcome" not in reasons
