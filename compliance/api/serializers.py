@@ -368,13 +368,78 @@ class JobOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_COUNTERFACTUAL_OPTION = {
+    "changes": {
+        "type": "object",
+        "description": "Each changed feature: {from: old value, to: new value}.",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {"from": {}, "to": {}},
+            "required": ["from", "to"],
+        },
+    },
+    "descriptions": {
+        "type": "array",
+        "items": {"type": "string"},
+        "description": "The changes in plain words, one per feature.",
+    },
+    "cost": {"type": "number", "description": "Cost of the changes (lower first)."},
+    "margin": {
+        "type": "number",
+        "description": "How far past the threshold, in probability, it must score.",
+    },
+    "outcome": {"type": "string", "description": "The outcome after the changes."},
+    "outcome_before": {"type": "string"},
+    "score_before": {"type": "number"},
+    "score_after": {"type": "number"},
+    "verified": {"type": "boolean"},
+}
+
+
+@extend_schema_field(
+    {
+        "type": ["object", "null"],
+        "description": "The cheapest verified change that flips the outcome (null when "
+        "none was found: see counterfactual_note), with up to 3 further verified "
+        "options in alternatives, each changing another set of features, cheapest "
+        "first. Explanations stored before alternatives existed have none.",
+        "properties": {
+            **_COUNTERFACTUAL_OPTION,
+            "alternatives": {
+                "type": "array",
+                "maxItems": 3,
+                "items": {"type": "object", "properties": _COUNTERFACTUAL_OPTION},
+            },
+        },
+    }
+)
+class CounterfactualField(serializers.JSONField):
+    """The run's counterfactual as stored, typed in the schema."""
+
+
+@extend_schema_field(
+    {
+        "type": ["object", "null"],
+        "description": "Sampled methods: each feature's attribution's standard error "
+        "(0 where exact, null where unknown). Null for deterministic methods and for "
+        "explanations stored before standard errors were kept.",
+        "additionalProperties": {"type": ["number", "null"], "minimum": 0},
+    }
+)
+class StandardErrorsField(serializers.JSONField):
+    """Per-feature standard errors as the engine reported them."""
+
+
 class ExplanationOutputSerializer(serializers.ModelSerializer):
     """One method's explanation; the decision-level results of its run (prediction,
     counterfactual, agreement, review flags) are the same for every method of a run."""
 
     output_units = serializers.CharField(source="run.output_units", read_only=True)
     prediction = serializers.FloatField(source="run.prediction", read_only=True)
-    counterfactual = serializers.JSONField(source="run.counterfactual", read_only=True)
+    standard_errors = StandardErrorsField(read_only=True)
+    reasons_note = serializers.SerializerMethodField()
+    reasons_method = serializers.SerializerMethodField()
+    counterfactual = CounterfactualField(source="run.counterfactual", read_only=True)
     counterfactual_note = serializers.CharField(
         source="run.counterfactual_note", read_only=True
     )
@@ -398,6 +463,9 @@ class ExplanationOutputSerializer(serializers.ModelSerializer):
             "convergence_delta",
             "n_steps",
             "reasons",
+            "reasons_note",
+            "reasons_method",
+            "standard_errors",
             "counterfactual",
             "counterfactual_note",
             "quality",
@@ -411,6 +479,29 @@ class ExplanationOutputSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        {
+            "type": ["string", "null"],
+            "description": "Why this method gives no principal reasons (saliency, "
+            "input x gradient: local sensitivities, not shares of the outcome); "
+            "null when it gives them.",
+        }
+    )
+    def get_reasons_note(self, explanation: Explanation) -> str | None:
+        return explanation.reasons_note or None
+
+    @extend_schema_field(
+        {
+            "type": ["string", "null"],
+            "description": "The method identifier whose reasons are the decision's: the "
+            "first requested method that drives reasons. Null when none of the "
+            "requested methods does (see reasons_note), and for runs stored before "
+            "it was recorded.",
+        }
+    )
+    def get_reasons_method(self, explanation: Explanation) -> str | None:
+        return explanation.run.reasons_method or None
 
 
 class DossierOutputSerializer(serializers.ModelSerializer):

@@ -12,6 +12,13 @@ from compliance.dossiers.charts import attribution_bars_svg, counterfactual_svg
 from compliance.dossiers.extract import audit_extract
 from compliance.dossiers.templatetags import feature_value
 from compliance.errors import ValidationFailed
+from compliance.explanations.presentation import (
+    counterfactual_alternatives,
+    method_name,
+    reasons_source,
+    reasons_unstable,
+    standard_error_text,
+)
 from compliance.explanations.selectors import explanations_newest
 from compliance.models import Decision, Review
 
@@ -59,16 +66,33 @@ def dossier_content(decision: Decision) -> DossierContent:
             f"{len(schema.features)}"
         )
     newest = {e.method: e for e in explanations_newest(decision)}
-    primary = newest.get("integrated_gradients") or next(iter(newest.values()), None)
-    run = primary.run if primary is not None else None
+    lead = newest.get("integrated_gradients") or next(iter(newest.values()), None)
+    run = lead.run if lead is not None else None
+    # the reasons, the chart and the attribution table come from the run's reasons
+    # method (runs stored before it was recorded: from the lead method, as then)
+    source = (
+        reasons_source(run, fallback=lead, explanations=newest.values())
+        if run is not None
+        else None
+    )
+    primary = (source.explanation if source is not None else None) or lead
+    given = source.explanation if source is not None else None
     rules = regimes(decision)
     if primary is None:
         missing.append("an explanation of the decision (request one first)")
     elif rules["adverse"]:
-        if not primary.reasons:
+        if given is None:
+            missing.append(
+                "principal reasons for the adverse outcome (the requested methods "
+                "give none; request a completeness-bearing method such as "
+                "Integrated Gradients)"
+            )
+        elif not given.reasons:
             missing.append("principal reasons for the adverse outcome")
         no_text = [
-            r["feature"] for r in primary.reasons if not specs[r["feature"]].reason
+            r["feature"]
+            for r in (given.reasons if given is not None else [])
+            if not specs[r["feature"]].reason
         ]
         if no_text:
             missing.append(
@@ -121,10 +145,13 @@ def dossier_content(decision: Decision) -> DossierContent:
                 {
                     "label": clip(specs[name].label, b.NAME),
                     "value": value,
-                    "direction": "adverse" if value * sign > 0 else "favourable",
+                    "error": standard_error_text(primary.standard_errors, name),
+                    "direction": _direction(value * sign),
                     "baseline": clip(feature_value(primary.baseline.get(name)), b.NAME),
                 }
             )
+    given_reasons = given.reasons if given is not None else []
+    given_errors = given.standard_errors if given is not None else None
     reviews = list(
         decision.reviews.select_related(
             "reviewer", "supersedes", "confirmation__confirmed_by"
@@ -139,8 +166,12 @@ def dossier_content(decision: Decision) -> DossierContent:
         "inputs": inputs,
         "excluded": [clip(s.label, b.NAME) for s in schema.features if s.protected],
         "primary": primary,
+        "primary_name": clip(method_name(primary.method), b.SHORT) if primary else "",
+        "sampled": primary is not None and primary.standard_errors is not None,
+        "reasons_note": clip(source.note if source is not None else "", b.NOTE),
+        "reasons_unstable": reasons_unstable(given),
         "run": run,
-        "methods": list(newest.values()),
+        "methods": [_method_row(e) for e in newest.values()],
         "charts": charts,
         "attribution_rows": attribution_rows,
         "reviews": [_review_row(r) for r in reviews],
@@ -157,8 +188,9 @@ def dossier_content(decision: Decision) -> DossierContent:
                 "text": clip(r.get("text"), b.REASON),
                 "label": clip(r.get("label"), b.NAME),
                 "attribution": r.get("attribution"),
+                "error": standard_error_text(given_errors, r.get("feature")),
             }
-            for r in (primary.reasons if primary is not None else [])[: b.LIST_ITEMS]
+            for r in given_reasons[: b.LIST_ITEMS]
         ],
         "counterfactual": _counterfactual(run),
         "quality": _quality(run, primary),
@@ -220,7 +252,51 @@ def _counterfactual(run: Any) -> dict[str, Any]:
         "found": bool(cf),
         "outcome": clip((cf or {}).get("outcome"), b.SHORT),
         "descriptions": clip_list((cf or {}).get("descriptions"), b.REASON),
+        "cost": (cf or {}).get("cost"),
+        "alternatives": [
+            {
+                "descriptions": clip_list(option["descriptions"], b.REASON),
+                "cost": option["cost"],
+                "outcome": clip(option["outcome"], b.SHORT),
+            }
+            for option in counterfactual_alternatives(cf)
+        ],
         "note": clip(run.counterfactual_note if run is not None else "", b.NOTE),
+    }
+
+
+def _direction(adverse_value: float) -> str:
+    # exactly 0: a feature the model ignores, or one equal to the baseline
+    if adverse_value == 0:
+        return "none"
+    return "adverse" if adverse_value > 0 else "favourable"
+
+
+def _method_row(explanation: Any) -> dict[str, Any]:
+    """A method's line in the quality table: the gap its attributions leave to
+    f(x) - f(baseline) (completeness or efficiency, whichever it promises), its
+    steps or samples, its largest standard error, and what needs a person."""
+    quality = explanation.quality or {}
+    gap = quality.get("completeness_gap")
+    if gap is None:
+        gap = quality.get("efficiency_gap")
+    error_max = quality.get("standard_error_max")
+    if quality.get("exact") or error_max == 0:
+        error_text = "exact"
+    elif isinstance(error_max, (int, float)):
+        error_text = f"{error_max:.4f}"
+    else:
+        error_text = "unknown" if "standard_error_max" in quality else "n/a"
+    parameters = explanation.parameters or {}
+    return {
+        "method": clip(explanation.method, b.SHORT),
+        "gap": gap,
+        "steps": explanation.n_steps or parameters.get("n_samples") or "",
+        "error_max": error_text,
+        "infidelity": quality.get("infidelity"),
+        "sensitivity_max": quality.get("sensitivity_max"),
+        "reasons_unstable": bool(quality.get("reasons_unstable")),
+        "no_reasons": bool(explanation.reasons_note),
     }
 
 

@@ -32,7 +32,9 @@ from compliance.principals import Operator, Principal
 
 # a change to what a dossier shows for the same inputs (the template) bumps this, so
 # the next request renders anew
-CONTENT_LAYOUT = "dossier-4"  # 3: bounded texts, summarised audit extract; 4: the baseline named as used
+# 3: bounded texts, summarised audit extract; 4: the baseline named as used; 5: reasons
+# from the run's reasons method, standard errors, the counterfactual's other options
+CONTENT_LAYOUT = "dossier-5"
 MAX_REISSUE_REASON = REISSUE_REASON
 
 

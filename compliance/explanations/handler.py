@@ -148,6 +148,7 @@ def _run_row(job: Job, result: explain.RowExplanation) -> ExplanationRun:
         warnings=result.warnings,
         needs_review=result.needs_review,
         needs_review_reasons=result.needs_review_reasons,
+        reasons_method=result.reasons_method or "",
     )
 
 
@@ -168,6 +169,8 @@ def _method_row(
         convergence_delta=m.convergence_delta,
         n_steps=m.n_steps,
         reasons=m.reasons,
+        reasons_note=m.reasons_note or "",
+        standard_errors=m.standard_errors,
         warnings=m.warnings,
         quality=m.quality,
         manifest=m.manifest,

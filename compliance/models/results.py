@@ -30,6 +30,9 @@ class ExplanationRun(models.Model):
     warnings = models.JSONField(default=list)
     needs_review = models.BooleanField(default=False)
     needs_review_reasons = models.JSONField(default=list)
+    # the first requested method that drives reasons; "" when none does (then each
+    # method's reasons_note says why) and on runs stored before it was recorded
+    reasons_method = models.CharField(max_length=40, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -60,6 +63,11 @@ class Explanation(models.Model):
     n_steps = models.PositiveIntegerField(null=True, blank=True)
     # from this method's own attributions
     reasons = models.JSONField(default=list)
+    # why this method gives no reasons (saliency, input x gradient); "" when it does
+    reasons_note = models.TextField(blank=True, default="")
+    # sampled methods: {feature: standard error} (0 where exact, null where unknown);
+    # null for deterministic methods and for explanations stored before it was kept
+    standard_errors = models.JSONField(null=True, blank=True)
     warnings = models.JSONField(default=list)
     quality = models.JSONField(default=dict)
     manifest = models.JSONField(default=dict)

@@ -25,8 +25,14 @@ from compliance.dossiers.charts import attribution_bars_svg
 from compliance.dossiers.selectors import decision_dossiers
 from compliance.errors import DomainError
 from compliance.explanations import explanation_request
+from compliance.explanations.presentation import (
+    counterfactual_alternatives,
+    reasons_source,
+    reasons_unstable,
+    standard_error_text,
+)
 from compliance.explanations.selectors import explanation_list
-from compliance.models import Decision, Review
+from compliance.models import Decision, Explanation, Review
 from compliance.platform import text_limits
 from compliance.registry.selectors import ai_system_list
 from compliance.reviews import (
@@ -107,23 +113,18 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
     blind = blind_pending(principal=principal, decision=decision)
     shown = [] if blind else explanation_list(principal=principal, decision=decision)
     by_method = {e.method: e for e in shown}
-    method = request.GET.get("method", "")
-    current = (
-        by_method.get(method)
-        or by_method.get("integrated_gradients")
-        or (shown[0] if shown else None)
-    )
+    current = by_method.get(request.GET.get("method", "")) or _reasons_default(shown)
     sign = 1.0 if mv.class_labels[-1] != mv.favourable_class else -1.0
     chart = None
+    explained: dict[str, object] = {}
     if current is not None:
+        top = sorted(current.attributions.items(), key=lambda kv: -abs(kv[1]))[:12]
         chart = attribution_bars_svg(
-            sorted(
-                ((specs[n].label, v) for n, v in current.attributions.items()),
-                key=lambda kv: -abs(kv[1]),
-            )[:12],
+            [(specs[n].label, v) for n, v in top],
             adverse_sign=sign,
             title=f"Attributions ({current.method})",
         )
+        explained = _explained(current, shown, [(n, specs[n].label, v) for n, v in top])
     history = decision_history(principal=principal, decision=decision)
     reviews = [] if blind else list(review_list(principal=principal, decision=decision))
     awaiting = None if blind else review_awaiting_confirmation(decision=decision)
@@ -144,6 +145,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "explanations": shown,
             "current": current,
             "chart": chart,
+            **explained,
             "reviews": reviews,
             "awaiting": awaiting,
             "can_confirm": reviewer
@@ -164,6 +166,49 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "job_id": request.GET.get("job", ""),
         },
     )
+
+
+def _reasons_default(shown: list[Explanation]) -> Explanation | None:
+    """The method first shown: the one the decision's reasons come from (the newest
+    run's reasons method), else Integrated Gradients, else the first."""
+    if not shown:
+        return None
+    newest = max(shown, key=lambda e: (e.created_at, e.pk))
+    by_method = {e.method: e for e in shown}
+    return (
+        by_method.get(newest.run.reasons_method)
+        or by_method.get("integrated_gradients")
+        or shown[0]
+    )
+
+
+def _explained(
+    current: Explanation, shown: list[Explanation], top: list[tuple[str, str, float]]
+) -> dict[str, object]:
+    """What the case page says beside the chart: the reasons (the method's own, or,
+    for a method that gives none, the run's reasons method's), each attribution's
+    standard error, and the counterfactual's other options."""
+    source = reasons_source(current.run, fallback=current, explanations=shown)
+    reasons_of = current if not current.reasons_note else source.explanation
+    reasons = reasons_of.reasons if reasons_of is not None else []
+    errors = reasons_of.standard_errors if reasons_of is not None else None
+    return {
+        "reasons_of": reasons_of,
+        "reasons_source": source,
+        "reasons_unstable": reasons_unstable(reasons_of),
+        "reason_rows": [
+            {**r, "error": standard_error_text(errors, r["feature"])} for r in reasons
+        ],
+        "attribution_rows": [
+            {
+                "label": label,
+                "value": value,
+                "error": standard_error_text(current.standard_errors, name),
+            }
+            for name, label, value in top
+        ],
+        "alternatives": counterfactual_alternatives(current.run.counterfactual),
+    }
 
 
 def _reviewer(request: HttpRequest) -> None:

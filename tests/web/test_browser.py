@@ -130,7 +130,7 @@ def test_an_officer_and_an_auditor_work_a_denied_credit_case(demo_bank, browser_
     page.wait_for_selector(
         "svg[role=img]", timeout=60_000
     )  # the job ran; page reloaded
-    assert page.locator("ol li").count() == 4  # four principal reasons
+    assert page.locator("ol.reasons li").count() == 4  # four principal reasons
     page.screenshot(path=str(SHOTS / "02-case-explained.png"), full_page=True)
 
     page.get_by_label("Uphold").check()
