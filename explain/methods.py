@@ -37,6 +37,7 @@ from captum.attr import (  # type: ignore[import-untyped, unused-ignore]
 from torch import nn
 
 from explain.errors import BadParameter
+from explain.fast_ig import integrated_gradients as fast_integrated_gradients
 from explain.kernel_shap import kernel_shap_estimate
 from explain.rng import seeded_rng
 from explain.shapley import ShapleyEstimate, permutation_design, shapley_estimate
@@ -305,11 +306,23 @@ def rows_are_independent(model: nn.Module, width: int) -> bool:
 
 
 def _integrated_gradients(call: MethodCall) -> MethodOutput:
+    """Gauss-Legendre IG on the single baseline: ``explain.fast_ig`` when the rows
+    are independent (``fast_gradients``), else stock Captum (same result)."""
+    n_steps = call.n_steps or call.parameters["n_steps"]
+    if call.fast_gradients and call.inputs.dim() == 2:
+        attr, delta = fast_integrated_gradients(
+            call.model,
+            call.inputs,
+            call.single_baseline,
+            n_steps,
+            internal_batch_size=call.internal_batch_size,
+        )
+        return MethodOutput(attr, delta)
     ig = _gradient_attribution(IntegratedGradients, call.model, call.fast_gradients)
     attr, delta = ig.attribute(
         call.inputs,
         baselines=call.single_baseline,
-        n_steps=call.n_steps or call.parameters["n_steps"],
+        n_steps=n_steps,
         method="gausslegendre",
         internal_batch_size=call.internal_batch_size,
         return_convergence_delta=True,

@@ -57,24 +57,19 @@ def principal_reasons(
     )
     k = min(limit, attributions.shape[1])
     values, indices = torch.topk(ranked, k, dim=1, sorted=True)
-    features = schema.features
+    # sorted descending: each row's reasons are its first ``count`` indices
+    counts = (values > 0).sum(dim=1).tolist()
+    described = [(f.name, f.label, f.reason or f.label) for f in schema.features]
     raw = attributions.tolist()
     out = []
-    for i, (row_values, row_indices) in enumerate(
-        zip(values.tolist(), indices.tolist(), strict=True)
-    ):
-        out.append(
-            [
-                {
-                    "feature": features[g].name,
-                    "label": features[g].label,
-                    "text": features[g].reason or features[g].label,
-                    "attribution": raw[i][g],
-                }
-                for value, g in zip(row_values, row_indices, strict=True)
-                if value > 0
-            ]
-        )
+    for row, row_indices, count in zip(raw, indices.tolist(), counts, strict=True):
+        reasons = []
+        for g in row_indices[:count]:
+            name, label, text = described[g]
+            reasons.append(
+                {"feature": name, "label": label, "text": text, "attribution": row[g]}
+            )
+        out.append(reasons)
     return out
 
 
