@@ -9,6 +9,9 @@ from xml.sax.saxutils import escape
 WIDTH = 640
 ROW = 18
 LABEL_W = 260
+# room on each side of the plot for a bar's value ("-0.123" at 10 px): the value of
+# the longest negative bar stays clear of the feature labels
+VALUE_W = 50
 POSITIVE = "#b3261e"  # toward the adverse outcome
 NEGATIVE = "#1f6f43"  # toward the favourable outcome
 
@@ -28,8 +31,8 @@ def attribution_bars_svg(
     """
     items = sorted(items, key=lambda kv: -abs(kv[1]))
     scale = max((abs(v) for _, v in items), default=1.0) or 1.0
-    plot_w = WIDTH - LABEL_W - 70
-    zero_x = LABEL_W + plot_w / 2
+    plot_w = WIDTH - LABEL_W - 2 * VALUE_W
+    zero_x = LABEL_W + VALUE_W + plot_w / 2
     height = ROW * len(items) + 34
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
