@@ -251,12 +251,17 @@ def observed_summary(values: list[int]) -> dict[str, Any]:
     return summary
 
 
+# No weight decay, stopped early. With weight decay 0.05 (300 epochs at 0.003) the
+# second weight matrix collapsed to rank 1 and the net was nearly linear, so every
+# attribution method agreed by construction; this net keeps the hidden layers full
+# rank and bends (README, "The demo credit model") at the same held-out accuracy and AUC
+# within about a point.
 TRAINING = training.TrainingSettings(
     split_seed=20261120,
     torch_seed=101,
-    epochs=300,
-    learning_rate=0.003,
-    weight_decay=0.05,
+    epochs=160,
+    learning_rate=0.001,
+    weight_decay=0.0,
 )
 
 AI_SYSTEM = {

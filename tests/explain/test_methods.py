@@ -104,7 +104,7 @@ def test_only_shares_of_the_output_change_take_part_in_agreement():
         (
             "shapley_sampling",
             {},
-            {"n_samples": 25, "max_n_samples": 100, "baseline": "training"},
+            {"n_samples": 25, "max_n_samples": 600, "baseline": "training"},
         ),
         (
             "kernel_shap",

@@ -231,12 +231,13 @@ def test_the_same_refused_decision_gets_the_same_reasons_under_ten_seeds(
 def test_reason_sets_that_vary_with_the_seed_are_flagged_under_every_seed(
     credit_model, refused_rows
 ):
-    # Shapley value sampling at its default cap (100 orders, bounded by the cost
-    # budget at 500 features) leaves a few demo rows unseparated: flagged
+    # Shapley value sampling at its default cap (600 orders, bounded by the cost
+    # budget at 500 features) gives the same reasons under ten seeds in >= 99 % of
+    # the demo's refused rows; the few near-ties it leaves unseparated are flagged
     runs, varying = _reason_sets_under_ten_seeds(
         credit_model, refused_rows, "shapley_sampling"
     )
-    assert 1 - len(varying) / len(refused_rows) >= 0.95
+    assert 1 - len(varying) / len(refused_rows) >= 0.99
     for i in varying:
         for run in runs:
             assert run[i].methods["shapley_sampling"].quality["reasons_unstable"]
