@@ -272,3 +272,28 @@ def test_the_warning_is_rare_on_the_demo_applicants():
     # 25 of 1,000 at the time of writing; the rule it replaced named 468
     assert warned <= 0.05 * len(rows)
     assert warned > 0
+
+
+def test_a_copy_is_flagged_among_more_pairs_than_the_permutations_resolve():
+    # 2 x 121 pairs: the Bonferroni limit (0.05 / 242) is below the smallest
+    # p-value 1,999 permutations can give (1 / 2,000); the G-test resolves it
+    rng = random.Random(2)
+    features = [{"name": f"noise_{i}", "kind": "numeric"} for i in range(120)]
+    rows = []
+    for row in _rows(100):
+        noise = {f"noise_{i}": rng.gauss(0, 1) for i in range(120)}
+        rows.append({"district": row["district"], "age": row["age"], "sex": row["sex"]})
+        rows[-1].update(noise)
+    schema = explain.parse_feature_schema(
+        {
+            "features": [
+                *features,
+                SCHEMA_DATA["features"][1],
+                *SCHEMA_DATA["features"][5:],
+            ],
+            "background": rows,
+        }
+    )
+    result = proxy_analysis(schema)
+    assert result["max_p_value"] < 1 / 2000
+    assert result["proxies"] == {"district": ["sex"]}
