@@ -36,9 +36,13 @@ of 50 rows and 2,000 of 200 rows (features of 2 to 10 levels or numeric, attribu
 binary, binary with 6 % of one value, 4 categories or numeric) none was flagged
 (the largest chance score with an uncorrected p <= 0.05 was 0.46 at 50 rows, 0.15
 at 200); a copy of the attribute with 20 % of its values replaced by random draws
-scored 0.35-0.75 and was flagged in every draw, except a rare binary attribute at
-50 rows (3 or so rows of its rarer value), which a sample that small cannot test:
-each attribute's ``smallest_class`` is recorded so that the reader can tell.
+scored at least 0.30 (medians 0.54-0.66) and was flagged in every draw, except a
+rare binary attribute at 50 rows (3 or so rows of its rarer value), which a sample
+that small cannot test: each attribute's ``smallest_class`` is recorded so that the
+reader can tell. On the credit demo's 50 background rows no feature is flagged (the
+largest scores: 0.11 for the checking account and sex, 0.11 for housing and age,
+0.20 for the employment length and foreign worker, none significant); on all 750
+training rows none reaches 0.10, while the probe predicts age with R^2 0.22.
 
 Everything here is plain numpy and torch, deterministic for a given seed, and leaves
 the process-wide random state alone.
@@ -95,9 +99,9 @@ def proxy_analysis(
         and ``proxies``: ``{feature: [protected attributes it stands for]}``.
 
     Example:
-        >>> analysis = proxy_analysis(schema)
+        >>> analysis = proxy_analysis(schema)  # postcode copies ethnicity
         >>> analysis["proxies"]
-        {'housing': ['age_in_years']}
+        {'postcode': ['ethnicity']}
     """
     rows = list(schema.background if rows is None else rows)
     protected = [f for f in schema.features if f.protected]
