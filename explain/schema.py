@@ -76,6 +76,10 @@ class FeatureSchema:
     baseline: dict[str, Any] | None = None
     background: tuple[dict[str, Any], ...] = ()
     recourse_margin: float = DEFAULT_RECOURSE_MARGIN
+    # {feature: protected attributes it is a flagged proxy of}: not in the JSON; set
+    # from the model version's proxy analysis (explain.proxies) with
+    # dataclasses.replace, so that the protected-attribute warning watches them too
+    proxies: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:

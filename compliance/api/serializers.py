@@ -105,6 +105,20 @@ class FeatureSchemaField(serializers.JSONField):
 class ModelVersionOutputSerializer(serializers.ModelSerializer):
     scored_class = serializers.CharField(read_only=True)
     feature_schema = FeatureSchemaField(read_only=True)
+    proxy_analysis = serializers.JSONField(
+        read_only=True,
+        help_text="Measured at registration on the feature schema's background rows "
+        "(explain.proxies): status ('analysed' or 'not_analysed' with a note), rows, "
+        "threshold (proxy score from which a feature is flagged), max_p_value, per "
+        "protected attribute its kind, probe (cross-validated logistic regression: "
+        "balanced accuracy, or ridge regression: R^2, with chance and over_chance), "
+        "features (each non-protected feature's chance-corrected share of the "
+        "attribute's entropy, score, and its permutation p_value) and flagged "
+        "proxies; and proxies: {feature: [protected attributes it stands for]}. A "
+        "flagged proxy with a share of at least 0.30 of a decision's attribution "
+        "raises the protected_attribute_influence warning. Empty for versions "
+        "registered before the analysis existed.",
+    )
 
     class Meta:
         model = ModelVersion
@@ -126,6 +140,7 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
             "created_at",
             "integrity_suspended_at",
             "integrity_suspended_reason",
+            "proxy_analysis",
         ]
         read_only_fields = fields
 

@@ -165,6 +165,7 @@ def dossier_content(decision: Decision) -> DossierContent:
         "schema": schema,
         "inputs": inputs,
         "excluded": [clip(s.label, b.NAME) for s in schema.features if s.protected],
+        "proxies": _proxy_analysis(mv.proxy_analysis, specs),
         "primary": primary,
         "primary_name": clip(method_name(primary.method), b.SHORT) if primary else "",
         "sampled": primary is not None and primary.standard_errors is not None,
@@ -311,6 +312,7 @@ def _quality(run: Any, primary: Any) -> dict[str, Any]:
                 "feature": clip(w.get("feature"), b.NAME),
                 "share": clip(w.get("share"), b.SHORT),
                 "rank": clip(w.get("rank"), b.SHORT),
+                "proxy_for": ", ".join(clip_list(w.get("proxy_for") or [], b.NAME)),
             }
             for w in (run.warnings if run is not None else [])[: b.LIST_ITEMS]
         ],
@@ -319,6 +321,52 @@ def _quality(run: Any, primary: Any) -> dict[str, Any]:
             for key in ("python", "torch", "captum", "device", "dtype", "seed")
         }
         | {"input_sha256": str(manifest.get("input_sha256") or "")[:64]},
+    }
+
+
+NOT_ANALYSED = (
+    "No proxy analysis is recorded for this model version (registered before the "
+    "analysis existed)."
+)
+
+
+def _proxy_analysis(analysis: Any, specs: dict[str, Any]) -> dict[str, Any]:
+    """The registration's proxy analysis: per protected attribute, the features found
+    to stand in for it (with their scores) and how well the features predict it
+    jointly."""
+
+    def label(name: str) -> str:
+        spec = specs.get(name)
+        return clip(spec.label if spec is not None else name, b.NAME)
+
+    if not isinstance(analysis, dict) or analysis.get("status") != "analysed":
+        note = analysis.get("note") if isinstance(analysis, dict) else None
+        return {"analysed": False, "note": clip(note or NOT_ANALYSED, b.NOTE)}
+    attributes = []
+    for name, result in list(analysis.get("attributes", {}).items())[: b.LIST_ITEMS]:
+        probe = result.get("probe", {})
+        metric = "R²" if probe.get("metric") == "r2" else "balanced accuracy"
+        attributes.append(
+            {
+                "label": label(name),
+                "proxies": [
+                    {
+                        "label": label(p),
+                        "score": clip(result["features"][p]["score"], b.SHORT),
+                    }
+                    for p in result.get("proxies", [])[: b.LIST_ITEMS]
+                ],
+                "probe": clip(
+                    f"{metric} {probe.get('score')} (chance {probe.get('chance')})",
+                    b.NAME,
+                ),
+            }
+        )
+    return {
+        "analysed": True,
+        "rows": clip(analysis.get("rows"), b.SHORT),
+        "threshold": clip(analysis.get("threshold"), b.SHORT),
+        "attributes": attributes,
     }
 
 

@@ -109,6 +109,16 @@ class ModelVersion(models.Model):
     integrity_suspended_reason = models.CharField(
         max_length=300, blank=True, default=""
     )
+    # explain.proxies.proxy_analysis of the schema's background rows, measured at
+    # registration: which features stand in for which protected attribute. Empty
+    # for versions registered before the analysis existed.
+    proxy_analysis = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How well the other features predict each protected attribute, "
+        "measured at registration; flagged proxies are watched like protected "
+        "features.",
+    )
 
     class Meta:
         constraints = [

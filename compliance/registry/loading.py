@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -17,6 +18,7 @@ import explain
 from compliance.audit import audit_event_append
 from compliance.models import ModelVersion
 from compliance.principals import SYSTEM_ACTOR
+from explain.proxies import proxy_map
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +41,16 @@ def model_version_load(
     """The model of a version and its parsed schema, loaded safely and hash-checked.
 
     Kept in a bounded LRU per (version, weights hash, device): web processes use the
-    CPU to re-check scores, workers the GPU when there is one.
+    CPU to re-check scores, workers the GPU when there is one. The schema carries the
+    version's flagged proxies (``FeatureSchema.proxies``) for the engine's
+    protected-attribute warning.
     """
     definition = json.dumps(
         [
             model_version.architecture,
             model_version.hyperparameters,
             model_version.feature_schema,
+            model_version.proxy_analysis,
         ],
         sort_keys=True,
     )
@@ -61,7 +66,10 @@ def model_version_load(
             return _cache[key]
     with model_version.weights.open("rb") as fh:
         data = fh.read()
-    schema = explain.parse_feature_schema(model_version.feature_schema)
+    schema = dataclasses.replace(
+        explain.parse_feature_schema(model_version.feature_schema),
+        proxies=proxy_map(model_version.proxy_analysis),
+    )
     try:
         model = explain.load_model(
             architecture=model_version.architecture,

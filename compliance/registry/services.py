@@ -25,6 +25,7 @@ from compliance.platform.text_limits import (
 from compliance.policy import require
 from compliance.principals import Operator, Principal
 from compliance.registry.model_check import model_build_check
+from explain.proxies import proxy_analysis
 
 AI_SYSTEM_FIELDS = (
     "name",
@@ -346,7 +347,8 @@ def model_version_register(
     training_data_summary: str = "",
     performance_metrics: dict[str, Any] | None = None,
 ) -> ModelVersion:
-    """Validate the schema and weights (safetensors only), store them, audit it."""
+    """Validate the schema and weights (safetensors only), measure which features
+    are proxies of a protected attribute (``explain.proxies``), store them, audit it."""
     require(principal, "model_version.register")
     if ai_system.organization_id != principal.organization.pk:
         raise ValidationFailed(
@@ -379,6 +381,9 @@ def model_version_register(
         weights=weights,
     )
     _receipt_explanations_check(ai_system, [feature_schema], field="feature_schema")
+    # which features stand in for a protected attribute, from the schema's
+    # background rows (the explanation warning watches them like protected ones)
+    proxies = proxy_analysis(explain.parse_feature_schema(feature_schema))
     sha = explain.sha256_hex(weights)
     mv = ModelVersion(
         ai_system=ai_system,
@@ -392,6 +397,7 @@ def model_version_register(
         decision_threshold=float(decision_threshold),
         training_data_summary=training_data_summary,
         performance_metrics=performance_metrics or {},
+        proxy_analysis=proxies,
     )
     try:
         with transaction.atomic():
@@ -426,6 +432,10 @@ def model_version_register(
                     ).hexdigest(),
                     "class_labels": class_labels,
                     "favourable_class": favourable_class,
+                    "proxy_analysis": {
+                        "status": proxies["status"],
+                        "proxies": proxies["proxies"],
+                    },
                 },
             )
     except BaseException:
