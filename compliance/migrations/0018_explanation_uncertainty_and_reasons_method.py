@@ -9,7 +9,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("compliance", "0016_api_key_id_is_prefix"),
+        ("compliance", "0017_model_version_proxy_analysis"),
     ]
 
     operations = [
