@@ -154,14 +154,18 @@ def protected_influence(
     material = (share[:, columns] >= PROTECTED_SHARE_WARNING) & (total > 0)
     if not bool(material.any()):
         return out
-    # rank 1 = largest magnitude; equal magnitudes share the better rank
-    rank = 1 + (magnitude.unsqueeze(1) > magnitude.unsqueeze(2)).sum(dim=2)
+    flagged_rows = material.any(dim=1).nonzero().flatten()
+    # rank 1 = largest magnitude; equal magnitudes share the better rank (only the
+    # flagged rows: the comparison is [rows, F, F])
+    flagged = magnitude[flagged_rows]
+    rank = 1 + (flagged.unsqueeze(1) > flagged.unsqueeze(2)).sum(dim=2)
+    position = {int(i): k for k, i in enumerate(flagged_rows.tolist())}
     for i, j in material.nonzero().tolist():
         g, proxy_for = watched[j]
         flag: dict[str, Any] = {
             "feature": schema.features[g].name,
             "share": round(float(share[i, g]), 4),
-            "rank": int(rank[i, g]),
+            "rank": int(rank[position[i], g]),
         }
         if proxy_for:
             flag["proxy_for"] = list(proxy_for)
