@@ -15,12 +15,13 @@ For infidelity a switched categorical or binary feature counts as a perturbation
 size 1 on each of its columns, so the output change the attributions predict for it
 is the feature's whole attribution (switching the category undoes its
 contribution), for column-level and per-feature (grouped) attributions alike.
-Sensitivity-max runs the explanation once on the rows and their
-``n_perturb_samples`` perturbations together (one call of N x (k + 1) rows).
+Sensitivity-max runs the explanation on the rows, then on all their
+``n_perturb_samples`` perturbations at once (one call of N x k rows).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -128,14 +129,27 @@ def switch_categories(
     if probability <= 0:
         return out, moved
     n = x.shape[0]
-    for cols in layout.one_hot_groups:
-        k = len(cols)
-        switch = torch.rand(n, device=x.device) < probability
-        current = x[:, cols].argmax(dim=1)
-        target = (current + torch.randint(1, k, (n,), device=x.device)) % k
-        one_hot = torch.nn.functional.one_hot(target, k).to(x.dtype)
-        out[:, cols] = torch.where(switch.unsqueeze(1), one_hot, x[:, cols])
-        moved[:, cols] = switch.unsqueeze(1).to(x.dtype)
+    if layout.one_hot_groups:
+        # all groups at once, padded to the widest: [groups, widest] column indices
+        sizes = torch.tensor([len(c) for c in layout.one_hot_groups], device=x.device)
+        widest = int(sizes.max())
+        padded = torch.tensor(
+            [c + [c[0]] * (widest - len(c)) for c in layout.one_hot_groups],
+            device=x.device,
+        )
+        valid = torch.arange(widest, device=x.device) < sizes.unsqueeze(1)
+        values = x[:, padded].masked_fill(~valid, -math.inf)  # [N, groups, widest]
+        current = values.argmax(dim=2)
+        offset = 1 + (torch.rand(n, len(sizes), device=x.device) * (sizes - 1)).long()
+        target = (current + torch.minimum(offset, sizes - 1)) % sizes
+        switch = torch.rand(n, len(sizes), device=x.device) < probability
+        chosen = torch.where(switch, target, current)
+        one_hot = torch.nn.functional.one_hot(chosen, widest).to(x.dtype)
+        columns = padded[valid]
+        out[:, columns] = one_hot[:, valid]
+        moved[:, columns] = (
+            switch.to(x.dtype).unsqueeze(2).expand(-1, -1, widest)[:, valid]
+        )
     if layout.binary_columns:
         cols_b = layout.binary_columns
         flip = torch.rand(n, len(cols_b), device=x.device) < probability
@@ -188,8 +202,8 @@ def sensitivity_per_row(
     """Sensitivity-max as Captum defines it (the largest ||e(x') - e(x)|| / ||e(x)||
     over ``n_perturb_samples`` perturbations x', ||e(x)|| = 0 counted as 1) under
     uniform noise of ``radius`` x each numeric std, categorical features switched and
-    binaries flipped with probability ``radius``; ``explanation`` is called once, on
-    the rows followed by all their perturbations.
+    binaries flipped with probability ``radius``; ``explanation`` is called twice:
+    on the rows, then on all their perturbations at once.
 
     Example:
         >>> sensitivity_per_row(lambda x: run(x), x, layout, seed=0).shape
@@ -201,9 +215,8 @@ def sensitivity_per_row(
         expanded = torch.repeat_interleave(inputs, k, dim=0)
         noisy = expanded + (torch.rand_like(expanded) * 2 - 1) * scale
         perturbed, _ = switch_categories(noisy, layout, radius)
-        explained = explanation(torch.cat([inputs, perturbed])).detach()
-    original = explained[:n].reshape(n, -1)
-    changed = explained[n:].reshape(n, k, -1)
+        original = explanation(inputs).detach().reshape(n, -1)
+        changed = explanation(perturbed).detach().reshape(n, k, -1)
     norm = torch.linalg.vector_norm(original, dim=1)
     norm = torch.where(norm == 0, torch.ones_like(norm), norm)
     distance = torch.linalg.vector_norm(changed - original.unsqueeze(1), dim=2)
