@@ -37,6 +37,7 @@ from explain.methods import (
     run_method,
 )
 from explain.quality import (
+    PerturbationLayout,
     infidelity_per_row,
     numeric_noise_scale,
     sensitivity_per_row,
@@ -568,21 +569,23 @@ def _row_explanation(
     outcome: str,
     counterfactual: tuple[dict[str, Any] | None, str | None],
 ) -> RowExplanation:
-    """The decision-level view of one row from its methods' explanations."""
+    """The decision-level view of one row from its methods' explanations.
+
+    Every method that promises completeness and reports a convergence delta is
+    checked (``_completeness_flagged``); a flagged method puts ``completeness_gap``
+    in ``needs_review_reasons``, records ``quality["completeness_flagged"]`` and is
+    left out of the agreement check (listed in ``agreement["excluded"]`` when an
+    agreement is still computed), so a broken explanation cannot vouch for another.
+    """
     primary = next(iter(by_method.values()))
     review_reasons = []
-    for method, result in by_method.items():
-        if not METHOD_SPECS[method].adaptive_steps:
-            continue
-        relative = result.quality.get("completeness_gap_relative")
-        tolerance = per_method[method]["tolerance"]
-        if (
-            relative is not None
-            and relative > tolerance
-            and result.quality["completeness_gap"] > 1e-6
-            and "completeness_gap" not in review_reasons
-        ):
-            review_reasons.append("completeness_gap")
+    flagged = {
+        method
+        for method, result in by_method.items()
+        if _completeness_flagged(METHOD_SPECS[method], per_method[method], result)
+    }
+    if flagged:
+        review_reasons.append("completeness_gap")
     for result in by_method.values():
         gap = result.quality.get("efficiency_gap")
         if (
@@ -596,11 +599,15 @@ def _row_explanation(
     comparable = {
         m: e.attributions
         for m, e in by_method.items()
-        if METHOD_SPECS[m].agreement and e.baseline_kind == primary.baseline_kind
+        if METHOD_SPECS[m].agreement
+        and e.baseline_kind == primary.baseline_kind
+        and m not in flagged
     }
-    agreement = top_k_agreement(comparable, general["top_k"])
+    agreement: dict[str, Any] = dict(top_k_agreement(comparable, general["top_k"]))
     if agreement and agreement["min"] < general["agreement_threshold"]:
         review_reasons.append("methods_disagree")
+    if agreement and flagged:
+        agreement["excluded"] = sorted(flagged)
     cf, note = counterfactual
     return RowExplanation(
         prediction=prediction,
@@ -618,6 +625,47 @@ def _row_explanation(
             (m for m in by_method if METHOD_SPECS[m].drives_reasons), None
         ),
     )
+
+
+# relative completeness gap allowed for methods without a ``tolerance`` parameter
+# (DeepLIFT, Gradient SHAP), the default of Integrated Gradients' tolerance
+COMPLETENESS_TOLERANCE = 0.01
+# a sampled method's gap must also exceed this many standard errors to be flagged:
+# Gradient SHAP's errors come from 5 sub-samples, so the two-sided 0.1 % point of
+# Student's t with 4 degrees of freedom (at 3, 1 in 100 well-sampled rows was flagged)
+COMPLETENESS_Z = 8.61
+
+
+def _completeness_flagged(
+    spec: MethodSpec, params: Mapping[str, Any], result: MethodExplanation
+) -> bool:
+    """Whether a method's completeness gap is beyond what it may be; records the
+    verdict as ``quality["completeness_flagged"]``.
+
+    Applies to the methods that promise completeness and report a convergence delta
+    (Integrated Gradients, Gradient SHAP, DeepLIFT). The gap may be
+    ``max(tolerance x |output - baseline_output|, 1e-6)``, where tolerance is the
+    method's ``tolerance`` parameter, else ``COMPLETENESS_TOLERANCE``. A sampled
+    method (Gradient SHAP) is complete only in expectation: its gap is flagged only
+    when it also exceeds ``COMPLETENESS_Z`` standard errors of the attribution sum,
+    bounded above by the sum of the per-feature standard errors (recorded as
+    ``quality["completeness_gap_standard_error"]``; None when unknown, and then the
+    gap is not flagged).
+    """
+    gap: float | None = result.quality.get("completeness_gap")
+    if not spec.completeness or gap is None:
+        return False
+    tolerance = float(params.get("tolerance", COMPLETENESS_TOLERANCE))
+    expected = abs(result.output - result.baseline_output)
+    flagged = bool(gap > max(tolerance * expected, 1e-6))
+    if spec.sampled:
+        errors = list((result.standard_errors or {}).values())
+        known = bool(errors) and all(se is not None for se in errors)
+        sum_error = sum(se for se in errors if se is not None) if known else None
+        result.quality["completeness_gap_standard_error"] = sum_error
+        flagged = flagged and sum_error is not None and gap > COMPLETENESS_Z * sum_error
+    result.quality["completeness_flagged"] = flagged
+    return flagged
 
 
 def _explain_method(
@@ -872,27 +920,51 @@ def _adaptive_samples(
     return combined, totals, (~stable).tolist()
 
 
+def _perturbation_layout(batch: _Batch) -> PerturbationLayout:
+    """The batch's numeric noise scale, one-hot groups and binary columns."""
+    kinds = [spec.kind for spec in batch.schema.features]
+    return PerturbationLayout(
+        noise_scale=batch.noise_scale,
+        one_hot_groups=[
+            cols
+            for kind, cols in zip(kinds, batch.groups, strict=True)
+            if kind == "categorical" and len(cols) >= 2
+        ],
+        binary_columns=[
+            cols[0]
+            for kind, cols in zip(kinds, batch.groups, strict=True)
+            if kind == "binary"
+        ],
+    )
+
+
 def _quality_figures(
     spec: MethodSpec,
     column_attr: torch.Tensor,
     run: Callable[[torch.Tensor], MethodOutput],
     batch: _Batch,
 ) -> dict[str, list[float]]:
-    """Infidelity and sensitivity-max per row, as requested and meaningful."""
+    """Infidelity and sensitivity-max per row, as requested and meaningful; both
+    perturb numeric, categorical and binary features (see ``explain.quality``)."""
     figures: dict[str, list[float]] = {}
+    if (
+        not (batch.general["infidelity"] and spec.infidelity)
+        and not batch.general["sensitivity"]
+    ):
+        return figures
+    layout = _perturbation_layout(batch)
     if batch.general["infidelity"] and spec.infidelity:
         figures["infidelity"] = infidelity_per_row(
-            batch.model, batch.inputs, column_attr, batch.noise_scale, seed=batch.seed
+            batch.model, batch.inputs, column_attr, layout, seed=batch.seed
         ).tolist()
     if batch.general["sensitivity"]:
         width = batch.inputs.shape[1]
 
-        def explanation_func(x: Any, **_: Any) -> tuple[torch.Tensor]:
-            x = x[0] if isinstance(x, tuple) else x
-            return (_columns(run(x.detach()), batch.groups, width).detach(),)
+        def explanation(x: torch.Tensor) -> torch.Tensor:
+            return _columns(run(x.detach()), batch.groups, width).detach()
 
         figures["sensitivity_max"] = sensitivity_per_row(
-            explanation_func, batch.inputs, batch.noise_scale, seed=batch.seed
+            explanation, batch.inputs, layout, seed=batch.seed
         ).tolist()
     return figures
 
