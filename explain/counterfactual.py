@@ -59,8 +59,9 @@ training data)
     background row, or the original row's distance when that is larger (a change
     need not make an applicant more typical than they are). A candidate beyond the
     bound never counts as a flip (a hard check, repeated on the verified row), and
-    flips are ranked by ``cost + PLAUSIBILITY_WEIGHT * (distance - original
-    distance, if positive)``; the reported ``cost`` stays the plain cost. Each
+    flips are refined and verified in the order of ``cost + PLAUSIBILITY_WEIGHT *
+    (distance - original distance, if positive)``; the verified options are then
+    ranked by plain cost, which is the ``cost`` reported. Each
     counterfactual reports ``plausibility = {"distance", "bound",
     "original_distance"}``; without a background sample it is ``None`` and no
     check is made.
@@ -312,6 +313,8 @@ class PlausibilityReference:
     weights: torch.Tensor  # per model input column
     background: torch.Tensor  # the background rows, encoded and weighted
     bound: float
+    numeric: torch.Tensor  # the numeric columns' indices
+    discrete: torch.Tensor  # the one-hot and binary columns' indices (0/1 values)
 
     @classmethod
     def from_schema(cls, schema: FeatureSchema) -> PlausibilityReference | None:
@@ -323,9 +326,14 @@ class PlausibilityReference:
         """
         if len(schema.background) < 2:
             return None
+        cached = _REFERENCES.get(id(schema))
+        if cached is not None and cached[0] is schema:
+            return cached[1]
         weights: list[float] = []
+        numeric: list[int] = []
         for spec in schema.features:
             if spec.kind == "numeric":
+                numeric.append(len(weights))
                 weights.append(1.0 / feature_scale(schema, spec))
             elif spec.kind == "categorical":
                 weights.extend([0.5] * spec.width)  # a mismatch differs in 2 columns
@@ -333,16 +341,43 @@ class PlausibilityReference:
                 weights.append(1.0)
         weight = torch.tensor(weights, dtype=torch.float64)
         background = schema.encode(list(schema.background)).double() * weight
-        pairwise = torch.cdist(background, background, p=1)
+        numeric_columns = torch.tensor(numeric, dtype=torch.long)
+        discrete = [k for k in range(len(weights)) if k not in set(numeric)]
+        reference = cls(
+            weights=weight,
+            background=background,
+            bound=0.0,
+            numeric=numeric_columns,
+            discrete=torch.tensor(discrete, dtype=torch.long),
+        )
+        pairwise = reference._pairwise(background)
         pairwise.fill_diagonal_(math.inf)
         nearest = pairwise.min(dim=1).values
         bound = float(torch.quantile(nearest, PLAUSIBILITY_QUANTILE))
-        return cls(weights=weight, background=background, bound=bound)
+        reference = dataclasses.replace(reference, bound=bound)
+        if len(_REFERENCES) >= 8:
+            _REFERENCES.pop(next(iter(_REFERENCES)))
+        _REFERENCES[id(schema)] = (schema, reference)
+        return reference
 
     def distances(self, inputs: torch.Tensor) -> torch.Tensor:
         """Each encoded row's distance to its nearest background row (float64)."""
-        weighted = inputs.double() * self.weights
-        return torch.cdist(weighted, self.background, p=1).min(dim=1).values
+        return self._pairwise(inputs.double() * self.weights).min(dim=1).values
+
+    def _pairwise(self, weighted: torch.Tensor) -> torch.Tensor:
+        """Distances from weighted encoded rows to every background row: an L1
+        distance over the few numeric columns, and for the 0/1 columns
+        ``sum w |a - b| = sum w a + sum w b - 2 sum w a b`` as one product."""
+        background = self.background
+        distances = torch.cdist(
+            weighted[:, self.numeric], background[:, self.numeric], p=1
+        )
+        if len(self.discrete):
+            rows, others = weighted[:, self.discrete], background[:, self.discrete]
+            present = (others > 0).double()  # b in {0, 1}: w a b = (w a) * b
+            distances += rows.sum(dim=1, keepdim=True) + others.sum(dim=1)
+            distances -= 2.0 * rows @ present.T
+        return distances
 
     def row_distances(
         self, schema: FeatureSchema, rows: list[dict[str, Any]]
@@ -355,6 +390,9 @@ class PlausibilityReference:
         """
         return self.distances(schema.encode(rows)).tolist()
 
+
+# the references of recently used schemas, by id (each kept alive with its schema)
+_REFERENCES: dict[int, tuple[FeatureSchema, PlausibilityReference]] = {}
 
 _Request = torch.Tensor  # encoded rows a search wants scored
 _Reply = tuple[torch.Tensor, torch.Tensor | None]  # their logits, their distances
@@ -911,6 +949,7 @@ class _Search:
             options.append((scored, score_after, scored_after, distance))
             chosen_sets.append(changed)
         if options:
+            options = _by_cost(options)
             note = None
             if self.exhausted:
                 note = (
@@ -1046,6 +1085,23 @@ def _rank(scored: _Scored) -> tuple[float, int, tuple[tuple[int, str], ...]]:
         len(scored.candidate),
         _key(scored.candidate),
     )
+
+
+def _by_cost(
+    options: list[tuple[_Scored, float, bool, float | None]],
+) -> list[tuple[_Scored, float, bool, float | None]]:
+    """Verified options (chosen by cost plus plausibility penalty) ranked by plain
+    cost, dropping any that changes a superset of a cheaper one's features."""
+    ranked: list[tuple[_Scored, float, bool, float | None]] = []
+    for option in sorted(
+        options, key=lambda o: (o[0].cost, len(o[0].candidate), _key(o[0].candidate))
+    ):
+        changed = {m.feature_index for m in option[0].candidate}
+        if not any(
+            changed >= {m.feature_index for m in kept[0].candidate} for kept in ranked
+        ):
+            ranked.append(option)
+    return ranked
 
 
 def _sorted_candidate(moves: Iterable[_Move]) -> _Candidate:
