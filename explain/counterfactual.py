@@ -82,9 +82,10 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import math
 from collections.abc import Generator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -160,6 +161,11 @@ class _Move:
     feature_index: int
     value: Any
     cost: float
+    # how it is encoded (functions of the above): the input column set to
+    # ``encoded``, and for a category change the current category's column cleared
+    column: int = field(default=-1, compare=False)
+    encoded: float = field(default=0.0, compare=False)
+    cleared: int = field(default=-1, compare=False)
 
 
 _Candidate = tuple[_Move, ...]  # at most one move per feature, sorted by feature index
@@ -420,7 +426,21 @@ def _run_in_lockstep(
         order = list(requests)
         inputs = torch.cat([requests[index] for index in order])
         logits = _forward(model, inputs, device)
-        distances = reference.distances(inputs) if reference is not None else None
+        distances = None
+        if reference is not None:
+            # only rows that clear the margin can become options: the others need
+            # no distance (inf, never plausible, never ranked)
+            sizes = [requests[index].shape[0] for index in order]
+            stops = list(itertools.accumulate(sizes))
+            wanted = torch.cat(
+                [
+                    searches[index].wants_distance(logits[stop - size : stop])
+                    for index, stop, size in zip(order, stops, sizes, strict=True)
+                ]
+            )
+            distances = torch.full((inputs.shape[0],), math.inf, dtype=torch.float64)
+            if bool(wanted.any()):
+                distances[wanted] = reference.distances(inputs[wanted])
         start = 0
         pending: dict[int, _Request] = {}
         for index in order:
@@ -537,6 +557,7 @@ class _Search:
         self.distance_before = 0.0  # the original row's, when there is a reference
         self.bound = math.inf  # the farthest a counterfactual may lie from the data
         self.implausible = 0  # candidates that cleared the margin but lay too far
+        self.started = False  # whether the original row has been scored
         self.evaluations = 0
         self.exhausted = False
         self.partial: list[_Scored] = []  # what the last, budget-cut batch scored
@@ -557,6 +578,13 @@ class _Search:
         self.evaluations += inputs.shape[0]
         return logits, distances
 
+    def wants_distance(self, logits: torch.Tensor) -> torch.Tensor:
+        """Which of the rows just scored need their distance to the data: the
+        original row, then those that clear the threshold by the margin."""
+        if not self.started:
+            return torch.ones(logits.shape[0], dtype=torch.bool)
+        return self._clears(logits)
+
     def _plausible(self, distances: torch.Tensor | None, count: int) -> torch.Tensor:
         if distances is None:
             return torch.ones(count, dtype=torch.bool)
@@ -566,6 +594,7 @@ class _Search:
         if distances is None:
             return [0.0] * count
         beyond = (distances - self.distance_before).clamp(min=0.0)
+        beyond = torch.where(torch.isfinite(beyond), beyond, 0.0)
         return (PLAUSIBILITY_WEIGHT * beyond).tolist()
 
     def _is_scored(self, logits: torch.Tensor) -> torch.Tensor:
@@ -645,18 +674,12 @@ class _Search:
         set_values: list[float] = []
         for row_index, candidate in enumerate(candidates):
             for move in candidate:
-                spec = self.specs[move.feature_index]
-                columns = self.groups[move.feature_index]
-                if spec.kind == "categorical":
-                    zero_rows.extend([row_index] * len(columns))
-                    zero_cols.extend(columns)
-                    set_rows.append(row_index)
-                    set_cols.append(columns[spec.categories.index(move.value)])
-                    set_values.append(1.0)
-                else:
-                    set_rows.append(row_index)
-                    set_cols.append(columns[0])
-                    set_values.append(float(move.value))
+                if move.cleared >= 0:
+                    zero_rows.append(row_index)
+                    zero_cols.append(move.cleared)
+                set_rows.append(row_index)
+                set_cols.append(move.column)
+                set_values.append(move.encoded)
         if zero_rows:
             inputs[zero_rows, zero_cols] = 0.0
         if set_rows:
@@ -675,7 +698,7 @@ class _Search:
         if snapped is None or float(snapped) == original:
             return None
         cost = abs(float(snapped) - original) / self.scales[index]
-        return _Move(index, snapped, cost)
+        return _Move(index, snapped, cost, self.groups[index][0], float(snapped))
 
     def _allowed_interval(self, index: int) -> tuple[float, float]:
         """The values a numeric feature may take, given its direction and bounds;
@@ -782,7 +805,14 @@ class _Search:
                 and (costs is None or category in costs)
             ]
             return [
-                _Move(index, category, 1.0 if costs is None else costs[category])
+                _Move(
+                    index,
+                    category,
+                    1.0 if costs is None else costs[category],
+                    self.groups[index][spec.categories.index(category)],
+                    1.0,
+                    self.groups[index][position],
+                )
                 for category in allowed
             ]
         # binary: keep the value's type (bool or 0/1)
@@ -792,7 +822,7 @@ class _Search:
         ):
             return []
         flipped: Any = (not is_true) if isinstance(current, bool) else int(not is_true)
-        return [_Move(index, flipped, 1.0)]
+        return [_Move(index, flipped, 1.0, self.groups[index][0], float(flipped))]
 
     # -- the search ---------------------------------------------------------------
 
@@ -800,6 +830,7 @@ class _Search:
         """The search as a generator: it yields encoded rows to score and is sent
         back their logits and distances; it returns the result."""
         logit, distances = yield from self._forward(self.base_inputs)
+        self.started = True
         if distances is not None and self.reference is not None:
             # a change need not make a row more typical than it already is
             self.distance_before = float(distances[0])
