@@ -879,9 +879,8 @@ class _Search:
                 for move in extension_moves:
                     if move.feature_index in used:
                         continue
-                    candidate = _sorted_candidate(state.candidate + (move,))
-                    if self._cost(candidate) < best_cost:
-                        extensions.append(candidate)
+                    if state.cost + move.cost + SPARSITY_PENALTY < best_cost:
+                        extensions.append(_sorted_candidate(state.candidate + (move,)))
             if not extensions:
                 break
             states = []
