@@ -50,6 +50,28 @@ Search (deterministic, every candidate scored in batched ``torch.no_grad`` passe
        re-run gives the other outcome is returned (``verified=True``); should it not,
        the next cheapest candidates are tried, ``VERIFICATION_ATTEMPTS`` in all.
 
+Plausibility (when the schema has two or more ``background`` rows, a sample of the
+training data)
+    A row's distance to the data is the distance to its nearest background row,
+    measured like the cost: ``sum(|a - b| / scale for numeric features) + 1 per
+    categorical or binary mismatch``. The bound is the ``PLAUSIBILITY_QUANTILE`` (95th
+    percentile) of the background rows' own distances to their nearest other
+    background row, or the original row's distance when that is larger (a change
+    need not make an applicant more typical than they are). A candidate beyond the
+    bound never counts as a flip (a hard check, repeated on the verified row), and
+    flips are refined and verified in the order of ``cost + PLAUSIBILITY_WEIGHT *
+    (distance - original distance, if positive)``; the verified options are then
+    ranked by plain cost, which is the ``cost`` reported. Each
+    counterfactual reports ``plausibility = {"distance", "bound",
+    "original_distance"}``; without a background sample it is ``None`` and no
+    check is made.
+
+Batching
+    ``counterfactual_search_batch`` runs every row's search in lockstep: each search
+    is a generator that yields the encoded candidates of its next step, and one
+    forward pass (and one nearest-neighbour computation) scores the requests of all
+    rows together. A row's search takes the same steps alone as inside a batch.
+
 The outcome of a row is ``class_labels[1]`` when ``sigmoid(logit) >= threshold``, else
 ``class_labels[0]``, as for ``predict_proba``. The search stops at
 ``max_evaluations`` model rows (counting the original row and verification runs) and
@@ -60,9 +82,10 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import itertools
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -89,6 +112,11 @@ VERIFICATION_ATTEMPTS = 8
 MAX_OPTIONS = 3  # the counterfactual and up to two diverse alternatives
 DIVERSE_STARTS = 8  # flips refined: the cheapest, then one per other feature set
 FORWARD_CHUNK_ROWS = 8192
+# plausibility: the bound is this quantile of the background rows' distances to their
+# own nearest other background row; the search ranks flips by cost plus this weight
+# times how much farther from the data than the original row they end
+PLAUSIBILITY_QUANTILE = 0.95
+PLAUSIBILITY_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -110,6 +138,9 @@ class Counterfactual:
     descriptions: list[str]
     evaluations: int
     margin: float = 0.0
+    # {"distance": to the nearest background row, "bound": the most allowed,
+    #  "original_distance": the unchanged row's}; None without a background sample
+    plausibility: dict[str, float] | None = None
     # further verified options, each changing a different set of features (none a
     # superset of an earlier option's), cheapest first; empty on the alternatives
     alternatives: tuple[Counterfactual, ...] = ()
@@ -130,6 +161,11 @@ class _Move:
     feature_index: int
     value: Any
     cost: float
+    # how it is encoded (functions of the above): the input column set to
+    # ``encoded``, and for a category change the current category's column cleared
+    column: int = field(default=-1, compare=False)
+    encoded: float = field(default=0.0, compare=False)
+    cleared: int = field(default=-1, compare=False)
 
 
 _Candidate = tuple[_Move, ...]  # at most one move per feature, sorted by feature index
@@ -139,8 +175,9 @@ _Candidate = tuple[_Move, ...]  # at most one move per feature, sorted by featur
 class _Scored:
     candidate: _Candidate
     cost: float
-    flips: bool
+    flips: bool  # clears the threshold by the margin and is plausible
     progress: float  # logit movement toward the other outcome
+    penalty: float = 0.0  # PLAUSIBILITY_WEIGHT * distance beyond the original row's
 
 
 class _BudgetExhausted(Exception):
@@ -192,23 +229,18 @@ def counterfactual_search(
         >>> result.counterfactual.descriptions
         ['Decrease Credit amount from 9000 to 6420 DM']
     """
-    _check_arguments(schema, row, class_labels, threshold, max_changes, max_evaluations)
-    margin = schema.recourse_margin if margin is None else margin
-    if not (isinstance(margin, (int, float)) and 0 <= margin < 0.5):
-        raise ValueError("margin must be a number from 0 to below 0.5.")
-    search = _Search(
-        model=model,
-        schema=schema,
-        row=row,
-        class_labels=list(class_labels),
-        threshold=float(threshold),
+    return counterfactual_search_batch(
+        model,
+        schema,
+        [row],
+        class_labels=class_labels,
+        threshold=threshold,
         max_changes=max_changes,
         max_evaluations=max_evaluations,
-        device=torch.device(device),
-        margin=float(margin),
-    )
-    with seeded_rng(seed, search.device):
-        return search.run()
+        device=device,
+        seed=seed,
+        margin=margin,
+    )[0]
 
 
 def counterfactual_search_batch(
@@ -226,8 +258,10 @@ def counterfactual_search_batch(
 ) -> list[CounterfactualSearchResult]:
     """Run ``counterfactual_search`` for each row, in order, with the same settings.
 
-    Each row's candidates are scored in batched forward passes; ``max_evaluations``
-    is a budget per row.
+    The rows' searches advance in lockstep: at each step every row's candidates go
+    through one forward pass together (and one nearest-neighbour computation), so a
+    row gets the same answer alone as inside a batch. ``max_evaluations`` is a budget
+    per row.
 
     Args:
         model: as for ``counterfactual_search``.
@@ -242,21 +276,198 @@ def counterfactual_search_batch(
         >>> [r.counterfactual is not None for r in results]
         [True, False]
     """
-    return [
-        counterfactual_search(
-            model,
-            schema,
-            row,
-            class_labels=class_labels,
-            threshold=threshold,
+    for row in rows:
+        _check_arguments(
+            schema, row, class_labels, threshold, max_changes, max_evaluations
+        )
+    margin = schema.recourse_margin if margin is None else margin
+    if not (isinstance(margin, (int, float)) and 0 <= margin < 0.5):
+        raise ValueError("margin must be a number from 0 to below 0.5.")
+    device = torch.device(device)
+    reference = PlausibilityReference.from_schema(schema)
+    groups = list(schema.column_groups().values())
+    searches = [
+        _Search(
+            schema=schema,
+            row=row,
+            groups=groups,
+            class_labels=list(class_labels),
+            threshold=float(threshold),
             max_changes=max_changes,
             max_evaluations=max_evaluations,
-            device=device,
-            seed=seed,
-            margin=margin,
+            margin=float(margin),
+            reference=reference,
         )
         for row in rows
     ]
+    with seeded_rng(seed, device):
+        return _run_in_lockstep(searches, model, device, reference)
+
+
+@dataclass(frozen=True)
+class PlausibilityReference:
+    """How far a row lies from the training data: the distance to its nearest
+    neighbour among the schema's background rows, and the most a counterfactual may
+    lie from them.
+
+    The distance is ``sum(|a - b| / scale for numeric features)`` (``scale`` as for
+    the cost, the MAD where declared) ``+ 1 per categorical or binary mismatch``;
+    ``bound`` is the ``PLAUSIBILITY_QUANTILE`` quantile of the background rows'
+    distances to their nearest other background row.
+    """
+
+    weights: torch.Tensor  # per model input column
+    background: torch.Tensor  # the background rows, encoded and weighted
+    bound: float
+    numeric: torch.Tensor  # the numeric columns' indices
+    discrete: torch.Tensor  # the one-hot and binary columns' indices (0/1 values)
+
+    @classmethod
+    def from_schema(cls, schema: FeatureSchema) -> PlausibilityReference | None:
+        """The reference of a schema with two or more background rows, else None.
+
+        Example:
+            >>> PlausibilityReference.from_schema(schema).bound
+            12.91
+        """
+        if len(schema.background) < 2:
+            return None
+        cached = _REFERENCES.get(id(schema))
+        if cached is not None and cached[0] is schema:
+            return cached[1]
+        weights: list[float] = []
+        numeric: list[int] = []
+        for spec in schema.features:
+            if spec.kind == "numeric":
+                numeric.append(len(weights))
+                weights.append(1.0 / feature_scale(schema, spec))
+            elif spec.kind == "categorical":
+                weights.extend([0.5] * spec.width)  # a mismatch differs in 2 columns
+            else:
+                weights.append(1.0)
+        weight = torch.tensor(weights, dtype=torch.float64)
+        background = schema.encode(list(schema.background)).double() * weight
+        numeric_columns = torch.tensor(numeric, dtype=torch.long)
+        discrete = [k for k in range(len(weights)) if k not in set(numeric)]
+        reference = cls(
+            weights=weight,
+            background=background,
+            bound=0.0,
+            numeric=numeric_columns,
+            discrete=torch.tensor(discrete, dtype=torch.long),
+        )
+        pairwise = reference._pairwise(background)
+        pairwise.fill_diagonal_(math.inf)
+        nearest = pairwise.min(dim=1).values
+        bound = float(torch.quantile(nearest, PLAUSIBILITY_QUANTILE))
+        reference = dataclasses.replace(reference, bound=bound)
+        if len(_REFERENCES) >= 8:
+            _REFERENCES.pop(next(iter(_REFERENCES)))
+        _REFERENCES[id(schema)] = (schema, reference)
+        return reference
+
+    def distances(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Each encoded row's distance to its nearest background row (float64)."""
+        return self._pairwise(inputs.double() * self.weights).min(dim=1).values
+
+    def _pairwise(self, weighted: torch.Tensor) -> torch.Tensor:
+        """Distances from weighted encoded rows to every background row: an L1
+        distance over the few numeric columns, and for the 0/1 columns
+        ``sum w |a - b| = sum w a + sum w b - 2 sum w a b`` as one product."""
+        background = self.background
+        distances = torch.cdist(
+            weighted[:, self.numeric], background[:, self.numeric], p=1
+        )
+        if len(self.discrete):
+            rows, others = weighted[:, self.discrete], background[:, self.discrete]
+            present = (others > 0).double()  # b in {0, 1}: w a b = (w a) * b
+            distances += rows.sum(dim=1, keepdim=True) + others.sum(dim=1)
+            distances -= 2.0 * rows @ present.T
+        return distances
+
+    def row_distances(
+        self, schema: FeatureSchema, rows: list[dict[str, Any]]
+    ) -> list[float]:
+        """``distances`` for feature rows.
+
+        Example:
+            >>> reference.row_distances(schema, [row])
+            [9.27]
+        """
+        return self.distances(schema.encode(rows)).tolist()
+
+
+# the references of recently used schemas, by id (each kept alive with its schema)
+_REFERENCES: dict[int, tuple[FeatureSchema, PlausibilityReference]] = {}
+
+_Request = torch.Tensor  # encoded rows a search wants scored
+_Reply = tuple[torch.Tensor, torch.Tensor | None]  # their logits, their distances
+_Steps = Generator[_Request, _Reply, "CounterfactualSearchResult"]
+
+
+def _run_in_lockstep(
+    searches: list[_Search],
+    model: nn.Module,
+    device: torch.device,
+    reference: PlausibilityReference | None,
+) -> list[CounterfactualSearchResult]:
+    """Advance every search to its next request, score all requests in one forward
+    pass, hand each search its share, until all have answered."""
+    results: list[CounterfactualSearchResult | None] = [None] * len(searches)
+    steps: dict[int, _Steps] = {}
+    requests: dict[int, _Request] = {}
+    for index, search in enumerate(searches):
+        steps[index] = search.run()
+        try:
+            requests[index] = next(steps[index])
+        except StopIteration as done:
+            results[index] = done.value
+    while requests:
+        order = list(requests)
+        inputs = torch.cat([requests[index] for index in order])
+        logits = _forward(model, inputs, device)
+        distances = None
+        if reference is not None:
+            # only rows that clear the margin can become options: the others need
+            # no distance (inf, never plausible, never ranked)
+            sizes = [requests[index].shape[0] for index in order]
+            stops = list(itertools.accumulate(sizes))
+            wanted = torch.cat(
+                [
+                    searches[index].wants_distance(logits[stop - size : stop])
+                    for index, stop, size in zip(order, stops, sizes, strict=True)
+                ]
+            )
+            distances = torch.full((inputs.shape[0],), math.inf, dtype=torch.float64)
+            if bool(wanted.any()):
+                distances[wanted] = reference.distances(inputs[wanted])
+        start = 0
+        pending: dict[int, _Request] = {}
+        for index in order:
+            stop = start + requests[index].shape[0]
+            reply = (
+                logits[start:stop],
+                None if distances is None else distances[start:stop],
+            )
+            start = stop
+            try:
+                pending[index] = steps[index].send(reply)
+            except StopIteration as done:
+                results[index] = done.value
+        requests = pending
+    return [result for result in results if result is not None]
+
+
+def _forward(
+    model: nn.Module, inputs: torch.Tensor, device: torch.device
+) -> torch.Tensor:
+    """Logits for encoded rows, in chunks, as float32 on the CPU."""
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, inputs.shape[0], FORWARD_CHUNK_ROWS):
+            chunk = inputs[start : start + FORWARD_CHUNK_ROWS].to(device)
+            outputs.append(model(chunk).reshape(-1).float().cpu())
+    return torch.cat(outputs)
 
 
 def is_actionable(spec: FeatureSpec) -> bool:
@@ -320,17 +531,16 @@ class _Search:
     def __init__(
         self,
         *,
-        model: nn.Module,
         schema: FeatureSchema,
         row: dict[str, Any],
+        groups: list[list[int]],
         class_labels: list[str],
         threshold: float,
         max_changes: int,
         max_evaluations: int,
-        device: torch.device,
         margin: float = 0.0,
+        reference: PlausibilityReference | None = None,
     ):
-        self.model = model
         self.margin = margin
         self.schema = schema
         self.row = dict(row)
@@ -338,9 +548,16 @@ class _Search:
         self.threshold = threshold
         self.max_changes = max_changes
         self.max_evaluations = max_evaluations
-        self.device = device
         self.specs = schema.features
-        self.groups = [schema.column_groups()[spec.name] for spec in self.specs]
+        self.groups = groups
+        self.scales = [feature_scale(schema, spec) for spec in self.specs]
+        self.intervals: dict[int, tuple[float, float]] = {}
+        self.resolutions: dict[int, tuple[float, int]] = {}
+        self.reference = reference
+        self.distance_before = 0.0  # the original row's, when there is a reference
+        self.bound = math.inf  # the farthest a counterfactual may lie from the data
+        self.implausible = 0  # candidates that cleared the margin but lay too far
+        self.started = False  # whether the original row has been scored
         self.evaluations = 0
         self.exhausted = False
         self.partial: list[_Scored] = []  # what the last, budget-cut batch scored
@@ -352,15 +569,33 @@ class _Search:
 
     # -- model runs ---------------------------------------------------------------
 
-    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Logits for encoded rows, in chunks, as float32 on the CPU."""
-        outputs = []
-        with torch.no_grad():
-            for start in range(0, inputs.shape[0], FORWARD_CHUNK_ROWS):
-                chunk = inputs[start : start + FORWARD_CHUNK_ROWS].to(self.device)
-                outputs.append(self.model(chunk).reshape(-1).float().cpu())
+    def _forward(
+        self, inputs: torch.Tensor
+    ) -> Generator[_Request, _Reply, tuple[torch.Tensor, torch.Tensor | None]]:
+        """Logits (float32, CPU) and nearest-background distances for encoded rows,
+        scored by ``_run_in_lockstep`` together with the other rows' requests."""
+        logits, distances = yield inputs
         self.evaluations += inputs.shape[0]
-        return torch.cat(outputs)
+        return logits, distances
+
+    def wants_distance(self, logits: torch.Tensor) -> torch.Tensor:
+        """Which of the rows just scored need their distance to the data: the
+        original row, then those that clear the threshold by the margin."""
+        if not self.started:
+            return torch.ones(logits.shape[0], dtype=torch.bool)
+        return self._clears(logits)
+
+    def _plausible(self, distances: torch.Tensor | None, count: int) -> torch.Tensor:
+        if distances is None:
+            return torch.ones(count, dtype=torch.bool)
+        return distances <= self.bound + 1e-9
+
+    def _penalties(self, distances: torch.Tensor | None, count: int) -> list[float]:
+        if distances is None:
+            return [0.0] * count
+        beyond = (distances - self.distance_before).clamp(min=0.0)
+        beyond = torch.where(torch.isfinite(beyond), beyond, 0.0)
+        return (PLAUSIBILITY_WEIGHT * beyond).tolist()
 
     def _is_scored(self, logits: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(logits) >= self.threshold
@@ -377,22 +612,30 @@ class _Search:
             probabilities >= self.threshold + self.margin
         )
 
-    def _run_single(self, row: dict[str, Any]) -> tuple[float, bool, bool]:
-        """Score one row in a pass of its own: (P(scored class), scored?, clears
-        the threshold by the margin?)."""
-        logit = self._forward(self.schema.encode([row]))
+    def _run_single(
+        self, row: dict[str, Any]
+    ) -> Generator[_Request, _Reply, tuple[float, bool, bool, float | None]]:
+        """Score one row encoded afresh: (P(scored class), scored?, clears the
+        threshold by the margin and lies within the plausibility bound?, its
+        distance to the nearest background row)."""
+        logit, distances = yield from self._forward(self.schema.encode([row]))
+        distance = None if distances is None else float(distances[0])
         return (
             float(torch.sigmoid(logit)[0]),
             bool(self._is_scored(logit)[0]),
-            bool(self._clears(logit)[0]),
+            bool(self._clears(logit)[0] & self._plausible(distances, 1)[0]),
+            distance,
         )
 
     def _reserve(self) -> int:
         return min(VERIFICATION_ATTEMPTS, max(1, self.max_evaluations // 10))
 
-    def _evaluate(self, candidates: list[_Candidate]) -> list[_Scored]:
-        """Score candidates in batched passes, in the given order, as many as the
-        budget allows.
+    def _evaluate(
+        self, candidates: list[_Candidate]
+    ) -> Generator[_Request, _Reply, list[_Scored]]:
+        """Score candidates in one request, in the given order, as many as the
+        budget allows; a candidate flips when it clears the margin and lies within
+        the plausibility bound.
 
         Raises ``_BudgetExhausted`` (after scoring what fits) when some were left out.
         """
@@ -403,14 +646,18 @@ class _Search:
             ordered = ordered[: max(0, room)]
         scored: list[_Scored] = []
         if ordered:
-            logits = self._forward(self._encode(ordered))
-            flips = self._clears(logits)
+            logits, distances = yield from self._forward(self._encode(ordered))
+            clears = self._clears(logits)
+            plausible = self._plausible(distances, len(ordered))
+            self.implausible += int((clears & ~plausible).sum())
+            flips = clears & plausible
+            penalties = self._penalties(distances, len(ordered))
             direction = -1.0 if self.scored_before else 1.0
             progress = (direction * (logits - self.logit_before)).tolist()
             scored = [
-                _Scored(candidate, self._cost(candidate), bool(flip), step)
-                for candidate, flip, step in zip(
-                    ordered, flips.tolist(), progress, strict=True
+                _Scored(candidate, self._cost(candidate), bool(flip), step, penalty)
+                for candidate, flip, step, penalty in zip(
+                    ordered, flips.tolist(), progress, penalties, strict=True
                 )
             ]
         if self.exhausted:
@@ -427,18 +674,12 @@ class _Search:
         set_values: list[float] = []
         for row_index, candidate in enumerate(candidates):
             for move in candidate:
-                spec = self.specs[move.feature_index]
-                columns = self.groups[move.feature_index]
-                if spec.kind == "categorical":
-                    zero_rows.extend([row_index] * len(columns))
-                    zero_cols.extend(columns)
-                    set_rows.append(row_index)
-                    set_cols.append(columns[spec.categories.index(move.value)])
-                    set_values.append(1.0)
-                else:
-                    set_rows.append(row_index)
-                    set_cols.append(columns[0])
-                    set_values.append(float(move.value))
+                if move.cleared >= 0:
+                    zero_rows.append(row_index)
+                    zero_cols.append(move.cleared)
+                set_rows.append(row_index)
+                set_cols.append(move.column)
+                set_values.append(move.encoded)
         if zero_rows:
             inputs[zero_rows, zero_cols] = 0.0
         if set_rows:
@@ -456,15 +697,20 @@ class _Search:
         snapped = self._snap(index, value)
         if snapped is None or float(snapped) == original:
             return None
-        cost = abs(float(snapped) - original) / feature_scale(self.schema, spec)
-        return _Move(index, snapped, cost)
+        cost = abs(float(snapped) - original) / self.scales[index]
+        return _Move(index, snapped, cost, self.groups[index][0], float(snapped))
 
     def _allowed_interval(self, index: int) -> tuple[float, float]:
         """The values a numeric feature may take, given its direction and bounds;
         the bounds are moved inward onto the feature's value grid."""
+        if index not in self.intervals:
+            self.intervals[index] = self._compute_interval(index)
+        return self.intervals[index]
+
+    def _compute_interval(self, index: int) -> tuple[float, float]:
         spec = self.specs[index]
         original = float(self.row[spec.name])
-        span = UNBOUNDED_SEARCH_SCALES * feature_scale(self.schema, spec)
+        span = UNBOUNDED_SEARCH_SCALES * self.scales[index]
         low = spec.min if spec.min is not None else original - span
         high = spec.max if spec.max is not None else original + span
         if spec.observed_min is not None and spec.observed_max is not None:
@@ -480,11 +726,12 @@ class _Search:
 
     def _resolution(self, index: int) -> tuple[float, int]:
         """Step of the value grid for a numeric feature, and its decimal places."""
-        spec = self.specs[index]
-        exponent = math.floor(math.log10(feature_scale(self.schema, spec))) - 2
-        if spec.integer:
-            exponent = max(0, exponent)
-        return 10.0**exponent, max(0, -exponent)
+        if index not in self.resolutions:
+            exponent = math.floor(math.log10(self.scales[index])) - 2
+            if self.specs[index].integer:
+                exponent = max(0, exponent)
+            self.resolutions[index] = (10.0**exponent, max(0, -exponent))
+        return self.resolutions[index]
 
     def _snap(self, index: int, value: float) -> int | float | None:
         """Round ``value`` away from the original onto the grid, within the interval."""
@@ -530,7 +777,7 @@ class _Search:
         direction = spec.actionable_direction
         if spec.kind == "numeric":
             original = float(current)
-            scale = feature_scale(self.schema, spec)
+            scale = self.scales[index]
             low, high = self._allowed_interval(index)
             targets: list[float] = []
             for bound, sign in ((high, 1.0), (low, -1.0)):
@@ -558,7 +805,14 @@ class _Search:
                 and (costs is None or category in costs)
             ]
             return [
-                _Move(index, category, 1.0 if costs is None else costs[category])
+                _Move(
+                    index,
+                    category,
+                    1.0 if costs is None else costs[category],
+                    self.groups[index][spec.categories.index(category)],
+                    1.0,
+                    self.groups[index][position],
+                )
                 for category in allowed
             ]
         # binary: keep the value's type (bool or 0/1)
@@ -568,12 +822,19 @@ class _Search:
         ):
             return []
         flipped: Any = (not is_true) if isinstance(current, bool) else int(not is_true)
-        return [_Move(index, flipped, 1.0)]
+        return [_Move(index, flipped, 1.0, self.groups[index][0], float(flipped))]
 
     # -- the search ---------------------------------------------------------------
 
-    def run(self) -> CounterfactualSearchResult:
-        logit = self._forward(self.base_inputs)
+    def run(self) -> _Steps:
+        """The search as a generator: it yields encoded rows to score and is sent
+        back their logits and distances; it returns the result."""
+        logit, distances = yield from self._forward(self.base_inputs)
+        self.started = True
+        if distances is not None and self.reference is not None:
+            # a change need not make a row more typical than it already is
+            self.distance_before = float(distances[0])
+            self.bound = max(self.reference.bound, self.distance_before)
         self.logit_before = float(logit[0])
         self.scored_before = bool(self._is_scored(logit)[0])
         self.score_before = float(torch.sigmoid(logit)[0])
@@ -586,25 +847,27 @@ class _Search:
             )
         flips: list[_Scored] = []
         try:
-            self._beam_search(moves, flips)
+            yield from self._beam_search(moves, flips)
         except _BudgetExhausted:
             flips.extend(s for s in self.partial if s.flips)
         refined: list[_Scored] = []
         try:
             for start in _diverse_starts(flips):
-                refined.append(self._refine(start))
+                refined.append((yield from self._refine(start)))
         except _BudgetExhausted:
             pass
-        return self._verified_result(refined, flips, len(self.mutable))
+        return (yield from self._verified_result(refined, flips, len(self.mutable)))
 
-    def _beam_search(self, moves: list[_Move], flips: list[_Scored]) -> None:
+    def _beam_search(
+        self, moves: list[_Move], flips: list[_Scored]
+    ) -> Generator[_Request, _Reply, None]:
         """Singles first, then extend the most promising non-flips one feature at a
         time; every flip found is appended to ``flips``."""
         singles: list[_Candidate] = sorted(
             ((move,) for move in moves), key=lambda c: (self._cost(c), _key(c))
         )
         states: list[_Scored] = []
-        for scored in self._evaluate(singles):
+        for scored in (yield from self._evaluate(singles)):
             (flips if scored.flips else states).append(scored)
         extension_moves = _extension_moves(states)
         for _ in range(2, self.max_changes + 1):
@@ -616,16 +879,15 @@ class _Search:
                 for move in extension_moves:
                     if move.feature_index in used:
                         continue
-                    candidate = _sorted_candidate(state.candidate + (move,))
-                    if self._cost(candidate) < best_cost:
-                        extensions.append(candidate)
+                    if state.cost + move.cost + SPARSITY_PENALTY < best_cost:
+                        extensions.append(_sorted_candidate(state.candidate + (move,)))
             if not extensions:
                 break
             states = []
-            for scored in self._evaluate(extensions):
+            for scored in (yield from self._evaluate(extensions)):
                 (flips if scored.flips else states).append(scored)
 
-    def _refine(self, start: _Scored) -> _Scored:
+    def _refine(self, start: _Scored) -> Generator[_Request, _Reply, _Scored]:
         """Drop unneeded changes, then shrink numeric ones toward the original value."""
         current = start
         while len(current.candidate) > 1:
@@ -633,16 +895,18 @@ class _Search:
                 current.candidate[:k] + current.candidate[k + 1 :]
                 for k in range(len(current.candidate))
             ]
-            flipping = [s for s in self._evaluate(reduced) if s.flips]
+            flipping = [s for s in (yield from self._evaluate(reduced)) if s.flips]
             if not flipping:
                 break
             current = min(flipping, key=_rank)
         for feature_index in [m.feature_index for m in current.candidate]:
             if self.specs[feature_index].kind == "numeric":
-                current = self._shrink(current, feature_index)
+                current = yield from self._shrink(current, feature_index)
         return current
 
-    def _shrink(self, current: _Scored, feature_index: int) -> _Scored:
+    def _shrink(
+        self, current: _Scored, feature_index: int
+    ) -> Generator[_Request, _Reply, _Scored]:
         """Batched line search between the original value and the changed one."""
         spec = self.specs[feature_index]
         original = float(self.row[spec.name])
@@ -665,12 +929,12 @@ class _Search:
             trials = [t for t in trials if t]
             if not trials:
                 break
-            scored = {s.candidate: s for s in self._evaluate(trials)}
+            scored = {s.candidate: s for s in (yield from self._evaluate(trials))}
             best_far = far
             for trial in trials:  # closest to the original first
                 result = scored.get(trial)
                 if result is not None and result.flips:
-                    if result.cost < current.cost:
+                    if result.cost + result.penalty < current.cost + current.penalty:
                         current = result
                     best_far = _value_of(trial, feature_index, original)
                     break
@@ -685,14 +949,14 @@ class _Search:
 
     def _verified_result(
         self, refined: list[_Scored], flips: list[_Scored], searched_features: int
-    ) -> CounterfactualSearchResult:
+    ) -> Generator[_Request, _Reply, CounterfactualSearchResult]:
         seen: set[_Candidate] = set()
         ordered: list[_Scored] = []
         for scored in sorted(refined + flips, key=_rank):
             if scored.candidate not in seen:
                 seen.add(scored.candidate)
                 ordered.append(scored)
-        options: list[tuple[_Scored, float, bool]] = []
+        options: list[tuple[_Scored, float, bool, float | None]] = []
         chosen_sets: list[frozenset[int]] = []
         attempts = 0
         for scored in ordered:
@@ -707,12 +971,15 @@ class _Search:
             if validate_feature_values(self.schema, changed_row):
                 continue
             attempts += 1
-            score_after, scored_after, clears = self._run_single(changed_row)
+            score_after, scored_after, clears, distance = yield from self._run_single(
+                changed_row
+            )
             if not clears:
                 continue
-            options.append((scored, score_after, scored_after))
+            options.append((scored, score_after, scored_after, distance))
             chosen_sets.append(changed)
         if options:
+            options = _by_cost(options)
             note = None
             if self.exhausted:
                 note = (
@@ -743,6 +1010,12 @@ class _Search:
                     if self.margin
                     else ""
                 )
+                + (
+                    f" within {format_number(round(self.bound, 2))} of the training "
+                    f"data ({_plural(self.implausible, 'farther change')} refused)"
+                    if self.implausible
+                    else ""
+                )
                 + f" (searched {features}, {self.evaluations} evaluations)."
             )
         return CounterfactualSearchResult(None, note)
@@ -754,7 +1027,11 @@ class _Search:
         return changed
 
     def _counterfactual(
-        self, scored: _Scored, score_after: float, scored_after: bool
+        self,
+        scored: _Scored,
+        score_after: float,
+        scored_after: bool,
+        distance: float | None,
     ) -> Counterfactual:
         changes: dict[str, dict[str, Any]] = {}
         descriptions: list[str] = []
@@ -774,6 +1051,13 @@ class _Search:
             descriptions=descriptions,
             evaluations=self.evaluations,
             margin=self.margin,
+            plausibility=None
+            if distance is None
+            else {
+                "distance": round(distance, 6),
+                "bound": round(self.bound, 6),
+                "original_distance": round(self.distance_before, 6),
+            },
         )
 
 
@@ -826,7 +1110,28 @@ def _key(candidate: _Candidate) -> tuple[tuple[int, str], ...]:
 
 
 def _rank(scored: _Scored) -> tuple[float, int, tuple[tuple[int, str], ...]]:
-    return (scored.cost, len(scored.candidate), _key(scored.candidate))
+    return (
+        scored.cost + scored.penalty,
+        len(scored.candidate),
+        _key(scored.candidate),
+    )
+
+
+def _by_cost(
+    options: list[tuple[_Scored, float, bool, float | None]],
+) -> list[tuple[_Scored, float, bool, float | None]]:
+    """Verified options (chosen by cost plus plausibility penalty) ranked by plain
+    cost, dropping any that changes a superset of a cheaper one's features."""
+    ranked: list[tuple[_Scored, float, bool, float | None]] = []
+    for option in sorted(
+        options, key=lambda o: (o[0].cost, len(o[0].candidate), _key(o[0].candidate))
+    ):
+        changed = {m.feature_index for m in option[0].candidate}
+        if not any(
+            changed >= {m.feature_index for m in kept[0].candidate} for kept in ranked
+        ):
+            ranked.append(option)
+    return ranked
 
 
 def _sorted_candidate(moves: Iterable[_Move]) -> _Candidate:

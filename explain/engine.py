@@ -1069,6 +1069,7 @@ def _counterfactual_dict(cf: Any) -> dict[str, Any]:
         "verified": cf.verified,
         "cost": cf.cost,
         "margin": cf.margin,
+        "plausibility": cf.plausibility,
         "descriptions": cf.descriptions,
     }
 
