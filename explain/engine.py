@@ -749,7 +749,13 @@ def _explain_method(
     deltas = torch.cat(delta_parts).tolist() if delta_parts else None
     errors = torch.cat(error_parts).cpu().tolist() if error_parts else None
     exact_rows = torch.cat(exact_parts).tolist() if exact_parts else None
-    quality = _quality_figures(spec, torch.cat(column_parts), run, batch)
+    quality = _quality_figures(
+        spec,
+        torch.cat(column_parts),
+        run,
+        batch,
+        baselines.reshape(-1, width).mean(dim=0),
+    )
 
     if spec.drives_reasons:
         reasons = principal_reasons(
@@ -943,9 +949,13 @@ def _quality_figures(
     column_attr: torch.Tensor,
     run: Callable[[torch.Tensor], MethodOutput],
     batch: _Batch,
+    baseline: torch.Tensor,
 ) -> dict[str, list[float]]:
     """Infidelity and sensitivity-max per row, as requested and meaningful; both
-    perturb numeric, categorical and binary features (see ``explain.quality``)."""
+    perturb numeric, categorical and binary features (see ``explain.quality``).
+    ``baseline`` is the method's reference row (the mean of a background sample;
+    zeros for the methods without one), which infidelity divides the numeric noise
+    by the move from, as the attributions are shares of that move."""
     figures: dict[str, list[float]] = {}
     if (
         not (batch.general["infidelity"] and spec.infidelity)
@@ -955,7 +965,12 @@ def _quality_figures(
     layout = _perturbation_layout(batch)
     if batch.general["infidelity"] and spec.infidelity:
         figures["infidelity"] = infidelity_per_row(
-            batch.model, batch.inputs, column_attr, layout, seed=batch.seed
+            batch.model,
+            batch.inputs,
+            column_attr,
+            layout,
+            baseline=baseline,
+            seed=batch.seed,
         ).tolist()
     if batch.general["sensitivity"]:
         width = batch.inputs.shape[1]

@@ -164,6 +164,7 @@ def infidelity_per_row(
     attributions: torch.Tensor,
     layout: PerturbationLayout,
     *,
+    baseline: torch.Tensor | None = None,
     relative_noise: float = 0.1,
     n_perturb_samples: int = 10,
     seed: int = 0,
@@ -172,16 +173,36 @@ def infidelity_per_row(
     std, categorical features switched and binaries flipped with probability
     ``relative_noise`` (see the module docstring).
 
+    Args:
+        baseline: [width] the reference the attributions are relative to (zeros for
+            input x gradient). Attributions of a numeric column are shares of the
+            move from the baseline, ``gradient x (x - baseline)``, so the change they
+            predict for noise ``I`` is ``attribution x I / (x - baseline)`` (Captum's
+            ``infidelity_perturb_func_decorator(multiply_by_inputs=True)``); where a
+            value equals the baseline its attribution is 0 and so is the prediction.
+            None: the attributions are taken as local slopes (noise x attribution).
+
     Example:
-        >>> infidelity_per_row(model, x, column_attr, layout, seed=0).shape
+        >>> infidelity_per_row(model, x, column_attr, layout, baseline=b, seed=0).shape
         torch.Size([N])
     """
     scale = (layout.noise_scale * relative_noise).to(inputs)
+    numeric = layout.noise_scale.to(inputs.device) > 0
+    reference = None if baseline is None else baseline.to(inputs).reshape(1, -1)
 
     def perturb(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         noise = torch.randn_like(x) * scale
         switched, moved = switch_categories(x - noise, layout, relative_noise)
-        return noise + moved, switched
+        if reference is None:
+            return noise + moved, switched
+        moved_from_baseline = x - reference
+        usable = numeric & (moved_from_baseline != 0)
+        per_unit = torch.where(
+            usable,
+            noise / torch.where(usable, moved_from_baseline, torch.ones_like(x)),
+            torch.zeros_like(x),
+        )
+        return per_unit + moved, switched
 
     with seeded_rng(seed, inputs.device), torch.no_grad():
         result: torch.Tensor = infidelity(

@@ -217,3 +217,31 @@ def test_quality_figures_are_reproducible_and_leave_the_rng_alone(schema):
     assert [r.methods["integrated_gradients"].quality for r in first] == [
         r.methods["integrated_gradients"].quality for r in again
     ]
+
+
+def _numeric_only(schema: explain.FeatureSchema) -> nn.Module:
+    """A logistic regression on income and age only (a linear logit)."""
+    model = explain.build_model("logistic_regression", schema)
+    with torch.no_grad():
+        model.linear.weight.copy_(torch.tensor([[-1.5, 0.4, 0.0, 0.0, 0.0, 0.0]]))
+        model.linear.bias.fill_(0.25)
+    return model.eval()
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "deeplift", "kernel_shap"])
+def test_exact_attributions_of_a_linear_model_have_no_infidelity(schema, method):
+    """Attributions relative to a baseline are shares of the move from it: the noise
+    they predict the output change of is divided by that move (Captum's
+    multiply_by_inputs), so exact attributions of a linear logit score ~0. Multiplying
+    the raw noise by them (as before) gave figures in the thousands on the demo."""
+    rows = [
+        _row(800.0 + 900.0 * i, ["car", "education", "other"][i % 3]) for i in range(8)
+    ]
+    for row, age in zip(rows, range(21, 29), strict=True):
+        row["age"] = age  # every numeric value differs from the baseline (40)
+    results = _explain(
+        _numeric_only(schema), schema, rows, [method], quality={"sensitivity": False}
+    )
+    output_scale = max(abs(r.output) for r in results)
+    for result in results:
+        assert result.methods[method].quality["infidelity"] < 1e-6 * output_scale**2
