@@ -45,7 +45,7 @@ NUMERIC_FEATURES: dict[str, dict[str, Any]] = {
         "min": 0,
         "max": 100000,
         "actionable_direction": "decrease",
-        "reason": "Income insufficient for amount of credit requested",
+        "reason": "Other: amount of credit requested",
         "description": "Amount of credit requested, in Deutsche Mark (250 to 18,424 in the data).",
     },
     "installment_rate_in_percentage_of_disposable_income": {
@@ -125,7 +125,7 @@ CATEGORICAL_FEATURES: dict[str, dict[str, Any]] = {
     "savings_account_and_bonds": {
         "label": "Savings account and bonds",
         "actionable_direction": "any",
-        "reason": "Value or type of collateral not sufficient (savings and bonds)",
+        "reason": "Other: savings account and bonds",
         "description": "Balance band of the applicant's savings accounts and bonds.",
     },
     "present_employment_since": {
@@ -157,7 +157,7 @@ CATEGORICAL_FEATURES: dict[str, dict[str, Any]] = {
     "other_installment_plans": {
         "label": "Other instalment plans",
         "actionable_direction": "any",
-        "reason": "Excessive obligations in relation to income (other instalment plans)",
+        "reason": "Excessive obligations (other instalment plans)",
         "description": "Instalment plans the applicant has with banks or stores.",
     },
     "housing": {

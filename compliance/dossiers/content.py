@@ -126,7 +126,7 @@ def dossier_content(decision: Decision) -> DossierContent:
                 key=lambda kv: -abs(kv[1]),
             )[:CHART_FEATURES],
             adverse_sign=sign,
-            title=f"Attributions ({primary.method})",
+            title=f"Attributions ({method_name(primary.method)})",
         )
         if run is not None and run.counterfactual:
             cf = run.counterfactual
@@ -291,6 +291,7 @@ def _method_row(explanation: Any) -> dict[str, Any]:
     parameters = explanation.parameters or {}
     return {
         "method": clip(explanation.method, b.SHORT),
+        "name": clip(method_name(explanation.method), b.SHORT),
         "gap": gap,
         "steps": explanation.n_steps or parameters.get("n_samples") or "",
         "error_max": error_text,

@@ -1,5 +1,6 @@
 """HTML to PDF with WeasyPrint, in a child process of its own (run by path:
 ``python render_child.py``), so the parent can stop a render that takes too long.
+The PDF is tagged PDF/UA-1 (``PDF_VARIANT``), so screen readers can read it.
 
 No Django and nothing of ours is imported here. The parent writes one JSON object to
 stdin: ``html``, ``static_root`` (the only files a render may fetch, under the
@@ -19,6 +20,10 @@ from pathlib import Path
 from typing import Any
 
 STATIC_SCHEME = "inspectoscope-static:"
+# tagged PDF for screen readers (ISO 14289-1): a structure tree, the document marked as
+# tagged, PDF 1.7 and the pdfuaid identification in the XMP metadata; the layout needs
+# the tags from the start, so the variant goes to render() and to write_pdf()
+PDF_VARIANT = "pdf/ua-1"
 
 
 def static_file(url: str, static_root: Path) -> tuple[bytes, str] | None:
@@ -60,9 +65,9 @@ def render(html: str, static_root: Path) -> tuple[bytes, int, list[str], list[st
 
     document = HTML(
         string=html, base_url=STATIC_SCHEME + "/", url_fetcher=Fetcher()
-    ).render()
+    ).render(pdf_variant=PDF_VARIANT)
     buffer = io.BytesIO()
-    document.write_pdf(buffer)
+    document.write_pdf(buffer, pdf_variant=PDF_VARIANT)
     return buffer.getvalue(), len(document.pages), requested, refused
 
 

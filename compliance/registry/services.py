@@ -26,6 +26,7 @@ from compliance.policy import require
 from compliance.principals import Operator, Principal
 from compliance.registry.model_check import model_build_check
 from explain.proxies import proxy_analysis
+from explain.reason_vocabulary import reason_texts_check
 
 AI_SYSTEM_FIELDS = (
     "name",
@@ -283,6 +284,10 @@ def _model_version_check(
         schema = explain.parse_feature_schema(feature_schema)
     except explain.SchemaError as exc:
         for path, messages in exc.errors.items():
+            errors[f"feature_schema.{path}"] = messages
+    if schema is not None:
+        # a reason text may not name a quantity its feature does not measure
+        for path, messages in reason_texts_check(schema).items():
             errors[f"feature_schema.{path}"] = messages
     if architecture not in explain.ARCHITECTURES:
         errors["architecture"] = [

@@ -224,7 +224,9 @@ def test_the_dossier_takes_its_reasons_from_the_reasons_method(db, credit, rows)
     reasons = _section(html, 5)
     # Integrated Gradients was the dossier's method before: now the run's
     # reasons method, Kernel SHAP, the first requested that gives reasons
-    assert "Method: kernel_shap (Kernel SHAP, the first requested" in reasons
+    assert (
+        'Method: Kernel SHAP <span class="method-id">kernel_shap</span>, the first requested'
+    ) in reasons
     shap = _stored(decision)["kernel_shap"]
     assert [r["text"] for r in content.context["reasons"]] == [
         r["text"] for r in shap.reasons
@@ -257,7 +259,9 @@ def test_the_dossiers_quality_table_flags_unstable_reasons_and_silent_methods(
     decision = _decision(credit, rows["unstable"])
     quality = _section(_html(decision), 8)
     row = {
-        m: re.search(rf"<tr><td>{m}</td>(.*?)</tr>", quality).group(1)  # type: ignore[union-attr]
+        m: re.search(  # type: ignore[union-attr]
+            rf'<tr><td>[^<]+ <span class="method-id">{m}</span></td>(.*?)</tr>', quality
+        ).group(1)
         for m in METHODS
     }
     assert "reasons unstable: review" in row["kernel_shap"]
@@ -296,7 +300,10 @@ def test_explanations_stored_before_still_render_as_they_did(db, credit, rows):
     _as_legacy(decision)
     html = _html(decision)
     # as before: Integrated Gradients' reasons, no error column, no other options
-    assert "Method: integrated_gradients (Integrated Gradients" in _section(html, 5)
+    assert (
+        'Method: Integrated Gradients <span class="method-id">integrated_gradients</span>'
+        in _section(html, 5)
+    )
     assert "Std. error" not in html and "Other verified options" not in html
     assert dossiers.content.dossier_content(decision).missing == []
     page = _case_page(decision)
