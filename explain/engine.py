@@ -404,7 +404,7 @@ class _Batch:
     group_matrix: torch.Tensor
     fast_gradients: bool
     items_budget: int
-    noise_scale: torch.Tensor
+    perturbation: PerturbationLayout
     environment: dict[str, Any]
     row_hashes: list[str]
     general: dict[str, Any]
@@ -452,7 +452,9 @@ def _prepare(
         group_matrix=group_matrix.to(device),
         fast_gradients=fast,
         items_budget=_memory_items(model, width, memory_budget_bytes),
-        noise_scale=numeric_noise_scale(width, numeric_std).to(device),
+        perturbation=_perturbation_layout(
+            schema, groups, numeric_noise_scale(width, numeric_std).to(device)
+        ),
         environment={
             "python": platform.python_version(),
             "torch": torch.__version__,
@@ -926,19 +928,22 @@ def _adaptive_samples(
     return combined, totals, (~stable).tolist()
 
 
-def _perturbation_layout(batch: _Batch) -> PerturbationLayout:
-    """The batch's numeric noise scale, one-hot groups and binary columns."""
-    kinds = [spec.kind for spec in batch.schema.features]
+def _perturbation_layout(
+    schema: FeatureSchema, groups: list[list[int]], noise_scale: torch.Tensor
+) -> PerturbationLayout:
+    """The numeric noise scale, one-hot groups and binary columns the quality
+    figures perturb (one per batch, shared by every method)."""
+    kinds = [spec.kind for spec in schema.features]
     return PerturbationLayout(
-        noise_scale=batch.noise_scale,
+        noise_scale=noise_scale,
         one_hot_groups=[
             cols
-            for kind, cols in zip(kinds, batch.groups, strict=True)
+            for kind, cols in zip(kinds, groups, strict=True)
             if kind == "categorical" and len(cols) >= 2
         ],
         binary_columns=[
             cols[0]
-            for kind, cols in zip(kinds, batch.groups, strict=True)
+            for kind, cols in zip(kinds, groups, strict=True)
             if kind == "binary"
         ],
     )
@@ -962,7 +967,7 @@ def _quality_figures(
         and not batch.general["sensitivity"]
     ):
         return figures
-    layout = _perturbation_layout(batch)
+    layout = batch.perturbation
     if batch.general["infidelity"] and spec.infidelity:
         figures["infidelity"] = infidelity_per_row(
             batch.model,
