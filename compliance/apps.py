@@ -14,7 +14,9 @@ class ComplianceConfig(AppConfig):
         from compliance.explanations import ExplanationHandler
         from compliance.jobs import handler_register
         from compliance.jobs.audit_verify import AuditVerifyHandler
+        from compliance.notices import NoticeHandler
 
         handler_register(ExplanationHandler())
         handler_register(DossierHandler())
         handler_register(AuditVerifyHandler())
+        handler_register(NoticeHandler())

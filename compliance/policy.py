@@ -51,6 +51,10 @@ RULES: dict[str, frozenset[str]] = {
     "dossier.request": REQUESTERS,
     # genuine or not, by whom, which version, superseded: nothing of the content
     "dossier.verify_public": EVERY_ROLE | OPERATORS | {PUBLIC},
+    # notices to the person a decision is about
+    "notice.read": EVERY_ROLE,
+    "notice.download": EVERY_ROLE,
+    "notice.request": REQUESTERS,
     # the web UI's case work (people only)
     "case.read": PEOPLE,
     "review.record": REVIEWERS,

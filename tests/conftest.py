@@ -191,3 +191,11 @@ def _forced_logins_pass_two_factor(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # --- end of two-factor authentication ---
+
+
+@pytest.fixture(scope="session")
+def demo_artefacts() -> dict[str, tuple[bytes, dict[str, Any]]]:
+    """The demo models, trained once per session (dossier and notice tests)."""
+    from demo.train import DEMOS, build_artefacts
+
+    return {name: build_artefacts(definition) for name, definition in DEMOS.items()}

@@ -7,7 +7,7 @@ import django_filters
 from django import forms
 from django.core import validators
 
-from compliance.models import Decision, Dossier
+from compliance.models import Decision, Dossier, Notice
 from compliance.platform.numbers import MAX_ID, whole_number
 from compliance.principals import principal_for_request
 from compliance.reviews.selectors import blind_pending_expression
@@ -156,3 +156,12 @@ class DossierFilter(_IdFilterSet):
     class Meta:
         model = Dossier
         fields = ["decision"]
+
+
+class NoticeFilter(_IdFilterSet):
+    decision = IdFilter(field_name="decision_id", method="_by_id")
+    language = django_filters.CharFilter(field_name="language")
+
+    class Meta:
+        model = Notice
+        fields = ["decision", "language"]

@@ -377,6 +377,7 @@ class JobOutputSerializer(serializers.ModelSerializer):
             "kind",
             "decision",
             "dossier",
+            "notice",
             "methods",
             "attempts",
         ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.api import views
+from compliance.api import notices, views
 
 app_name = "api"
 
@@ -51,5 +51,14 @@ urlpatterns = [
     ),
     path("dossiers/<int:pk>/", views.DossierDetailApi.as_view(), name="dossier-detail"),
     path("dossiers/<int:pk>/pdf", views.DossierPdfApi.as_view(), name="dossier-pdf"),
+    path(
+        "decisions/<int:pk>/notices/",
+        notices.DecisionNoticesApi.as_view(),
+        name="decision-notices",
+    ),
+    path("notices/", notices.NoticeListApi.as_view(), name="notice-list"),
+    path("notices/<int:pk>/", notices.NoticeDetailApi.as_view(), name="notice-detail"),
+    path("notices/<int:pk>/pdf", notices.NoticePdfApi.as_view(), name="notice-pdf"),
+    path("notices/<int:pk>/html", notices.NoticeHtmlApi.as_view(), name="notice-html"),
     path("jobs/<int:pk>/", views.JobDetailApi.as_view(), name="job-detail"),
 ]

@@ -10,7 +10,7 @@ from compliance.models.decisions import Decision, PreliminaryView, Review
 from compliance.models.idempotency import IdempotencyKey
 from compliance.models.jobs import Job
 from compliance.models.registry import AISystem, ModelVersion, _weights_upload_to
-from compliance.models.results import Dossier, Explanation, ExplanationRun
+from compliance.models.results import Dossier, Explanation, ExplanationRun, Notice
 from compliance.models.tenancy import ApiKey, ClientSystem, Membership, Organization
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Job",
     "Membership",
     "ModelVersion",
+    "Notice",
     "Organization",
     "PreliminaryView",
     "Review",

@@ -16,6 +16,7 @@ class Job(models.Model):
     class Kind(models.TextChoices):
         EXPLANATION = "explanation", "Explanation"
         DOSSIER = "dossier", "Dossier"
+        NOTICE = "notice", "Notice"
         AUDIT_VERIFY = "audit_verify", "Audit chain verification"
 
     class Status(models.TextChoices):
@@ -40,6 +41,9 @@ class Job(models.Model):
     requested_by = models.CharField(max_length=200, blank=True)
     dossier = models.ForeignKey(
         "Dossier", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    notice = models.ForeignKey(
+        "Notice", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.QUEUED

@@ -1,4 +1,4 @@
-"""What jobs produce: explanations (per run and per method) and dossiers."""
+"""What jobs produce: explanations (per run and per method), dossiers and notices."""
 
 from __future__ import annotations
 
@@ -119,3 +119,46 @@ class Dossier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.public_id} v{self.version}"
+
+
+class Notice(models.Model):
+    """An issued notice to the person a decision is about, in one language (HTML and
+    PDF). Immutable: a reissue is a new version. ``content`` holds every fact the
+    notice states (reasons, values, the counterfactual), as the checker verified it
+    against the stored explanation."""
+
+    public_id = models.CharField(max_length=40, unique=True)
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, related_name="notices"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+"
+    )
+    language = models.CharField(max_length=8)
+    version = models.PositiveIntegerField()
+    html = models.TextField()
+    html_sha256 = models.CharField(max_length=64)
+    pdf = models.BinaryField()
+    sha256 = models.CharField(max_length=64, unique=True)
+    size_bytes = models.PositiveIntegerField()
+    pages = models.PositiveIntegerField()
+    content = models.JSONField()
+    # the faithfulness check that passed before it was issued
+    check_result = models.JSONField(default=dict)
+    # texts that had no variant in the notice's language (the base text was used)
+    warnings = models.JSONField(default=list)
+    issued_by = models.CharField(max_length=200)
+    issued_at = models.DateTimeField()
+    content_sha256 = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta:
+        ordering = ["decision", "language", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["decision", "language", "version"],
+                name="uniq_notice_version",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_id} v{self.version} ({self.language})"

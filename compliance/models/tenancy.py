@@ -18,6 +18,31 @@ class Organization(models.Model):
     jurisdiction = models.CharField(
         max_length=8, choices=Jurisdiction.choices, default=Jurisdiction.EU
     )
+    # what a notice to an affected person states: who decided, where to write, how
+    # long they have to contest, and whom they may complain to (for US credit, the
+    # federal agency that administers compliance with the ECOA for this creditor)
+    postal_address = models.TextField(
+        blank=True, help_text="Name and postal address printed on notices."
+    )
+    contact = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="Where a person asks questions or contests a decision (e-mail or "
+        "telephone).",
+    )
+    contest_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Days a person has to contest a decision after a notice."
+    )
+    regulator = models.TextField(
+        blank=True,
+        help_text="The authority a person may complain to (a data protection "
+        "authority), name and address.",
+    )
+    credit_agency = models.TextField(
+        blank=True,
+        help_text="US credit: the federal agency that administers compliance with the "
+        "ECOA for this creditor, name and address (empty: the CFPB).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -203,6 +203,11 @@ AUTH_PASSWORD_VALIDATORS = [
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# the languages people read notices in (compliance.notices); Django's own catalogues
+# and ours (locale/) are used for them
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+NOTICE_LANGUAGES = ("en", "de")
 USE_TZ = True
 
 STATIC_URL = "/static/"
