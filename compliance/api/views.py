@@ -413,8 +413,8 @@ class DecisionReviewsApi(PrincipalMixin, generics.GenericAPIView):
 
 
 class PublicDossierVerifyApi(generics.GenericAPIView):
-    """For anyone, no key: is this PDF (or sha256) a dossier issued here? Only whether
-    it is genuine, the issuing organisation, dossier id, version, issue time and
+    """For anyone, no key: is this PDF (or sha256) a dossier or a notice issued here
+    (a notice's HTML hash counts too)? Only whether it is genuine, the issuing organisation, dossier id, version, issue time and
     whether a newer version supersedes it; never content. Rate-limited per IP."""
 
     authentication_classes: list[type] = []
@@ -425,8 +425,19 @@ class PublicDossierVerifyApi(generics.GenericAPIView):
 
     class PublicVerificationSerializer(serializers.Serializer):
         genuine = serializers.BooleanField()
+        kind = serializers.ChoiceField(
+            choices=["dossier", "notice"],
+            allow_null=True,
+            help_text="What the file is: a dossier, or a notice to the affected person.",
+        )
+        language = serializers.CharField(
+            allow_null=True, help_text="Notices: the language it is written in."
+        )
         organization = serializers.CharField(allow_null=True)
-        dossier = serializers.CharField(allow_null=True)
+        dossier = serializers.CharField(
+            allow_null=True,
+            help_text="The document's public id printed on it (DOS-... or NOT-...).",
+        )
         version = serializers.IntegerField(allow_null=True)
         issued_at = serializers.DateTimeField(allow_null=True)
         superseded = serializers.BooleanField(allow_null=True)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from compliance.audit import audit_event_append
@@ -24,7 +24,7 @@ from compliance.dossiers.signing import dossier_sign
 from compliance.errors import TooLarge, ValidationFailed
 from compliance.explanations.selectors import explanations_newest
 from compliance.jobs import job_create
-from compliance.models import Decision, Dossier, Job, Organization
+from compliance.models import Decision, Dossier, Job, Notice, Organization
 from compliance.platform.middleware import dossier_verify_limit_message
 from compliance.platform.text_limits import REISSUE_REASON
 from compliance.policy import PUBLIC, require
@@ -371,10 +371,15 @@ class PublicVerification:
     version: int | None = None
     issued_at: datetime | None = None
     superseded: bool | None = None
+    # "dossier" (the auditor's record) or "notice" (the affected person's letter)
+    kind: str | None = None
+    language: str | None = None  # notices: the language it is written in
 
     def as_dict(self) -> dict[str, object]:
         return {
             "genuine": self.genuine,
+            "kind": self.kind,
+            "language": self.language,
             "organization": self.organization,
             "dossier": self.dossier,
             "version": self.version,
@@ -391,6 +396,8 @@ def dossier_verify_public(
     no person, no content."""
     require(PUBLIC_VISITOR, "dossier.verify_public")
     digest = _digest(sha256, pdf)
+    if (notice := _notice_by_digest(digest)) is not None:
+        return notice
     dossier = (
         with_superseded(Dossier.objects.filter(sha256=digest))
         .select_related("organization")
@@ -413,4 +420,57 @@ def dossier_verify_public(
         version=dossier.version,
         issued_at=dossier.issued_at,
         superseded=dossier_superseded(dossier),
+        kind="dossier",
+    )
+
+
+def _notice_by_digest(digest: str) -> PublicVerification | None:
+    """A notice to an affected person is verified like a dossier: by its PDF's or its
+    HTML's sha256 (the person may hold either). Recorded on the issuer's chain as
+    ``notice.verified``; never any content."""
+    notice = (
+        Notice.objects.filter(Q(sha256=digest) | Q(html_sha256=digest))
+        .select_related("organization")
+        .only(
+            "public_id",
+            "version",
+            "language",
+            "issued_at",
+            "decision_id",
+            "organization__name",
+            "organization_id",
+        )
+        .first()
+    )
+    if notice is None:
+        return None
+    superseded = Notice.objects.filter(
+        decision_id=notice.decision_id,
+        language=notice.language,
+        version__gt=notice.version,
+    ).exists()
+    with transaction.atomic():
+        audit_event_append(
+            actor=PUBLIC_VISITOR.actor,
+            organization=notice.organization,
+            action="notice.verified",
+            object_type="decision",
+            object_id=notice.decision_id,
+            payload={
+                "sha256": digest[:64],
+                "notice": notice.public_id,
+                "version": notice.version,
+                "genuine": True,
+                "via": "public",
+            },
+        )
+    return PublicVerification(
+        genuine=True,
+        organization=notice.organization.name,
+        dossier=notice.public_id,
+        version=notice.version,
+        issued_at=notice.issued_at,
+        superseded=superseded,
+        kind="notice",
+        language=notice.language,
     )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from compliance.dossiers.render import DossierRenderFailed
+from compliance.dossiers.signing import DossierSigningFailed
 from compliance.jobs import JobDone, JobFailed, JobRetry, Outcome
 from compliance.jobs.handlers import AuditEntry, Progress
 from compliance.models import Job, Notice
@@ -47,6 +48,8 @@ class NoticeHandler:
                 outcomes.append(JobFailed("incomplete", exc.detail))
             except NoticeUnfaithful as exc:  # the same record fails the same way
                 outcomes.append(JobFailed("unfaithful", exc.detail))
+            except DossierSigningFailed as exc:
+                outcomes.append(JobFailed("signing_failed", exc.detail))
             except DossierRenderFailed as exc:
                 outcomes.append(JobFailed(exc.reason, exc.detail))
             progress(len(outcomes) / len(jobs))

@@ -16,6 +16,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from compliance.audit import audit_event_append
+from compliance.dossiers.signing import dossier_sign
 from compliance.explanations.selectors import explanations_newest
 from compliance.jobs import job_create
 from compliance.models import Decision, Job, Notice
@@ -138,6 +139,7 @@ def notice_render_next(decision: Decision, language: str) -> RenderedNotice:
             f"{MAX_NOTICE_HTML_CHARS:,} a notice may have; nothing was issued."
         )
     pdf, pages = notice_pdf(html)
+    pdf = dossier_sign(pdf, organization=decision.organization)  # PAdES, like dossiers
     return RenderedNotice(
         public_id=public_id,
         language=language,

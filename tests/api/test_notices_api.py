@@ -124,3 +124,25 @@ def test_another_organisations_notices_are_not_found(case: Any, world: Any) -> N
     assert other.get("/api/v1/notices/").json()["results"] == []
     response = other.post(f"/api/v1/decisions/{case.pk}/notices/", {}, format="json")
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_notice_is_signed_and_publicly_verifiable_by_pdf_or_html(case: Any) -> None:
+    client = _client(case)
+    _issue(client, case, data={"lang": "en"})
+    jobs_process(kind="notice", worker="test", limit=5)
+    notice = Notice.objects.get()
+    assert b"/ByteRange" in bytes(notice.pdf)  # PAdES-signed like dossiers
+    public = APIClient()
+    for digest in (notice.sha256, notice.html_sha256):
+        body = public.post(
+            "/api/v1/public/verify", {"sha256": digest}, format="json"
+        ).json()
+        assert body["genuine"] is True
+        assert body["kind"] == "notice"
+        assert body["dossier"] == notice.public_id
+        assert body["language"] == "en"
+        assert body["superseded"] is False
+    assert AuditEvent.objects.filter(action="notice.verified").count() == 2
+    page = public.post("/verify/", {"sha256": notice.sha256})
+    assert f"Notice {notice.public_id}" in page.content.decode()

@@ -18,6 +18,8 @@ from tests.compliance.dossiers.test_dossiers import _case
 
 ANSWER_KEYS = {
     "genuine",
+    "kind",
+    "language",
     "organization",
     "dossier",
     "version",
@@ -93,6 +95,8 @@ def test_a_tampered_or_unknown_file_is_not_genuine_and_says_nothing_more(issued)
         assert response.status_code == 200
         assert response.json() == {
             "genuine": False,
+            "kind": None,
+            "language": None,
             "organization": None,
             "dossier": None,
             "version": None,
