@@ -150,12 +150,26 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 class OrganizationForm(RefuseHostileText, forms.Form):
     name = forms.CharField(max_length=200)
     jurisdiction = forms.ChoiceField(choices=Organization.Jurisdiction.choices)
+    # printed on notices to the people decisions are about
+    postal_address = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    contact = forms.CharField(max_length=200, required=False)
+    contest_days = forms.IntegerField(min_value=1, max_value=365, required=False)
+    regulator = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    credit_agency = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 @admin.register(Organization)
 class OrganizationAdmin(ReadOnlyAdmin):
     list_display = ["name", "slug", "jurisdiction", "created_at"]
     search_fields = ["name", "slug"]
+    # notice details (address, contact, contest period, regulator) are set with the
+    # change action
     fields = ["name", "slug", "jurisdiction"]
     actions = ["update_organization"]
 
@@ -173,7 +187,7 @@ class OrganizationAdmin(ReadOnlyAdmin):
         )
         obj.pk = org.pk
 
-    @admin.action(description="Change name or jurisdiction")
+    @admin.action(description="Change name, jurisdiction or notice details")
     def update_organization(
         self, request: HttpRequest, queryset: QuerySet[Organization]
     ) -> TemplateResponse | None:
@@ -182,10 +196,7 @@ class OrganizationAdmin(ReadOnlyAdmin):
             queryset,
             OrganizationForm,
             lambda org, data: services.organization_update(
-                organization=org,
-                name=data["name"],
-                jurisdiction=data["jurisdiction"],
-                operator=_operator(request),
+                organization=org, operator=_operator(request), **data
             ),
             title="Change the organisation",
             done="Updated {count} organisation(s).",

@@ -215,9 +215,12 @@ def organization_update(
     name: str | None = None,
     jurisdiction: str | None = None,
     operator: Operator = SYSTEM_OPERATOR,
+    **notice_details: Any,
 ) -> Organization:
-    """Rename an organisation or change its jurisdiction (which decides the regimes
-    a dossier names). The slug never changes: it identifies the organisation."""
+    """Rename an organisation, change its jurisdiction (which decides the regimes a
+    dossier names) or the details its notices print (``postal_address``,
+    ``contact``, ``contest_days``, ``regulator``, ``credit_agency``). The slug never
+    changes: it identifies the organisation."""
     require(operator, "organization.update")
     organization = Organization.objects.select_for_update().get(pk=organization.pk)
     wanted: dict[str, Any] = {}
@@ -232,6 +235,7 @@ def organization_update(
                 {"jurisdiction": [f"One of {', '.join(Organization.Jurisdiction)}."]},
             )
         wanted["jurisdiction"] = jurisdiction
+    wanted.update(_notice_details(notice_details))
     change = _changes(organization, wanted)
     if change["new"]:
         organization.save(update_fields=list(change["new"]))
@@ -244,6 +248,40 @@ def organization_update(
             payload=change,
         )
     return organization
+
+
+NOTICE_TEXT_LIMITS = {
+    "postal_address": 1000,
+    "contact": 200,
+    "regulator": 1000,
+    "credit_agency": 1000,
+}
+MAX_CONTEST_DAYS = 365
+
+
+def _notice_details(details: dict[str, Any]) -> dict[str, Any]:
+    """The notice details given, checked: texts within their limits, a contest
+    period of 1 to 365 days."""
+    unknown = set(details) - set(NOTICE_TEXT_LIMITS) - {"contest_days"}
+    if unknown:
+        raise TypeError(f"Unknown organisation fields: {sorted(unknown)}")
+    wanted: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, value in details.items():
+        if value is None:
+            continue
+        if name == "contest_days":
+            if not (isinstance(value, int) and 1 <= value <= MAX_CONTEST_DAYS):
+                errors[name] = [f"A whole number of days from 1 to {MAX_CONTEST_DAYS}."]
+            else:
+                wanted[name] = value
+        elif len(str(value)) > NOTICE_TEXT_LIMITS[name]:
+            errors[name] = [f"At most {NOTICE_TEXT_LIMITS[name]} characters."]
+        else:
+            wanted[name] = str(value).strip()
+    if errors:
+        raise ValidationFailed("Invalid notice details.", errors)
+    return wanted
 
 
 @transaction.atomic
