@@ -7,6 +7,8 @@ KIND_TASKS = {
     "explanation": ("workers.tasks.explanations_process", "attributions"),
     "dossier": ("workers.tasks.dossiers_process", "dossiers"),
     "audit_verify": ("workers.tasks.audit_verify_process", "dossiers"),
+    # a notice is a small render: CPU work beside the dossiers
+    "notice": ("workers.tasks.notices_process", "dossiers"),
 }
 # periodic, on its own queue so a backlog of job messages never delays it
 SWEEP_TASK = ("workers.tasks.jobs_sweep", "sweeper")

@@ -111,6 +111,18 @@ def dossiers_process(self: Any, batch_key: str = "", **_: Any) -> int:
 @shared_task(
     bind=True,
     max_retries=None,
+    name="workers.tasks.notices_process",
+    soft_time_limit=DOSSIERS_SOFT_TIME_LIMIT,
+    time_limit=90,
+)
+def notices_process(self: Any, batch_key: str = "", **_: Any) -> int:
+    """Write, check, render and store queued notices (the dossiers queue, CPU)."""
+    return _drain(self, "notice", batch_key, 1, dossier_drain_seconds())
+
+
+@shared_task(
+    bind=True,
+    max_retries=None,
     name="workers.tasks.audit_verify_process",
     soft_time_limit=240,
     time_limit=300,

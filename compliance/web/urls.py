@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.web import cases, public, records, two_factor
+from compliance.web import cases, notices, public, records, two_factor
 
 app_name = "web"
 
@@ -14,6 +14,16 @@ urlpatterns = [
     path("cases/<int:pk>/preliminary", cases.case_preliminary, name="case-preliminary"),
     path("cases/<int:pk>/explain", cases.case_explain, name="case-explain"),
     path("cases/<int:pk>/dossier", cases.case_dossier, name="case-dossier"),
+    path(
+        "cases/<int:pk>/notice/preview",
+        notices.case_notice_preview,
+        name="case-notice-preview",
+    ),
+    path(
+        "cases/<int:pk>/notice/issue",
+        notices.case_notice_issue,
+        name="case-notice-issue",
+    ),
     path("dossiers/", records.dossier_list, name="dossier-list"),
     path("dossiers/verify", records.dossier_verify, name="dossier-verify"),
     path("verify/", public.dossier_verify_page, name="public-verify"),
