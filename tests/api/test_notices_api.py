@@ -146,3 +146,31 @@ def test_a_notice_is_signed_and_publicly_verifiable_by_pdf_or_html(case: Any) ->
     assert AuditEvent.objects.filter(action="notice.verified").count() == 2
     page = public.post("/verify/", {"sha256": notice.sha256})
     assert f"Notice {notice.public_id}" in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_notice_job_that_fails_the_check_issues_nothing_and_is_audited(
+    case: Any,
+) -> None:
+    from unittest import mock
+
+    from compliance.notices import services
+
+    real = services.notice_compose
+
+    def flipped(decision: Any, language: str) -> Any:
+        composed = real(decision, language)
+        composed.content["reasons"][0]["direction"] = "favourable"
+        return composed
+
+    client = _client(case)
+    job = _issue(client, case, data={"lang": "en"}).json()
+    with mock.patch.object(services, "notice_compose", flipped):
+        jobs_process(kind="notice", worker="test", limit=5)
+    job = client.get(f"/api/v1/jobs/{job['id']}/").json()
+    assert job["status"] == "failed"
+    assert "does not match the stored explanation" in job["error"]
+    assert "stated favourable" in job["error"]
+    assert not Notice.objects.exists()
+    failed = AuditEvent.objects.get(action="notice.failed")
+    assert failed.payload["reason"] == "unfaithful"
