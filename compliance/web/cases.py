@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -33,7 +34,10 @@ from compliance.explanations.presentation import (
 )
 from compliance.explanations.selectors import explanation_list
 from compliance.models import Decision, Explanation, Review
+from compliance.notices import notice_languages
+from compliance.notices.selectors import decision_notices
 from compliance.platform import text_limits
+from compliance.policy import can
 from compliance.registry.selectors import ai_system_list
 from compliance.reviews import (
     MIN_JUSTIFICATION,
@@ -158,6 +162,15 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "dossiers": []
             if blind
             else decision_dossiers(principal=principal, decision=decision),
+            "notices": []
+            if blind
+            else decision_notices(principal=principal, decision=decision),
+            "notice_languages": [
+                (code, name)
+                for code, name in settings.LANGUAGES
+                if code in notice_languages()
+            ],
+            "can_issue_notice": can(principal, "notice.request", decision),
             "actions": Review.Action.choices,
             "min_justification": MIN_JUSTIFICATION,
             "limits": text_limits,  # maxlength of each text box, as the services cap
