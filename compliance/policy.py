@@ -55,6 +55,9 @@ RULES: dict[str, frozenset[str]] = {
     "notice.read": EVERY_ROLE,
     "notice.download": EVERY_ROLE,
     "notice.request": REQUESTERS,
+    # the person contests a decision through the client system that serves them
+    "contest.submit": frozenset({CLIENT}) | OPERATORS,
+    "contest.read": EVERY_ROLE,
     # the web UI's case work (people only)
     "case.read": PEOPLE,
     "review.record": REVIEWERS,

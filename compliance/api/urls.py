@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.api import notices, views
+from compliance.api import contests, notices, views
 
 app_name = "api"
 
@@ -51,6 +51,11 @@ urlpatterns = [
     ),
     path("dossiers/<int:pk>/", views.DossierDetailApi.as_view(), name="dossier-detail"),
     path("dossiers/<int:pk>/pdf", views.DossierPdfApi.as_view(), name="dossier-pdf"),
+    path(
+        "decisions/<int:pk>/contests/",
+        contests.DecisionContestsApi.as_view(),
+        name="decision-contests",
+    ),
     path(
         "decisions/<int:pk>/notices/",
         notices.DecisionNoticesApi.as_view(),

@@ -6,7 +6,7 @@ Writes go through the services of each package, never ``.save()`` from views.
 from __future__ import annotations
 
 from compliance.models.audit import AuditEvent, ChainAnchor
-from compliance.models.decisions import Decision, PreliminaryView, Review
+from compliance.models.decisions import Contest, Decision, PreliminaryView, Review
 from compliance.models.idempotency import IdempotencyKey
 from compliance.models.jobs import Job
 from compliance.models.registry import AISystem, ModelVersion, _weights_upload_to
@@ -19,6 +19,7 @@ __all__ = [
     "AuditEvent",
     "ChainAnchor",
     "ClientSystem",
+    "Contest",
     "Decision",
     "Dossier",
     "Explanation",

@@ -17,6 +17,9 @@ class Decision(models.Model):
         REVIEWED = "reviewed", "Reviewed"
         ESCALATED = "escalated", "Escalated"
         FINAL = "final", "Final"
+        # the person contested it (GDPR Art. 22(3), AI Act Art. 86): open for review
+        # again, whatever its status was; the final outcome stays until a new review
+        CONTESTED = "contested", "Contested"
 
     # no single-column indexes where a composite one below leads with the column: every
     # index is written on each submission
@@ -159,3 +162,27 @@ class PreliminaryView(models.Model):
 
     def __str__(self) -> str:
         return f"Preliminary view on decision {self.decision_id}"
+
+
+class Contest(models.Model):
+    """A person's contest of a decision, as their client system forwarded it. It
+    reopens the case for review; immutable."""
+
+    decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, related_name="contests"
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+"
+    )
+    statement = models.TextField()
+    # the reference the person quoted (their notice's, or the client's)
+    reference = models.CharField(max_length=200, blank=True)
+    received_from = models.CharField(max_length=200)
+    previous_status = models.CharField(max_length=20)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Contest of decision {self.decision_id}"

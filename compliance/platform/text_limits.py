@@ -17,6 +17,8 @@ CONFIRMATION_NOTE = 2000
 PRELIMINARY_NOTE = 2000
 # a dossier's reissue reason (compliance/dossiers)
 REISSUE_REASON = 2000
+# what a person wrote to contest a decision, as their client system forwards it
+CONTEST_STATEMENT = 5000
 
 # an AI system's description and a model version's documentation (compliance/registry)
 INTENDED_PURPOSE = 5000
@@ -27,6 +29,7 @@ TRAINING_DATA_SUMMARY = 20000
 SHORT_TEXT = 200
 
 FREE_TEXT_MAX: dict[str, int] = {
+    "statement": CONTEST_STATEMENT,
     "justification": REVIEW_JUSTIFICATION,
     "supersede_reason": SUPERSEDE_REASON,
     "confirmation_note": CONFIRMATION_NOTE,

@@ -48,6 +48,7 @@ from compliance.reviews import (
     review_list,
     review_record,
 )
+from compliance.reviews.contests import contest_list
 from compliance.reviews.selectors import (
     blind_pending,
     blind_pending_expression,
@@ -171,6 +172,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 if code in notice_languages()
             ],
             "can_issue_notice": can(principal, "notice.request", decision),
+            "contests": list(contest_list(principal=principal, decision=decision)),
             "actions": Review.Action.choices,
             "min_justification": MIN_JUSTIFICATION,
             "limits": text_limits,  # maxlength of each text box, as the services cap

@@ -35,6 +35,7 @@ def _text(length: int) -> str:
 def test_the_caps_are_documented_in_one_place():
     assert MAX_JUSTIFICATION == text_limits.REVIEW_JUSTIFICATION == 4000
     assert text_limits.FREE_TEXT_MAX == {
+        "statement": 5000,
         "justification": 4000,
         "supersede_reason": 2000,
         "confirmation_note": 2000,
