@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from demo import training
+from demo.credit_texts import OUTCOME_LABELS, translations
 
 CSV_PATH = Path(__file__).resolve().parent / "data" / "german_credit.csv"
 TARGET_COLUMN = "creditability"
@@ -354,6 +355,7 @@ def build_credit_schema(training_rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "reason": spec["reason"],
                     "description": spec["description"],
                     "observed": observed_summary([row[name] for row in training_rows]),
+                    "translations": translations(name),
                 }
             )
         else:
@@ -374,6 +376,7 @@ def build_credit_schema(training_rows: list[dict[str, Any]]) -> dict[str, Any]:
                         if name in CATEGORY_CHANGES
                         else {}
                     ),
+                    "translations": translations(name),
                 }
             )
     preprocessing = {
@@ -384,6 +387,7 @@ def build_credit_schema(training_rows: list[dict[str, Any]]) -> dict[str, Any]:
         "features": features,
         "preprocessing": preprocessing,
         "recourse": {"margin": RECOURSE_MARGIN},
+        "outcome_labels": OUTCOME_LABELS,
     }
 
 

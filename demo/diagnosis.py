@@ -17,7 +17,7 @@ from typing import Any
 
 from sklearn.datasets import load_breast_cancer
 
-from demo import training
+from demo import diagnosis_texts, training
 
 CLASS_LABELS = ("benign", "malignant")
 SCORED_CLASS = "malignant"
@@ -145,7 +145,7 @@ def split_feature_name(feature_name: str) -> tuple[str, str]:
     return "error", feature_name.removesuffix(" error")
 
 
-def describe_feature(feature_name: str) -> dict[str, str]:
+def describe_feature(feature_name: str) -> dict[str, Any]:
     """Label, reason text and description for one of scikit-learn's 30 feature names."""
     statistic, measurement = split_feature_name(feature_name)
     noun, reason_noun, meaning = MEASUREMENTS[measurement]
@@ -172,6 +172,7 @@ def describe_feature(feature_name: str) -> dict[str, str]:
         "label": label,
         "reason": reason,
         "description": f"{how} {NOT_ACTIONABLE_NOTE}",
+        "translations": diagnosis_texts.translations(statistic, measurement, adjective),
     }
 
 
@@ -212,6 +213,7 @@ def build_diagnosis_schema(training_rows: list[dict[str, Any]]) -> dict[str, Any
                 "actionable_direction": "none",
                 "reason": texts["reason"],
                 "description": texts["description"],
+                "translations": texts["translations"],
             }
         )
     preprocessing = {
@@ -220,7 +222,11 @@ def build_diagnosis_schema(training_rows: list[dict[str, Any]]) -> dict[str, Any
         )
         for spec in features
     }
-    return {"features": features, "preprocessing": preprocessing}
+    return {
+        "features": features,
+        "preprocessing": preprocessing,
+        "outcome_labels": diagnosis_texts.OUTCOME_LABELS,
+    }
 
 
 def describe_training_data(

@@ -65,9 +65,12 @@ def feature_words(feature: FeatureSpec) -> set[str]:
     return _words(f"{feature.name} {feature.label} {feature.description}")
 
 
-def reason_unused_quantities(feature: FeatureSpec) -> list[tuple[str, str]]:
-    """(quantity, word) pairs the feature's reason names but the feature does not denote."""
-    reason = _words(feature.reason)
+def reason_unused_quantities(
+    feature: FeatureSpec, text: str | None = None
+) -> list[tuple[str, str]]:
+    """(quantity, word) pairs the feature's reason (or ``text``, another English
+    wording of it) names but the feature does not denote."""
+    reason = _words(feature.reason if text is None else text)
     own = feature_words(feature)
     found = []
     for quantity, words in REASON_VOCABULARY.items():
@@ -84,10 +87,17 @@ def reason_texts_check(
     features = schema.features if isinstance(schema, FeatureSchema) else schema
     errors: dict[str, list[str]] = {}
     for index, feature in enumerate(features):
-        for quantity, word in reason_unused_quantities(feature):
-            errors.setdefault(f"features.{index}.reason", []).append(
-                f"The reason for feature '{feature.name}' names '{word}' ({quantity}), "
-                "which is not what this feature measures; a reason must describe the "
-                "input the model weighed."
-            )
+        plain = (feature.translations.get("en") or {}).get("reason")
+        for path, text in (
+            (f"features.{index}.reason", None),
+            (f"features.{index}.translations.en.reason", plain),
+        ):
+            if path.endswith("en.reason") and not plain:
+                continue
+            for quantity, word in reason_unused_quantities(feature, text):
+                errors.setdefault(path, []).append(
+                    f"The reason for feature '{feature.name}' names '{word}' "
+                    f"({quantity}), which is not what this feature measures; a "
+                    "reason must describe the input the model weighed."
+                )
     return errors

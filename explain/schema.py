@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 import statistics
 import threading
 from collections import Counter
@@ -55,6 +56,11 @@ class FeatureSpec:
     # (from category, to category, cost): the only category changes a counterfactual
     # may propose, when declared
     category_changes: tuple[tuple[str, str, float], ...] | None = None
+    # texts for people per language: {"de": {"label", "reason", "unit", "categories":
+    # {category: text}}}; "en" may give plain-English ones (explain.texts reads them)
+    translations: dict[str, dict[str, Any]] = field(
+        default_factory=dict, compare=False, hash=False
+    )
 
     @property
     def width(self) -> int:
@@ -80,6 +86,8 @@ class FeatureSchema:
     # from the model version's proxy analysis (explain.proxies) with
     # dataclasses.replace, so that the protected-attribute warning watches them too
     proxies: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # plain words for the model's class labels per language: {"de": {"bad": "..."}}
+    outcome_labels: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -168,6 +176,13 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
 
 
 _NON_BLANK = "\\S"  # at least one character that is not white space
+LANGUAGE_CODE = "^[a-z]{2}$"  # ISO 639-1
+MAX_PERSON_TEXT = 300
+_PERSON_TEXT: dict[str, Any] = {
+    "type": "string",
+    "pattern": _NON_BLANK,
+    "maxLength": MAX_PERSON_TEXT,
+}
 # the values are checked against the features afterwards, as decision rows are
 _ROW: dict[str, Any] = {
     "type": "object",
@@ -245,6 +260,28 @@ FEATURE_SCHEMA_JSON_SCHEMA: dict[str, Any] = {
                             },
                         },
                     },
+                    "translations": {
+                        "type": "object",
+                        "description": (
+                            "Texts for people in other languages (and plain English "
+                            "under 'en'), by ISO 639-1 code: label, reason, unit and "
+                            "category names. Notices fall back to the base texts, "
+                            "with a recorded warning."
+                        ),
+                        "additionalProperties": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "properties": {
+                                "label": _PERSON_TEXT,
+                                "reason": _PERSON_TEXT,
+                                "unit": _PERSON_TEXT,
+                                "categories": {
+                                    "type": "object",
+                                    "additionalProperties": _PERSON_TEXT,
+                                },
+                            },
+                        },
+                    },
                     "category_changes": {
                         "type": "object",
                         "description": (
@@ -293,6 +330,17 @@ FEATURE_SCHEMA_JSON_SCHEMA: dict[str, Any] = {
             "items": _ROW,
             "description": "A small sample of training rows for the SHAP methods.",
         },
+        "outcome_labels": {
+            "type": "object",
+            "description": (
+                "Plain words for the model version's class labels, per language: "
+                '{"de": {"bad": "..."}}; notices use them.'
+            ),
+            "additionalProperties": {
+                "type": "object",
+                "additionalProperties": _PERSON_TEXT,
+            },
+        },
         "recourse": {
             "type": "object",
             "additionalProperties": False,
@@ -336,6 +384,14 @@ _FIELD_MESSAGES = {
     "mad": "Must be a positive finite number.",
     "category_changes": "Must map categories to {category: positive cost}.",
     "recourse": "Must be an object with an optional margin.",
+    "translations": (
+        "Must map language codes (two lower-case letters) to {label, reason, unit, "
+        f"categories}}, each a non-empty text of at most {MAX_PERSON_TEXT} characters."
+    ),
+    "outcome_labels": (
+        "Must map language codes (two lower-case letters) to {class label: text}, "
+        f"each a non-empty text of at most {MAX_PERSON_TEXT} characters."
+    ),
     "margin": "Must be a number from 0 to below 0.5.",
 }
 _KEYWORD_MESSAGES = {
@@ -377,6 +433,10 @@ def _structural_errors(data: Any) -> dict[str, list[str]]:
             path = path[:3]  # a bad category is reported on the list
         if path[:1] == ["features"] and path[2:3] == ["category_changes"]:
             path = path[:3]
+        if path[:1] == ["features"] and path[2:3] == ["translations"]:
+            path = path[:3]  # reported on the feature's translations
+        if path[:1] == ["outcome_labels"]:
+            path = path[:1]
         if path[:1] == ["features"] and path[2:4] == ["observed", "values"]:
             path = path[:4]
         if error.validator == "required" and isinstance(error.instance, dict):
@@ -419,6 +479,7 @@ def _semantic_errors(data: dict[str, Any]) -> dict[str, list[str]]:
             continue
         kinds[name] = raw.get("kind")
         _recourse_errors(raw, path, err)
+        _translation_errors(raw, path, err)
         if raw.get("kind") != "numeric":
             continue
         lo, hi = raw.get("min"), raw.get("max")
@@ -427,6 +488,11 @@ def _semantic_errors(data: dict[str, Any]) -> dict[str, list[str]]:
                 err(f"{path}.{bound_name}", "Must be a finite number.")
         if _is_number(lo) and _is_number(hi) and lo > hi:
             err(f"{path}.max", "Must not be below min.")
+    outcome_labels = data.get("outcome_labels")
+    if isinstance(outcome_labels, dict) and not all(
+        re.fullmatch(LANGUAGE_CODE, str(language)) for language in outcome_labels
+    ):
+        err("outcome_labels", _FIELD_MESSAGES["outcome_labels"])
     recourse = data.get("recourse")
     margin = recourse.get("margin", 0) if isinstance(recourse, dict) else 0
     if _is_number(margin) and not (math.isfinite(margin) and 0 <= margin < 0.5):
@@ -447,6 +513,30 @@ def _semantic_errors(data: dict[str, Any]) -> dict[str, list[str]]:
         if _is_number(std) and not (math.isfinite(std) and std > 0):
             err(f"preprocessing.{name}.std", "Must be a positive finite number.")
     return errors
+
+
+def _translation_errors(raw: dict[str, Any], path: str, err: Any) -> None:
+    """Translated category names only for categorical features, and only of their
+    declared categories."""
+    translations = raw.get("translations")
+    if not isinstance(translations, dict):
+        return
+    for language in translations:
+        if not re.fullmatch(LANGUAGE_CODE, str(language)):
+            err(f"{path}.translations", _FIELD_MESSAGES["translations"])
+            break
+    declared = raw.get("categories") if raw.get("kind") == "categorical" else None
+    for language, texts in translations.items():
+        names = texts.get("categories") if isinstance(texts, dict) else None
+        if not isinstance(names, dict) or not names:
+            continue
+        where = f"{path}.translations.{language}.categories"
+        if not isinstance(declared, list):
+            err(where, "Only categorical features have category names.")
+            continue
+        unknown = sorted(str(c) for c in names if c not in declared)
+        if unknown:
+            err(where, f"Not declared categories: {', '.join(unknown)[:200]}.")
 
 
 def _recourse_errors(raw: dict[str, Any], path: str, err: Any) -> None:
@@ -506,6 +596,10 @@ def _feature_spec(raw: dict[str, Any]) -> FeatureSpec:
         actionable_direction=raw.get("actionable_direction", "any"),
         reason=raw.get("reason", ""),
         description=raw.get("description", ""),
+        translations={
+            str(language): dict(texts)
+            for language, texts in (raw.get("translations") or {}).items()
+        },
         **_recourse_fields(raw),
     )
 
@@ -610,6 +704,10 @@ def _parse_feature_schema(data: Any) -> FeatureSchema:
         recourse_margin=float(
             data.get("recourse", {}).get("margin", DEFAULT_RECOURSE_MARGIN)
         ),
+        outcome_labels={
+            str(language): dict(labels)
+            for language, labels in (data.get("outcome_labels") or {}).items()
+        },
     )
 
 

@@ -14,7 +14,7 @@ GERMAN = {
     "yes": "ja",
     "no": "nein",
     "This counted against your application.": "Das sprach gegen Ihren Antrag.",
-    "This pointed towards the result “%(outcome)s”.": "Das sprach für das Ergebnis „%(outcome)s“.",
+    "This pointed towards this result.": "Das sprach für dieses Ergebnis.",
     "%(reason)s. Your value: %(value)s. %(effect)s": "%(reason)s. Ihr Wert: %(value)s. %(effect)s",
     "%(label)s: %(to)s instead of %(from)s": "%(label)s: %(to)s statt %(from)s",
     "Log in": "Anmelden",

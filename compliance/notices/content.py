@@ -162,7 +162,13 @@ class _Texts:
         if spec.kind == "numeric":
             unit = self.unit(spec)
             number = number_text(value, self.language)
-            if not unit and spec.min is not None and spec.max is not None:
+            if (
+                not unit
+                and spec.integer
+                and spec.min is not None
+                and spec.max is not None
+                and spec.max - spec.min <= 10
+            ):
                 # a level without a unit (an ordinal code): say what scale it is on
                 return _("%(value)s on a scale from %(low)s to %(high)s") % {
                     "value": number,
@@ -219,9 +225,6 @@ def _reason_rows(
     specs = schema.by_name()
     mv = decision.model_version
     sign = adverse_sign(mv)
-    adverse_label = (
-        mv.class_labels[-1] if sign > 0 else mv.class_labels[0]
-    )  # the class positive attributions push toward, when sign is +1
     rows = []
     for rank, name in enumerate(
         expected_reasons(explanation.attributions, schema, mv), start=1
@@ -235,9 +238,7 @@ def _reason_rows(
         if kind == "credit":
             effect = _("This counted against your application.")
         else:
-            effect = _("This pointed towards the result “%(outcome)s”.") % {
-                "outcome": t.outcome(adverse_label)
-            }
+            effect = _("This pointed towards this result.")
         sentence = _("%(reason)s. Your value: %(value)s. %(effect)s") % {
             "reason": reason.rstrip("."),
             "value": value_text,
