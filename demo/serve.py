@@ -211,6 +211,89 @@ def issue_dossiers(summary: dict[str, Any], submitted: list[tuple[str, int]]) ->
         done_orgs.add(org)
 
 
+NOTICE_LANGUAGES = ("en", "de")
+ADVERSE_OUTCOMES = ("bad", "malignant")
+
+
+def _download(path: str, key: str) -> bytes:
+    request = urllib.request.Request(  # noqa: S310 (loopback)
+        f"{BASE}{path}", headers={"Authorization": f"Api-Key {key}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return bytes(response.read())
+
+
+def issue_notices(summary: dict[str, Any], submitted: list[tuple[str, int]]) -> None:
+    """Issue a notice to the person for every demo refusal and diagnosis, in English
+    and German (all requested at once, rendered by the worker), and save them. A
+    notice that is not issued is printed with its reason."""
+    out = DATA / "notices"
+    out.mkdir(parents=True, exist_ok=True)
+    pending: dict[str, tuple[str, int, str]] = {}  # job path -> (org, decision, lang)
+    issued: list[tuple[str, int, str, dict[str, Any]]] = []
+    refused = 0
+    for org, decision_id in submitted:
+        key = summary["keys"][org]
+        decision = _request("GET", f"/api/v1/decisions/{decision_id}/", key)[1]
+        if decision["outcome"] not in ADVERSE_OUTCOMES:
+            continue
+        for language in NOTICE_LANGUAGES:
+            status, body = _request(
+                "POST",
+                f"/api/v1/decisions/{decision_id}/notices/",
+                key,
+                {"lang": language},
+            )
+            if status == 200:  # unchanged since it was issued: that notice
+                issued.append((org, decision_id, language, body))
+            elif status == 202:
+                pending[f"/api/v1/jobs/{body['id']}/"] = (org, decision_id, language)
+            else:
+                refused += 1
+                print(
+                    f"  ! notice ({language}) for decision {decision_id}: {status} {body}"
+                )
+    deadline = time.monotonic() + 180
+    while pending and time.monotonic() < deadline:
+        for path, (org, decision_id, language) in list(pending.items()):
+            key = summary["keys"][org]
+            job = _request("GET", path, key)[1]
+            if job["status"] == "done":
+                notice = _request("GET", f"/api/v1/notices/{job['notice']}/", key)[1]
+                issued.append((org, decision_id, language, notice))
+                del pending[path]
+            elif job["status"] == "failed":
+                refused += 1
+                print(
+                    f"  ! notice ({language}) for decision {decision_id}: {job['error']}"
+                )
+                del pending[path]
+        time.sleep(0.3)
+    for org, decision_id, language, notice in sorted(issued, key=lambda n: n[:3]):
+        key = summary["keys"][org]
+        stem = out / f"{notice['public_id']}-v{notice['version']}-{language}"
+        stem.with_suffix(".pdf").write_bytes(
+            _download(f"/api/v1/notices/{notice['id']}/pdf", key)
+        )
+        stem.with_suffix(".html").write_bytes(
+            _download(f"/api/v1/notices/{notice['id']}/html", key)
+        )
+        print(
+            f"  notice {notice['public_id']} ({language}) for {org} decision "
+            f"{decision_id}: {notice['pages']} page(s), sha256 {notice['sha256'][:12]}..., "
+            f"{len(notice['warnings'])} untranslated text(s)"
+        )
+    by_language = {
+        language: sum(1 for n in issued if n[2] == language)
+        for language in NOTICE_LANGUAGES
+    }
+    print(
+        f"Notices to the people decided about: {len(issued)} issued ("
+        + ", ".join(f"{n} {language}" for language, n in by_language.items())
+        + f"), {refused} refused, {len(pending)} still pending; saved under {out}"
+    )
+
+
 def _start(command: list[str]) -> subprocess.Popen:
     return subprocess.Popen(command, cwd=ROOT)
 
@@ -278,6 +361,7 @@ def main() -> None:
         submitted = submit_samples(summary, DATA / "demo_models")
         explain_samples(summary, submitted)
         issue_dossiers(summary, submitted)
+        issue_notices(summary, submitted)
         # anchor every audit chain's head now (timestamped by the local TSA); the
         # worker's beat anchors them again every AUDIT_ANCHOR_INTERVAL_SECONDS
         subprocess.run(

@@ -16,14 +16,14 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from compliance.dossiers import render_child
 from compliance.dossiers.content import DossierContent, dossier_content_complete
 from compliance.errors import DomainError
 from compliance.models import Decision
+from compliance.platform import pdf_render
 from compliance.platform.child import ChildTimeout, child_run
 
-STATIC_SCHEME = render_child.STATIC_SCHEME
-CHILD = Path(render_child.__file__).resolve()
+STATIC_SCHEME = pdf_render.STATIC_SCHEME
+CHILD = Path(pdf_render.__file__).resolve()
 # the HTML of the largest dossier the bounds allow (300 features, every text at its
 # cap, 40 events) is under a quarter of this; more means a bound is missing
 MAX_HTML_CHARS = 1_000_000
@@ -86,7 +86,7 @@ def html_to_pdf(
         }
     ).encode()
     try:
-        # -P: the script's folder (this package: its selectors.py) is not put on
+        # -P: the script's folder (compliance/platform: its numbers.py) is not put on
         # sys.path, where it would shadow the standard library's
         result = child_run([sys.executable, "-P", str(CHILD)], request, timeout=timeout)
     except ChildTimeout:

@@ -27,18 +27,41 @@ from compliance.principals import ADMIN, SYSTEM, Operator, Principal
 from compliance.registry.services import ai_system_register, model_version_register
 from compliance.tenancy import services
 
-DEMO_ORGS = [
+DEMO_ORGS: list[dict[str, Any]] = [
     {
         "slug": "demo-bank",
         "name": "Demo Bank AG",
         "jurisdiction": "EU+US",
         "client_system": "loan-engine",
+        # printed on the notices to the people decided about (fictional)
+        "notice": {
+            "postal_address": "Beispielstraße 1\n60311 Frankfurt am Main",
+            "contact": "decisions@demo-bank.example, +49 69 1234 5678",
+            "contest_days": 30,
+            "regulator": (
+                "Der Hessische Beauftragte für Datenschutz und Informationsfreiheit, "
+                "Gustav-Stresemann-Ring 1, 65189 Wiesbaden"
+            ),
+            "credit_agency": (
+                "Consumer Financial Protection Bureau, 1700 G Street NW, "
+                "Washington, DC 20552"
+            ),
+        },
     },
     {
         "slug": "demo-clinic",
         "name": "Demo Clinic",
         "jurisdiction": "EU",
         "client_system": "triage-service",
+        "notice": {
+            "postal_address": "Musterweg 5\n10115 Berlin",
+            "contact": "patient-office@demo-clinic.example, +49 30 9876 5432",
+            "contest_days": 30,
+            "regulator": (
+                "Berliner Beauftragte für Datenschutz und Informationsfreiheit, "
+                "Alt-Moabit 59-61, 10555 Berlin"
+            ),
+        },
     },
 ]
 ROLES = [Membership.Role.OFFICER, Membership.Role.AUDITOR, Membership.Role.ADMIN]
@@ -92,6 +115,10 @@ def demo_seed(*, data_dir: Path, password: str, models_dir: Path | None) -> Seed
                 operator=OPERATOR,
             )
             report.created.append(f"organisation {org.slug}")
+        if not org.postal_address:  # new, or seeded before notices existed
+            services.organization_update(
+                organization=org, operator=OPERATOR, **spec["notice"]
+            )
         for role in ROLES:
             username = f"{spec['slug']}-{role.value}"
             if not user_model.objects.filter(username=username).exists():

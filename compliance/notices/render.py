@@ -13,7 +13,9 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils.translation import override
 
-from compliance.dossiers.render import html_to_pdf
+from compliance.dossiers.render import DossierRenderFailed, DossierRenderTimeout
+from compliance.platform.child import ChildTimeout
+from compliance.platform.warm_render import RenderFailed, render_warm
 
 # the largest notice (four reasons, three changes, every text at its cap) is a few
 # tens of kB
@@ -50,4 +52,24 @@ def notice_html(content: dict[str, Any], *, public_id: str, version: int) -> str
 
 
 def notice_pdf(html: str) -> tuple[bytes, int]:
-    return html_to_pdf(html, about=f"the notice is {len(html):,} characters of HTML")
+    """The tagged PDF and its page count, rendered by the renderer that stays up
+    (``compliance.platform.warm_render``) within ``DOSSIER_RENDER_TIMEOUT_SECONDS``."""
+    timeout = float(settings.DOSSIER_RENDER_TIMEOUT_SECONDS)
+    try:
+        pdf, header, seconds = render_warm(
+            html, static_root=Path(settings.BASE_DIR) / "static", timeout=timeout
+        )
+    except ChildTimeout:
+        raise DossierRenderTimeout(
+            f"Rendering the notice took longer than {timeout:g} s "
+            "(DOSSIER_RENDER_TIMEOUT_SECONDS) and was stopped; nothing was issued."
+        ) from None
+    except RenderFailed as exc:
+        raise DossierRenderFailed(
+            f"Rendering the notice failed: {exc}; nothing was issued."
+        ) from None
+    if len(pdf) != header.get("size"):
+        raise DossierRenderFailed(
+            f"The renderer returned {len(pdf)} of {header.get('size')} bytes."
+        )
+    return pdf, int(header["pages"])

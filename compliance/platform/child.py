@@ -37,7 +37,7 @@ class ChildTimeout(Exception):  # noqa: N818 (named for what happened)
         self.seconds = seconds
 
 
-def _kill(child: subprocess.Popen[bytes]) -> None:
+def child_kill(child: subprocess.Popen[bytes]) -> None:
     """Stop the child and everything it started, and reap it."""
     if child.poll() is None:
         try:
@@ -66,5 +66,5 @@ def child_run(
     except subprocess.TimeoutExpired:
         raise ChildTimeout(timeout) from None
     finally:  # also when the caller's own time limit interrupts the wait
-        _kill(child)
+        child_kill(child)
     return ChildResult(child.returncode, out, err, time.monotonic() - started)

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 from pypdf.generic import BooleanObject
 
 from compliance import dossiers
-from compliance.dossiers.render_child import PDF_VARIANT
+from compliance.platform.pdf_render import PDF_VARIANT
 from compliance.principals import SYSTEM_OPERATOR
 from tests.compliance.dossiers.test_dossiers import _case, _text
 

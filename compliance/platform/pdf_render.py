@@ -1,6 +1,11 @@
-"""HTML to PDF with WeasyPrint, in a child process of its own (run by path:
-``python render_child.py``), so the parent can stop a render that takes too long.
-The PDF is tagged PDF/UA-1 (``PDF_VARIANT``), so screen readers can read it.
+"""HTML to PDF with WeasyPrint, in a child process of its own, so the parent can
+stop a render that takes too long. The PDF is tagged PDF/UA-1 (``PDF_VARIANT``), so
+screen readers can read it.
+
+Two ways in, the same render: one request per interpreter (``python -P
+pdf_render.py``: dossiers), or request after request in one that imported
+WeasyPrint once (``--serve``, through ``compliance.platform.warm_render``: notices,
+which must be issued within seconds).
 
 No Django and nothing of ours is imported here. The parent writes one JSON object to
 stdin: ``html``, ``static_root`` (the only files a render may fetch, under the
@@ -71,26 +76,56 @@ def render(html: str, static_root: Path) -> tuple[bytes, int, list[str], list[st
     return buffer.getvalue(), len(document.pages), requested, refused
 
 
-def main() -> int:
-    request = json.loads(sys.stdin.buffer.read())
-    cpu = int(request.get("cpu_seconds") or 0)
+def _limit_cpu(cpu: int) -> None:
+    """A CPU-time limit, so a child whose parent died does not render on forever."""
     if cpu > 0:
         import resource
 
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+
+def _answer(request: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    """The header (pages, size, requested, refused; or error) and the PDF bytes."""
     try:
         pdf, pages, requested, refused = render(
             request["html"], Path(request["static_root"])
         )
     except Exception as exc:  # reported to the parent, which raises it there
-        sys.stderr.write(f"{type(exc).__name__}: {exc}"[:2000])
-        return 1
+        return {"error": f"{type(exc).__name__}: {exc}"[:2000]}, b""
     header = {
         "pages": pages,
         "size": len(pdf),
         "requested": requested[:100],
         "refused": refused[:100],
     }
+    return header, pdf
+
+
+def serve() -> int:
+    """Render request after request (``--serve``): each a 4-byte big-endian length
+    and that much JSON on stdin; each answer a 4-byte length, a JSON header line and
+    the PDF bytes on stdout. Ends at end of input; its parent kills it on a timeout."""
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        size = stdin.read(4)
+        if len(size) < 4:
+            return 0
+        request = json.loads(stdin.read(int.from_bytes(size, "big")))
+        header, pdf = _answer(request)
+        answer = json.dumps(header).encode() + b"\n" + pdf
+        stdout.write(len(answer).to_bytes(4, "big") + answer)
+        stdout.flush()
+
+
+def main() -> int:
+    if sys.argv[1:] == ["--serve"]:
+        return serve()
+    request = json.loads(sys.stdin.buffer.read())
+    _limit_cpu(int(request.get("cpu_seconds") or 0))
+    header, pdf = _answer(request)
+    if "error" in header:
+        sys.stderr.write(header["error"])
+        return 1
     sys.stdout.buffer.write(json.dumps(header).encode() + b"\n" + pdf)
     sys.stdout.buffer.flush()
     return 0
