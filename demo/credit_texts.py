@@ -134,8 +134,8 @@ DE_CATEGORIES: dict[str, dict[str, str]] = {
     },
     "purpose": {
         "business": "Geschäftliches",
-        "car (new)": "ein Neuwagen",
-        "car (used)": "ein Gebrauchtwagen",
+        "car (new)": "Neuwagen",
+        "car (used)": "Gebrauchtwagen",
         "domestic appliances": "Haushaltsgeräte",
         "education": "Ausbildung",
         "furniture/equipment": "Möbel oder Einrichtung",
