@@ -15,7 +15,7 @@ from rest_framework.test import APIClient
 
 from compliance import decisions as intake
 from compliance.explanations import explanation_request
-from compliance.models import Dossier
+from compliance.models import Dossier, Notice
 from compliance.principals import SYSTEM_OPERATOR, Principal
 from demo.pki import pki_ensure
 from demo.tsa import RunningTsa, tsa_start
@@ -40,6 +40,7 @@ class World:
     other_model_version: Any
     job: Any = None
     dossier: Any = None
+    notice: Any = None
 
 
 def _decision(org: Any, client: Any, mv: Any) -> Any:
@@ -108,6 +109,23 @@ def world_with_job(world: World) -> World:
         sha256="ab" * 32,
         size_bytes=13,
         pages=1,
+        issued_by="test",
+        issued_at=timezone.now(),
+    )
+    # and a stored notice row (access checks only: its bytes need not be rendered)
+    world.notice = Notice.objects.create(
+        public_id="NOT-TEST00000001",
+        decision=world.decision,
+        organization=world.org,
+        language="en",
+        version=1,
+        html="<p>notice</p>",
+        html_sha256="cd" * 32,
+        pdf=b"%PDF-1.7 test",
+        sha256="ef" * 32,
+        size_bytes=13,
+        pages=1,
+        content={},
         issued_by="test",
         issued_at=timezone.now(),
     )

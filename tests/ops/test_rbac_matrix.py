@@ -46,6 +46,14 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "api:dossier-detail": {"get": "dossier.read"},
     "api:dossier-pdf": {"get": "dossier.download"},
     "api:job-detail": {"get": "job.read"},
+    "api:decision-notices": {"post": "notice.request"},
+    "api:decision-contests": {"get": "contest.read", "post": "contest.submit"},
+    "api:notice-list": {"get": "notice.read"},
+    "api:notice-detail": {"get": "notice.read"},
+    "api:notice-pdf": {"get": "notice.download"},
+    "api:notice-html": {"get": "notice.download"},
+    "web:case-notice-preview": {"get": "notice.read"},
+    "web:case-notice-issue": {"post": "notice.request"},
     "web:case-list": {"get": "case.read"},
     "web:case-detail": {"get": "case.read"},
     "web:case-review": {"post": "review.record"},
@@ -125,6 +133,7 @@ def _path(route: str, world: Any) -> str:
         "decisions": world.decision.pk,
         "cases": world.decision.pk,
         "dossiers": world.dossier.pk,
+        "notices": world.notice.pk,
         "jobs": world.job.pk,
     }
     parts = route.split("/")
