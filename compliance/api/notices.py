@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compliance import notices
-from compliance.api.fields import RejectUnknownFieldsMixin, StrictCharField
+from compliance.api.fields import RejectUnknownFieldsMixin
 from compliance.api.filters import NoticeFilter
 from compliance.api.parsers import StrictJSONParser
 from compliance.api.serializers import JobOutputSerializer
@@ -78,6 +78,8 @@ class NoticeOutputSerializer(serializers.ModelSerializer):
         }
 
 
+# settings.NOTICE_LANGUAGES, read when the module loads (the OpenAPI enum)
+NOTICE_LANGUAGE_CHOICES = tuple(notices.notice_languages())
 LANG_PARAMETER = OpenApiParameter(
     "lang",
     str,
@@ -98,7 +100,16 @@ class DecisionNoticesApi(PrincipalMixin, generics.GenericAPIView):
     serializer_class = JobOutputSerializer
 
     class NoticeIssueInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-        lang = StrictCharField(required=False, max_length=20)
+        lang = serializers.ChoiceField(
+            choices=list(NOTICE_LANGUAGE_CHOICES),
+            required=False,
+            error_messages={
+                "invalid_choice": "Must be one of: "
+                + ", ".join(NOTICE_LANGUAGE_CHOICES)
+                + "."
+            },
+            help_text="The notice's language; else ?lang=, Accept-Language, English.",
+        )
 
     @extend_schema(
         request=NoticeIssueInputSerializer,

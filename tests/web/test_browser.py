@@ -164,9 +164,7 @@ def test_an_officer_and_an_auditor_work_a_denied_credit_case(demo_bank, browser_
     assert auditor_pdf.read_bytes() == officer_pdf.read_bytes()
 
     page.goto(f"{base}/dossiers/verify")
-    page.get_by_label("Dossier or notice (PDF or HTML)").set_input_files(
-        str(auditor_pdf)
-    )
+    page.get_by_label("Dossier PDF").set_input_files(str(auditor_pdf))
     page.get_by_role("button", name="Verify").click()
     page.get_by_text("Verified:").wait_for()
     page.screenshot(path=str(SHOTS / "05-auditor-verify.png"), full_page=True)
