@@ -58,6 +58,8 @@ RULES: dict[str, frozenset[str]] = {
     # the person contests a decision through the client system that serves them
     "contest.submit": frozenset({CLIENT}) | OPERATORS,
     "contest.read": EVERY_ROLE,
+    # population statistics (oversight, fairness, drift): the organisation's people
+    "monitoring.read": PEOPLE,
     # the web UI's case work (people only)
     "case.read": PEOPLE,
     "review.record": REVIEWERS,
