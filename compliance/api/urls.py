@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.api import contests, notices, views
+from compliance.api import contests, monitoring, notices, views
 
 app_name = "api"
 
@@ -65,5 +65,10 @@ urlpatterns = [
     path("notices/<int:pk>/", notices.NoticeDetailApi.as_view(), name="notice-detail"),
     path("notices/<int:pk>/pdf", notices.NoticePdfApi.as_view(), name="notice-pdf"),
     path("notices/<int:pk>/html", notices.NoticeHtmlApi.as_view(), name="notice-html"),
+    path(
+        "monitoring/oversight/",
+        monitoring.OversightApi.as_view(),
+        name="monitoring-oversight",
+    ),
     path("jobs/<int:pk>/", views.JobDetailApi.as_view(), name="job-detail"),
 ]

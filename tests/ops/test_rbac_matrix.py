@@ -47,6 +47,7 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "api:dossier-pdf": {"get": "dossier.download"},
     "api:job-detail": {"get": "job.read"},
     "api:decision-notices": {"post": "notice.request"},
+    "api:monitoring-oversight": {"get": "monitoring.read"},
     "api:decision-contests": {"get": "contest.read", "post": "contest.submit"},
     "api:notice-list": {"get": "notice.read"},
     "api:notice-detail": {"get": "notice.read"},

@@ -100,3 +100,38 @@ def test_client_systems_read_no_statistics(world: Any) -> None:
     )
     with pytest.raises(PermissionDenied):
         oversight_by_reviewer_month(principal=client)
+
+
+@pytest.mark.django_db
+def test_the_api_gives_the_figures_to_members_and_refuses_clients(world: Any) -> None:
+    from django.test import Client
+    from rest_framework.test import APIClient
+
+    review_record(
+        principal=_officer(world, world.officer),
+        decision=world.decision,
+        action="overturn",
+        justification=GOOD,
+    )
+    browser = Client()
+    browser.force_login(world.auditor)
+    body = browser.get("/api/v1/monitoring/oversight/").json()
+    assert [(r["reviewer"], r["reviews"], r["overrides"]) for r in body] == [
+        ("acme-officer", 1, 1)
+    ]
+    low, high = body[0]["override_interval"]
+    assert body[0]["override_rate"] == 1.0 and high == 1.0 and 0 < low < 1
+    narrowed = browser.get(
+        f"/api/v1/monitoring/oversight/?ai_system={world.ai_system.pk}"
+        "&from=2000-01-01T00:00:00Z&to=2001-01-01T00:00:00Z"
+    ).json()
+    assert narrowed == []
+    bad = browser.get("/api/v1/monitoring/oversight/?ai_system=999999&from=soon")
+    assert bad.status_code == 400
+    assert bad.json()["errors"]["from"]  # named as the client named it
+    unknown = browser.get("/api/v1/monitoring/oversight/?ai_system=999999")
+    assert unknown.status_code == 400
+    assert unknown.json()["errors"] == {"ai_system": ["Unknown AI system."]}
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {world.client_key}")
+    assert client.get("/api/v1/monitoring/oversight/").status_code == 403
