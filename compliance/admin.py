@@ -398,7 +398,21 @@ class AISystemForm(RefuseHostileText, forms.Form):
         widget=forms.Textarea, required=False, max_length=text_limits.KNOWN_LIMITATIONS
     )
     explain_on_receipt = forms.BooleanField(required=False)
-    blind_first_review = forms.BooleanField(required=False)
+    blind_first_review = forms.NullBooleanField(
+        required=False,
+        help_text="Reviewers record a preliminary view before the model's output. "
+        "Unknown: on for Annex III.",
+    )
+    drill_rate = forms.FloatField(
+        required=False,
+        min_value=0.0,
+        max_value=0.5,
+        help_text="Share of a reviewer's cases that are training drills; 0: none.",
+    )
+
+    def clean_drill_rate(self) -> float:
+        return self.cleaned_data.get("drill_rate") or 0.0
+
     four_eyes_overturn = forms.NullBooleanField(
         required=False,
         help_text="Overturns wait for a second officer. Unknown: on for Annex III.",

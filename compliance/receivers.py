@@ -9,8 +9,10 @@ from django.contrib.auth.signals import (
     user_logged_out,
     user_login_failed,
 )
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from compliance.models import Decision, MonthlyAggregate, PreliminaryView
 from compliance.tenancy.services import (
     login_failure_record,
     login_record,
@@ -35,3 +37,19 @@ def _audit_login_failed(
 ) -> None:
     address = request.META.get("REMOTE_ADDR", "") if request is not None else ""
     login_failure_record(username=credentials.get("username", ""), address=address)
+
+
+@receiver(post_save, sender=Decision, dispatch_uid="compliance_monitoring_decision")
+def _monitoring_decision_saved(sender: Any, instance: Decision, **kwargs: Any) -> None:
+    # a new decision, or a review, confirmation or contest that changed it: the
+    # monitoring figures of its month and of this month are computed again
+    MonthlyAggregate.objects.drop([instance.ai_system_id], [instance.decided_at])
+
+
+@receiver(post_save, sender=PreliminaryView, dispatch_uid="compliance_monitoring_view")
+def _monitoring_view_saved(
+    sender: Any, instance: PreliminaryView, created: bool, **kwargs: Any
+) -> None:
+    if created:
+        decision = instance.decision
+        MonthlyAggregate.objects.drop([decision.ai_system_id], [decision.decided_at])

@@ -31,6 +31,7 @@ from explain.cost import (
     schema_cost,
 )
 from explain.counterfactual import counterfactual_search, counterfactual_search_batch
+from explain.distribution import distribution_errors, training_distribution
 from explain.engine import (
     OUTPUT_UNITS,
     MethodExplanation,
@@ -72,6 +73,8 @@ from explain.schema import (
 )
 
 __all__ = [
+    "distribution_errors",
+    "training_distribution",
     "ARCHITECTURES",
     "FEATURE_SCHEMA_JSON_SCHEMA",
     "METHODS",

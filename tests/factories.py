@@ -69,6 +69,8 @@ def make_ai_system(org: Organization, name: str | None = None) -> AISystem:
         provider="Acme",
         intended_purpose="Creditworthiness of natural persons",
         annex_iii_category="5(b)",
+        # tests review without a preliminary view unless they turn blind-first on
+        blind_first_review=False,
     )
 
 

@@ -48,6 +48,8 @@ class AISystemOutputSerializer(serializers.ModelSerializer):
             "default_explanation_methods",
             "four_eyes_overturn",
             "four_eyes_required",
+            "blind_first_review",
+            "blind_first_required",
             "explanation_cost_budget",
             "explanation_cost_limit",
             "created_at",
@@ -58,6 +60,12 @@ class AISystemOutputSerializer(serializers.ModelSerializer):
         read_only=True,
         help_text="Whether an overturn waits for a second officer: four_eyes_overturn, "
         "or when unset, whether the system has an Annex III category.",
+    )
+    blind_first_required = serializers.BooleanField(
+        read_only=True,
+        help_text="Whether reviewers record a preliminary view before the model's "
+        "output is shown: blind_first_review, or when unset, whether the system has "
+        "an Annex III category.",
     )
 
 
@@ -85,6 +93,13 @@ class AISystemInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
         default=None,
         help_text="Overturns wait for a second officer's confirmation; "
         "null (default): on for Annex III systems.",
+    )
+    blind_first_review = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Reviewers record a preliminary view before the model's output is "
+        "shown (against automation bias); null (default): on for Annex III systems.",
     )
     explanation_cost_budget = StrictIntegerField(
         required=False,
@@ -141,6 +156,7 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
             "integrity_suspended_at",
             "integrity_suspended_reason",
             "proxy_analysis",
+            "training_distribution",
         ]
         read_only_fields = fields
 
@@ -163,6 +179,15 @@ class ModelVersionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializ
         max_length=20000, required=False, allow_blank=True, default=""
     )
     performance_metrics = JSONValueField(expected=dict, required=False, default=dict)
+    training_distribution = JSONValueField(
+        expected=dict,
+        required=False,
+        default=None,
+        help_text="JSON text: the training data's distribution per feature "
+        '({"features": {name: {"edges": [...], "shares": [...]} or {"categories": '
+        '[...], "shares": [...]}}}), the reference of drift monitoring; without it '
+        "the schema's background rows stand in.",
+    )
     weights = serializers.FileField(
         help_text="A .safetensors file; pickles are refused."
     )

@@ -11,7 +11,14 @@ from typing import Any
 import explain
 from compliance.jobs import JobDone, JobFailed, Outcome
 from compliance.jobs.handlers import AuditEntry, Progress
-from compliance.models import AISystem, Decision, Explanation, ExplanationRun, Job
+from compliance.models import (
+    AISystem,
+    Decision,
+    Explanation,
+    ExplanationRun,
+    Job,
+    MonthlyAggregate,
+)
 from compliance.registry.loading import model_version_load
 
 logger = logging.getLogger(__name__)
@@ -80,6 +87,15 @@ class ExplanationHandler:
                 for (job, result), run in zip(done, runs, strict=True)
                 for method in result.methods.values()
             ]
+        )
+        # the monitoring figures of these decisions' months are computed again
+        touched = list(
+            Decision.objects.filter(pk__in=[job.decision_id for job, _ in done])
+            .values_list("ai_system_id", "decided_at")
+            .distinct()
+        )
+        MonthlyAggregate.objects.drop(
+            {s for s, _ in touched}, {when for _, when in touched}
         )
         # a failed quality check or a protected attribute's influence sends the
         # decision to a person

@@ -6,9 +6,20 @@ Writes go through the services of each package, never ``.save()`` from views.
 from __future__ import annotations
 
 from compliance.models.audit import AuditEvent, ChainAnchor
-from compliance.models.decisions import Contest, Decision, PreliminaryView, Review
+from compliance.models.decisions import (
+    Contest,
+    Decision,
+    Drill,
+    PreliminaryView,
+    Review,
+)
 from compliance.models.idempotency import IdempotencyKey
 from compliance.models.jobs import Job
+from compliance.models.monitoring import (
+    MonitoringAlert,
+    MonthlyAggregate,
+    OversightReport,
+)
 from compliance.models.registry import AISystem, ModelVersion, _weights_upload_to
 from compliance.models.results import Dossier, Explanation, ExplanationRun, Notice
 from compliance.models.tenancy import ApiKey, ClientSystem, Membership, Organization
@@ -22,14 +33,18 @@ __all__ = [
     "Contest",
     "Decision",
     "Dossier",
+    "Drill",
     "Explanation",
     "ExplanationRun",
     "IdempotencyKey",
     "Job",
     "Membership",
     "ModelVersion",
+    "MonitoringAlert",
+    "MonthlyAggregate",
     "Notice",
     "Organization",
+    "OversightReport",
     "PreliminaryView",
     "Review",
     "_weights_upload_to",

@@ -72,6 +72,9 @@ class Decision(models.Model):
         related_name="+",
     )
     finalized_at = models.DateTimeField(null=True, blank=True)
+    # a training drill (compliance.reviews.drills): a copy of a real case with a known
+    # correct answer, never shown to client systems, never in real statistics
+    is_drill = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-decided_at", "-id"]
@@ -116,10 +119,15 @@ class Review(models.Model):
         related_name="superseded_by",
     )
     supersede_reason = models.TextField(blank=True)
+    # when the reviewer opened the case (the case page's signed stamp), and the time
+    # from then to this review; null where unknown (API reviews)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    duration_seconds = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} of decision {self.decision_id}"
@@ -186,3 +194,39 @@ class Contest(models.Model):
 
     def __str__(self) -> str:
         return f"Contest of decision {self.decision_id}"
+
+
+class Drill(models.Model):
+    """A training drill against automation bias: a copy of a real case (``decision``,
+    ``is_drill``) with a known correct answer, built by an administrator and put in
+    a reviewer's queue at the AI system's drill rate. Immutable but for the
+    assignment."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="+"
+    )
+    ai_system = models.ForeignKey(AISystem, on_delete=models.PROTECT, related_name="+")
+    source = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="+")
+    decision = models.OneToOneField(
+        Decision, on_delete=models.PROTECT, related_name="drill"
+    )
+    correct_outcome = models.CharField(max_length=100)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Drill {self.pk} from decision {self.source_id}"

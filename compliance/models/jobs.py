@@ -18,6 +18,7 @@ class Job(models.Model):
         DOSSIER = "dossier", "Dossier"
         NOTICE = "notice", "Notice"
         AUDIT_VERIFY = "audit_verify", "Audit chain verification"
+        REPORT = "report", "Oversight report"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

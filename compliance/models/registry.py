@@ -22,9 +22,20 @@ class AISystem(models.Model):
     explain_on_receipt = models.BooleanField(
         default=False, help_text="Queue an explanation job for every decision received."
     )
+    # None: on for Annex III systems (blind_first_required)
     blind_first_review = models.BooleanField(
-        default=False,
-        help_text="Reviewers record a preliminary view before the model's output is shown.",
+        null=True,
+        blank=True,
+        default=None,
+        help_text="Reviewers record a preliminary view before the model's output is "
+        "shown; unset: on for Annex III systems.",
+    )
+    # training drills against automation bias (opt-in): the share of a reviewer's
+    # cases that are drills; 0 = off
+    drill_rate = models.FloatField(
+        default=0.0,
+        help_text="Share of a reviewer's cases that are training drills (0 to 0.5); "
+        "0 = no drills.",
     )
     default_explanation_methods = models.JSONField(
         default=list,
@@ -67,6 +78,13 @@ class AISystem(models.Model):
         own = self.explanation_cost_budget
         budget = settings.EXPLANATION_COST_BUDGET if own is None else own
         return int(min(budget, settings.EXPLANATION_COST_BUDGET_MAX))
+
+    @property
+    def blind_first_required(self) -> bool:
+        """Whether reviewers record a blind preliminary view (default: Annex III)."""
+        if self.blind_first_review is not None:
+            return self.blind_first_review
+        return bool(self.annex_iii_category.strip())
 
     @property
     def four_eyes_required(self) -> bool:
@@ -118,6 +136,16 @@ class ModelVersion(models.Model):
         help_text="How well the other features predict each protected attribute, "
         "measured at registration; flagged proxies are watched like protected "
         "features.",
+    )
+
+    # per input feature, the training population's distribution (explain.drift
+    # .training_distribution): bins with their shares; the reference of drift
+    # monitoring. Empty: taken from the schema's background rows.
+    training_distribution = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per feature, the training data's distribution (numeric: bin edges "
+        "and shares; categorical: shares per category); the reference for drift.",
     )
 
     class Meta:

@@ -65,6 +65,7 @@ def ai_system_register(
     explain_on_receipt: bool = False,
     default_explanation_methods: list[str] | None = None,
     four_eyes_overturn: bool | None = None,
+    blind_first_review: bool | None = None,
     explanation_cost_budget: int | None = None,
     **fields: Any,
 ) -> AISystem:
@@ -96,6 +97,7 @@ def ai_system_register(
         explain_on_receipt=explain_on_receipt,
         default_explanation_methods=methods,
         four_eyes_overturn=four_eyes_overturn,
+        blind_first_review=blind_first_review,
         explanation_cost_budget=explanation_cost_budget,
         **{k: fields.get(k, "") for k in AI_SYSTEM_FIELDS},
     )
@@ -111,10 +113,27 @@ def ai_system_register(
             "default_explanation_methods": methods,
             "four_eyes_overturn": four_eyes_overturn,
             "four_eyes_required": ai_system.four_eyes_required,
+            "blind_first_review": blind_first_review,
+            "blind_first_required": ai_system.blind_first_required,
             "explanation_cost_budget": explanation_cost_budget,
         },
     )
     return ai_system
+
+
+DRILL_RATE_MAX = 0.5
+
+
+def _drill_rate_check(rate: Any) -> None:
+    if (
+        isinstance(rate, bool)
+        or not isinstance(rate, int | float)
+        or not 0.0 <= rate <= DRILL_RATE_MAX
+    ):
+        raise ValidationFailed(
+            "The drill rate is a share of a reviewer's cases.",
+            {"drill_rate": [f"Give a number from 0 to {DRILL_RATE_MAX}."]},
+        )
 
 
 # what an operator may change on a registered AI system (its name and organisation
@@ -128,6 +147,7 @@ AI_SYSTEM_UPDATABLE = (
     "known_limitations",
     "explain_on_receipt",
     "blind_first_review",
+    "drill_rate",
     "four_eyes_overturn",
     "explanation_cost_budget",
 )
@@ -149,12 +169,15 @@ def ai_system_update(
         )
     if "explanation_cost_budget" in changes:
         explanation_budget_check(changes["explanation_cost_budget"])
+    if "drill_rate" in changes:
+        _drill_rate_check(changes["drill_rate"])
     hostile_text_refuse({k: v for k, v in changes.items() if isinstance(v, str)})
     _ai_system_text_check(changes)
     ai_system = AISystem.objects.select_for_update().get(pk=ai_system.pk)
     old: dict[str, Any] = {}
     new: dict[str, Any] = {}
     four_eyes_before = ai_system.four_eyes_required
+    blind_before = ai_system.blind_first_required
     for field, value in changes.items():
         if getattr(ai_system, field) != value:
             old[field], new[field] = getattr(ai_system, field), value
@@ -173,6 +196,9 @@ def ai_system_update(
     if ai_system.four_eyes_required != four_eyes_before:
         old["four_eyes_required"] = four_eyes_before
         new["four_eyes_required"] = ai_system.four_eyes_required
+    if ai_system.blind_first_required != blind_before:
+        old["blind_first_required"] = blind_before
+        new["blind_first_required"] = ai_system.blind_first_required
     audit_event_append(
         actor=operator.actor,
         organization=ai_system.organization,
@@ -351,6 +377,7 @@ def model_version_register(
     weights: bytes,
     training_data_summary: str = "",
     performance_metrics: dict[str, Any] | None = None,
+    training_distribution: Any = None,
 ) -> ModelVersion:
     """Validate the schema and weights (safetensors only), measure which features
     are proxies of a protected attribute (``explain.proxies``), store them, audit it."""
@@ -388,7 +415,22 @@ def model_version_register(
     _receipt_explanations_check(ai_system, [feature_schema], field="feature_schema")
     # which features stand in for a protected attribute, from the schema's
     # background rows (the explanation warning watches them like protected ones)
-    proxies = proxy_analysis(explain.parse_feature_schema(feature_schema))
+    parsed = explain.parse_feature_schema(feature_schema)
+    proxies = proxy_analysis(parsed)
+    # the reference of drift monitoring: the trainer's, else the background rows'
+    if training_distribution is None:
+        training_distribution = {
+            **explain.training_distribution(parsed, parsed.background),
+            "source": "background",
+        }
+    else:
+        errors = explain.distribution_errors(parsed, training_distribution)
+        if errors:
+            raise ValidationFailed(
+                "The training distribution does not fit the feature schema.",
+                {path: [message] for path, message in errors.items()},
+            )
+        training_distribution = {**training_distribution, "source": "training"}
     sha = explain.sha256_hex(weights)
     mv = ModelVersion(
         ai_system=ai_system,
@@ -403,6 +445,7 @@ def model_version_register(
         training_data_summary=training_data_summary,
         performance_metrics=performance_metrics or {},
         proxy_analysis=proxies,
+        training_distribution=training_distribution,
     )
     try:
         with transaction.atomic():

@@ -76,7 +76,14 @@ def blind_pending_expression(principal: Principal | None, decision: str = "") ->
         reviewer=principal.user,  # type: ignore[union-attr]
     )
     return ExpressionWrapper(
-        Q(**{f"{prefix}ai_system__blind_first_review": True}) & ~Exists(viewed),
+        (
+            Q(**{f"{prefix}ai_system__blind_first_review": True})
+            | (
+                Q(**{f"{prefix}ai_system__blind_first_review__isnull": True})
+                & ~Q(**{f"{prefix}ai_system__annex_iii_category": ""})
+            )
+        )
+        & ~Exists(viewed),
         output_field=BooleanField(),
     )
 

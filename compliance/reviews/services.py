@@ -282,7 +282,7 @@ def review_confirm(
 def preliminary_view_required(*, principal: Principal, decision: Decision) -> bool:
     """Whether this reviewer must still record a blind preliminary view on the case."""
     return (
-        decision.ai_system.blind_first_review
+        decision.ai_system.blind_first_required
         and not PreliminaryView.objects.filter(
             decision=decision, reviewer=principal.user
         ).exists()

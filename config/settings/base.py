@@ -8,6 +8,7 @@ import dj_database_url
 
 from config.settings.env import (
     env_bool,
+    env_float,
     env_int,
     env_list,
     env_str,
@@ -245,6 +246,25 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
 EXPLANATION_COST_BUDGET = env_int("EXPLANATION_COST_BUDGET", 500_000)
 EXPLANATION_COST_BUDGET_MAX = env_int("EXPLANATION_COST_BUDGET_MAX", 5_000_000)
 # --- end explanation cost ---
+# --- monitoring (issue 16): levels at which the dashboard raises an alert ---
+# a review is late when the case waited longer than this since it was received
+REVIEW_SLA_HOURS = env_int("REVIEW_SLA_HOURS", 72)
+# rubber-stamping: blind-first agreement with the model at or above this share while
+# the override rate is at most MONITORING_NEAR_ZERO_OVERRIDES, over at least
+# MONITORING_MIN_REVIEWS reviews in the month
+MONITORING_RUBBER_STAMP_AGREEMENT = env_float("MONITORING_RUBBER_STAMP_AGREEMENT", 0.95)
+MONITORING_NEAR_ZERO_OVERRIDES = env_float("MONITORING_NEAR_ZERO_OVERRIDES", 0.02)
+MONITORING_MIN_REVIEWS = env_int("MONITORING_MIN_REVIEWS", 20)
+# review times collapse: a reviewer's median below this many seconds, or below this
+# share of their own median over the months before
+MONITORING_MIN_REVIEW_SECONDS = env_int("MONITORING_MIN_REVIEW_SECONDS", 20)
+MONITORING_REVIEW_TIME_COLLAPSE = env_float("MONITORING_REVIEW_TIME_COLLAPSE", 0.5)
+# fairness: adverse impact ratio under this raises an alert (the four-fifths rule);
+# groups smaller than FAIRNESS_MIN_GROUP are shown but nothing is concluded
+FAIRNESS_ALERT_RATIO = env_float("FAIRNESS_ALERT_RATIO", 0.8)
+FAIRNESS_MIN_GROUP = env_int("FAIRNESS_MIN_GROUP", 30)
+FAIRNESS_BOOTSTRAP_RESAMPLES = env_int("FAIRNESS_BOOTSTRAP_RESAMPLES", 2000)
+# --- end monitoring ---
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
 REST_FRAMEWORK = {
