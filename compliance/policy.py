@@ -59,7 +59,13 @@ RULES: dict[str, frozenset[str]] = {
     "contest.submit": frozenset({CLIENT}) | OPERATORS,
     "contest.read": EVERY_ROLE,
     # population statistics (oversight, fairness, drift): the organisation's people
-    "monitoring.read": PEOPLE,
+    # (the platform too: the alert scan and the report job run as operators)
+    "monitoring.read": PEOPLE | OPERATORS,
+    "monitoring.report": PEOPLE,  # ask for a monthly oversight report (a job)
+    # training drills against automation bias: admins build them from real cases;
+    # auditors and admins see them marked, a reviewer only once answered
+    "drill.create": frozenset({ADMIN}),
+    "drill.read": frozenset({AUDITOR, ADMIN}),
     # the web UI's case work (people only)
     "case.read": PEOPLE,
     "review.record": REVIEWERS,

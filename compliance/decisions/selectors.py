@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from compliance import policy
 from compliance.models import Decision, ExplanationRun
 from compliance.platform.numbers import MAX_ID, whole_number
 from compliance.policy import require
@@ -15,11 +16,21 @@ from compliance.principals import Principal
 
 def decision_list(*, principal: Principal) -> QuerySet[Decision]:
     """The organisation's decisions; for a client system, only those it submitted
-    (their reviews and final outcomes are its own business, not its neighbours')."""
+    (their reviews and final outcomes are its own business, not its neighbours').
+    Training drills: never for client systems; for auditors and admins, marked; for
+    a reviewer, only the ones put in their queue (unmarked until answered)."""
     require(principal, "decision.read")
     queryset = Decision.objects.filter(organization=principal.organization)
     if principal.is_client:
-        queryset = queryset.filter(client_system=principal.client_system)
+        queryset = queryset.filter(
+            client_system=principal.client_system, is_drill=False
+        )
+    elif not policy.can(principal, "drill.read"):
+        user = getattr(principal, "user", None)
+        queryset = queryset.filter(
+            Q(is_drill=False)
+            | Q(drill__assigned_to_id=user.pk if user is not None else None)
+        )
     return queryset.select_related(
         "ai_system", "model_version", "client_system", "final_outcome_by"
     )

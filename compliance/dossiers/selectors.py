@@ -34,7 +34,9 @@ def dossier_list(*, principal: Principal) -> QuerySet[Dossier]:
     require(principal, "dossier.read")
     queryset = Dossier.objects.filter(organization=principal.organization)
     if principal.is_client:
-        queryset = queryset.filter(decision__client_system=principal.client_system)
+        queryset = queryset.filter(
+            decision__client_system=principal.client_system, decision__is_drill=False
+        )
     return with_superseded(queryset.defer("pdf").order_by("-decision_id", "-version"))
 
 

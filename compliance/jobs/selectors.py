@@ -11,4 +11,7 @@ from compliance.principals import Principal
 
 def job_list(*, principal: Principal) -> QuerySet[Job]:
     require(principal, "job.read")
-    return Job.objects.filter(organization=principal.organization)
+    queryset = Job.objects.filter(organization=principal.organization)
+    if principal.is_client:  # training drills are never client-visible
+        queryset = queryset.exclude(decision__is_drill=True)
+    return queryset

@@ -14,7 +14,9 @@ def notice_list(*, principal: Principal) -> QuerySet[Notice]:
     require(principal, "notice.read")
     queryset = Notice.objects.filter(organization=principal.organization)
     if principal.is_client:
-        queryset = queryset.filter(decision__client_system=principal.client_system)
+        queryset = queryset.filter(
+            decision__client_system=principal.client_system, decision__is_drill=False
+        )
     return queryset.defer("pdf", "html").order_by(
         "-decision_id", "language", "-version"
     )

@@ -15,6 +15,8 @@ REVIEW_JUSTIFICATION = 4000
 SUPERSEDE_REASON = 2000
 CONFIRMATION_NOTE = 2000
 PRELIMINARY_NOTE = 2000
+# an administrator's note on a training drill (what the case teaches)
+DRILL_NOTE = 2000
 # a dossier's reissue reason (compliance/dossiers)
 REISSUE_REASON = 2000
 # what a person wrote to contest a decision, as their client system forwards it

@@ -15,6 +15,7 @@ flag it) → reviewed → final. Reviews are append-only and audited:
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
@@ -95,6 +96,30 @@ def _decision_settle(decision: Decision, review: Review) -> dict[str, Any]:
     return {"old": old, "new": new}
 
 
+MAX_TIME_ON_CASE = timedelta(days=7)
+
+
+def _time_on_case(
+    decision: Decision, reviewer: Any, opened_at: datetime | None
+) -> tuple[datetime | None, float | None]:
+    """(opened, seconds from then to now): from the case page's stamp or the
+    reviewer's blind-first view, whichever came first; unknown without either, or
+    beyond a week (a tab left open says nothing about the work)."""
+    view = (
+        PreliminaryView.objects.filter(decision=decision, reviewer=reviewer)
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    moments = [m for m in (opened_at, view) if m is not None]
+    if not moments:
+        return None, None
+    opened = min(moments)
+    seconds = (timezone.now() - opened).total_seconds()
+    if not 0 <= seconds <= MAX_TIME_ON_CASE.total_seconds():
+        return None, None
+    return opened, seconds
+
+
 def _own_standing_review(
     decision: Decision, reviewer: Any, standing: list[Review]
 ) -> Review | None:
@@ -109,11 +134,15 @@ def review_record(
     action: str,
     justification: str,
     supersede_reason: str = "",
+    opened_at: datetime | None = None,
 ) -> Review:
     """Record a reviewer's uphold / overturn / escalate with a written justification.
 
     An overturn records the human outcome (the other class label). A reviewer whose
     earlier review still stands must give ``supersede_reason`` to replace it.
+    ``opened_at``: when the reviewer opened the case (the case page's signed stamp;
+    their blind-first view counts when earlier): the review's time on the case,
+    for the monitoring of review times.
     """
     require(principal, "review.record", decision)
     reviewer = principal.user
@@ -174,6 +203,7 @@ def review_record(
                     ]
                 },
             )
+        opened, seconds = _time_on_case(decision, reviewer, opened_at)
         review = Review.objects.create(
             decision=decision,
             reviewer=reviewer,
@@ -182,6 +212,8 @@ def review_record(
             human_outcome=human_outcome,
             supersedes=own,
             supersede_reason=reason if own is not None else "",
+            opened_at=opened,
+            duration_seconds=seconds,
         )
         change = _decision_settle(decision, review)
         payload: dict[str, Any] = {

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib import messages
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -49,6 +52,7 @@ from compliance.reviews import (
     review_record,
 )
 from compliance.reviews.contests import contest_list
+from compliance.reviews.drills import drill_result, drills_assign
 from compliance.reviews.selectors import (
     blind_pending,
     blind_pending_expression,
@@ -64,6 +68,8 @@ UI_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 @member_required()
 def case_list(request: HttpRequest) -> HttpResponse:
     principal = request.principal  # type: ignore[attr-defined]
+    # training drills join a reviewer's queue at their AI system's rate
+    drills_assign(principal=principal)
     filters = {k: str(v) for k, v in request.GET.items() if k != "page"}
     # blind-first: rows whose answer is hidden from this reviewer say so, and the
     # outcome filter leaves them out (how many is told, not which outcome they have)
@@ -179,8 +185,42 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "ui_methods": UI_METHODS,
             "blind": blind,
             "job_id": request.GET.get("job", ""),
+            "opened_stamp": _opened_stamp(decision, principal.user),
+            "drill": drill_result(principal=principal, decision=decision),
         },
     )
+
+
+OPENED_SALT = "compliance.web.cases.opened"
+
+
+def _opened_stamp(decision: Decision, user: object) -> str:
+    """A signed note of when this reviewer opened the case: the review form sends it
+    back, and the review's time on the case is measured from it."""
+    return signing.dumps(
+        {"d": decision.pk, "u": getattr(user, "pk", None), "t": time.time()},
+        salt=OPENED_SALT,
+    )
+
+
+def _opened_at(request: HttpRequest, decision: Decision) -> datetime | None:
+    """The stamp's moment, if it is genuine, for this case and this reviewer."""
+    try:
+        note = signing.loads(
+            request.POST.get("opened", ""),
+            salt=OPENED_SALT,
+            max_age=timedelta(days=7),
+        )
+    except signing.BadSignature:
+        return None
+    user = request.user
+    if (
+        not isinstance(note, dict)
+        or note.get("d") != decision.pk
+        or note.get("u") != user.pk
+    ):
+        return None
+    return datetime.fromtimestamp(float(note["t"]), tz=UTC)
 
 
 def _reasons_default(shown: list[Explanation]) -> Explanation | None:
@@ -261,6 +301,7 @@ def case_review(request: HttpRequest, pk: int) -> HttpResponse:
             action=request.POST.get("action", ""),
             justification=request.POST.get("justification", ""),
             supersede_reason=request.POST.get("supersede_reason", ""),
+            opened_at=_opened_at(request, decision),
         )
 
     return _reviewer_action(request, pk, act, "Your review was recorded.")
