@@ -14,9 +14,11 @@ class ComplianceConfig(AppConfig):
         from compliance.explanations import ExplanationHandler
         from compliance.jobs import handler_register
         from compliance.jobs.audit_verify import AuditVerifyHandler
+        from compliance.monitoring.report import ReportHandler
         from compliance.notices import NoticeHandler
 
         handler_register(ExplanationHandler())
         handler_register(DossierHandler())
         handler_register(AuditVerifyHandler())
         handler_register(NoticeHandler())
+        handler_register(ReportHandler())

@@ -13,7 +13,7 @@ from pathlib import Path
 from celery import Celery
 from kombu import Exchange, Queue
 
-from workers.routes import ANCHOR_TASK, KIND_TASKS, SWEEP_TASK
+from workers.routes import ALERTS_TASK, ANCHOR_TASK, KIND_TASKS, SWEEP_TASK
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -27,6 +27,7 @@ app.conf.task_routes = {
     **{task: {"queue": queue} for task, queue in KIND_TASKS.values()},
     SWEEP_TASK[0]: {"queue": SWEEP_TASK[1]},
     ANCHOR_TASK[0]: {"queue": ANCHOR_TASK[1]},
+    ALERTS_TASK[0]: {"queue": ALERTS_TASK[1]},
 }
 
 
@@ -37,6 +38,10 @@ def _beat_schedule() -> dict:
         "sweep-jobs": {
             "task": SWEEP_TASK[0],
             "schedule": float(settings.SWEEP_INTERVAL_SECONDS),
+        },
+        "monitoring-alerts": {
+            "task": ALERTS_TASK[0],
+            "schedule": float(settings.MONITORING_ALERT_INTERVAL_SECONDS),
         },
         "anchor-audit-chains": {
             "task": ANCHOR_TASK[0],

@@ -9,8 +9,12 @@ KIND_TASKS = {
     "audit_verify": ("workers.tasks.audit_verify_process", "dossiers"),
     # a notice is a small render: CPU work beside the dossiers
     "notice": ("workers.tasks.notices_process", "dossiers"),
+    # the monthly oversight report: a render, CPU work
+    "report": ("workers.tasks.reports_process", "dossiers"),
 }
 # periodic, on its own queue so a backlog of job messages never delays it
 SWEEP_TASK = ("workers.tasks.jobs_sweep", "sweeper")
 # periodic: timestamp every audit chain's head (CPU work: the dossiers queue)
 ANCHOR_TASK = ("workers.tasks.audit_chains_anchor", "dossiers")
+# periodic: record the alerts the monitoring figures raise (CPU: the dossiers queue)
+ALERTS_TASK = ("workers.tasks.monitoring_alerts_scan", "dossiers")

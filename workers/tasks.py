@@ -22,6 +22,7 @@ from compliance.jobs import (
     jobs_sweep,
     transient_cause,
 )
+from compliance.monitoring.alerts import alerts_scan
 from compliance.principals import SYSTEM_OPERATOR
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,26 @@ def notices_process(self: Any, batch_key: str = "", **_: Any) -> int:
 def audit_verify_process(self: Any, batch_key: str = "", **_: Any) -> int:
     """Check organisations' audit chains on request (the dossiers queue, CPU)."""
     return _drain(self, "audit_verify", batch_key, 1)
+
+
+@shared_task(
+    bind=True,
+    max_retries=None,
+    name="workers.tasks.reports_process",
+    soft_time_limit=240,
+    time_limit=300,
+)
+def reports_process(self: Any, batch_key: str = "", **_: Any) -> int:
+    """Render monthly oversight reports (the dossiers queue, CPU)."""
+    return _drain(self, "report", batch_key, 1)
+
+
+@shared_task(
+    name="workers.tasks.monitoring_alerts_scan", soft_time_limit=240, time_limit=300
+)
+def monitoring_alerts_scan() -> int:
+    """Periodic (Celery beat): record the alerts the monitoring figures raise."""
+    return len(alerts_scan())
 
 
 @shared_task(name="workers.tasks.jobs_sweep")

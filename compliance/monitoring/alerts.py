@@ -20,7 +20,7 @@ from compliance.audit import audit_event_append
 from compliance.models import AISystem, MonitoringAlert
 from compliance.monitoring.fairness import MEASURES, fairness_report
 from compliance.monitoring.oversight import OversightRow, oversight_by_reviewer_month
-from compliance.principals import Principal
+from compliance.principals import SYSTEM, Principal
 
 
 @dataclass(frozen=True)
@@ -134,6 +134,18 @@ def alerts_find(
             )
         )
     return findings
+
+
+def alerts_scan() -> list[MonitoringAlert]:
+    """Every organisation's AI systems with decisions: record their alerts (the
+    worker's beat, hourly by default)."""
+    raised: list[MonitoringAlert] = []
+    for ai_system in AISystem.objects.filter(decisions__isnull=False).distinct():
+        principal = Principal(organization=ai_system.organization, role=SYSTEM)
+        raised += alerts_raise(
+            principal=principal, ai_system=ai_system, actor="system:monitoring"
+        )
+    return raised
 
 
 def alerts_raise(

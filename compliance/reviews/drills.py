@@ -6,17 +6,16 @@ case (``Decision.is_drill``) that waits in a pool; each time a reviewer opens th
 queue, a drill is put in it when their share of drills is below the system's rate.
 The reviewer sees an ordinary case until they answered it; auditors and admins see
 drills marked; client systems never see them, and no statistic of real decisions
-counts them. Each reviewer's drill accuracy is on the monitoring page.
+counts them. Each reviewer's drill accuracy is on the monitoring page (compliance.monitoring
+.drills).
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
 from compliance.audit import audit_event_append
@@ -194,55 +193,3 @@ def drill_result(*, principal: Principal, decision: Decision) -> DrillResult | N
         mine = reviewed
     answer = _answer(mine, decision) if mine is not None else None
     return DrillResult(drill, answer, answer == drill.correct_outcome)
-
-
-@dataclass(frozen=True)
-class DrillScore:
-    reviewer: str
-    answered: int
-    correct: int
-
-    @property
-    def accuracy(self) -> float | None:
-        return self.correct / self.answered if self.answered else None
-
-
-def drill_accuracy(*, principal: Principal, ai_system: AISystem) -> list[DrillScore]:
-    """Each reviewer's answered drills on the system and how many were right (their
-    latest standing review of each)."""
-    require(principal, "monitoring.read")
-    reviews = (
-        Review.objects.filter(
-            decision__ai_system=ai_system,
-            decision__organization=principal.organization,
-            decision__is_drill=True,
-            superseded_by__isnull=True,
-        )
-        .exclude(action=Review.Action.ESCALATE)
-        .select_related("decision__drill", "reviewer")
-    )
-    scores: dict[str, list[int]] = {}
-    for review in reviews:
-        counts = scores.setdefault(review.reviewer.get_username(), [0, 0])
-        counts[0] += 1
-        counts[1] += int(
-            _answer(review, review.decision) == review.decision.drill.correct_outcome
-        )
-    return [DrillScore(name, a, c) for name, (a, c) in sorted(scores.items())]
-
-
-def drill_pool(*, principal: Principal, ai_system: AISystem) -> dict[str, Any]:
-    """How many drills wait, are out and were answered (for the monitoring page)."""
-    require(principal, "monitoring.read")
-    drills = Drill.objects.filter(
-        ai_system=ai_system, organization=principal.organization
-    )
-    answered = drills.filter(decision__reviews__isnull=False).distinct().count()
-    counts = drills.aggregate(total=Count("id"), out=Count("assigned_to"))
-    return {
-        "total": counts["total"],
-        "waiting": counts["total"] - counts["out"],
-        "assigned": counts["out"],
-        "answered": answered,
-        "rate": ai_system.drill_rate,
-    }

@@ -87,7 +87,9 @@ def _decision(
     )
     client, _ = factories.make_client(org, f"{slug}-engine")
     admin = Principal(organization=org, role="admin")
-    ai = registry.ai_system_register(principal=admin, **manifest["ai_system"])
+    ai = registry.ai_system_register(
+        principal=admin, blind_first_review=False, **manifest["ai_system"]
+    )
     mv = registry.model_version_register(
         principal=admin, ai_system=ai, weights=weights, **manifest["model_version"]
     )

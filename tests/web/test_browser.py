@@ -50,7 +50,9 @@ def demo_bank(transactional_db):
             organization=org, username=f"bb-{role}", password=PASSWORD, role=role
         )
     admin = Principal(organization=org, role="admin")
-    ai = registry.ai_system_register(principal=admin, **manifest["ai_system"])
+    ai = registry.ai_system_register(
+        principal=admin, blind_first_review=False, **manifest["ai_system"]
+    )
     mv = registry.model_version_register(
         principal=admin, ai_system=ai, weights=weights, **manifest["model_version"]
     )

@@ -43,7 +43,9 @@ def notice_case(
     client, _ = factories.make_client(org, f"{name}-engine")
     officer = factories.make_member(org, "officer", f"{slug}-officer")
     admin = Principal(organization=org, role="admin")
-    ai = registry.ai_system_register(principal=admin, **manifest["ai_system"])
+    ai = registry.ai_system_register(
+        principal=admin, blind_first_review=False, **manifest["ai_system"]
+    )
     mv = registry.model_version_register(
         principal=admin, ai_system=ai, weights=weights, **manifest["model_version"]
     )
