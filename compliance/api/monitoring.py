@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +15,8 @@ from compliance.api.views import ERROR_RESPONSES, PrincipalMixin, _validated
 from compliance.errors import ValidationFailed
 from compliance.models import AISystem
 from compliance.monitoring import OversightRow, oversight_by_reviewer_month
+from compliance.monitoring.drift import drift_report
+from compliance.monitoring.fairness import fairness_report
 from compliance.registry.selectors import ai_system_list
 
 
@@ -112,3 +115,170 @@ def _row(row: OversightRow) -> dict[str, Any]:
         "blind_agreement_rate": row.blind_agreement_rate,
         "switch_rate": row.switch_rate,
     }
+
+
+class RatioSerializer(serializers.Serializer):
+    ratio = serializers.FloatField(allow_null=True)
+    low = serializers.FloatField(allow_null=True, help_text="Bootstrap 95 % interval.")
+    high = serializers.FloatField(allow_null=True)
+
+
+class GroupSerializer(serializers.Serializer):
+    group = serializers.CharField()
+    counts = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="n, fav_model, final, fav_final, adverse_final, adverse_overturned.",
+    )
+    conclusive = serializers.BooleanField(
+        help_text="At least FAIRNESS_MIN_GROUP members: a ratio is read only then."
+    )
+    rates = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Per measure (model, final, override): the favourable rate.",
+    )
+    ratios = serializers.DictField(
+        child=RatioSerializer(),
+        help_text="Per measure: the adverse impact ratio to the most favoured group.",
+    )
+    alerts = serializers.ListField(child=serializers.CharField())
+
+
+class AttributeSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    groups = GroupSerializer(many=True)
+    reference = serializers.DictField(child=serializers.CharField(allow_null=True))
+
+
+class ChiSquareSerializer(serializers.Serializer):
+    statistic = serializers.FloatField()
+    dof = serializers.IntegerField()
+    p_value = serializers.FloatField()
+    min_expected = serializers.FloatField()
+
+
+class ReasonTableSerializer(serializers.Serializer):
+    attribute = serializers.CharField()
+    label = serializers.CharField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(
+        child=serializers.ListField(), help_text="[group, [count per reason]]."
+    )
+    test = ChiSquareSerializer(allow_null=True)
+
+
+class FairnessSerializer(serializers.Serializer):
+    ai_system = serializers.IntegerField()
+    months = serializers.ListField(child=serializers.DateField())
+    favourable = serializers.CharField()
+    min_group = serializers.IntegerField()
+    alert_ratio = serializers.FloatField()
+    attributes = AttributeSerializer(many=True)
+    intersections = AttributeSerializer(many=True)
+    reasons = ReasonTableSerializer(many=True)
+    note = serializers.CharField()
+
+
+class FeatureDriftSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    label = serializers.CharField()
+    psi = serializers.ListField(child=serializers.FloatField(allow_null=True))
+
+
+class VersionDriftSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    version = serializers.CharField()
+    reference = serializers.CharField()
+    reference_rows = serializers.IntegerField()
+    months = serializers.ListField(child=serializers.DateField())
+    decisions = serializers.ListField(child=serializers.IntegerField())
+    features = FeatureDriftSerializer(many=True)
+    scores = serializers.ListField(
+        child=serializers.ListField(child=serializers.FloatField()),
+        help_text="Per month, the shares of scores in ten bins of 0.1.",
+    )
+    favourable_rate = serializers.ListField(
+        child=serializers.FloatField(allow_null=True)
+    )
+    attribution_rank_correlation = serializers.ListField(
+        child=serializers.FloatField(allow_null=True)
+    )
+    top_reason_shift = serializers.ListField(
+        child=serializers.FloatField(allow_null=True)
+    )
+    top_reasons = serializers.ListField(
+        child=serializers.DictField(child=serializers.IntegerField())
+    )
+
+
+class _SystemTopicApi(PrincipalMixin, generics.GenericAPIView):
+    actions = {"GET": "monitoring.read"}
+    model = AISystem
+    selector = ai_system_list
+    pagination_class = None
+
+    def _query(self, request: Request) -> tuple[AISystem, dict[str, Any]]:
+        query = _validated(OversightQuerySerializer, request.query_params)
+        if "ai_system" not in query:
+            raise ValidationFailed(
+                "Name the AI system.", {"ai_system": ["This parameter is required."]}
+            )
+        ai_system = (
+            ai_system_list(principal=self.principal)
+            .filter(pk=query["ai_system"])
+            .first()
+        )
+        if ai_system is None:
+            raise ValidationFailed(
+                "Unknown AI system.", {"ai_system": ["Unknown AI system."]}
+            )
+        return ai_system, query
+
+
+class FairnessApi(_SystemTopicApi):
+    """Fairness of outcomes of one AI system over whole months: per protected
+    attribute and pair, the favourable rate per group and the adverse impact ratio
+    (bootstrap 95 % interval) for the model's outcome, the final outcome and the
+    overrides; top reasons per group with a chi-square test."""
+
+    serializer_class = FairnessSerializer
+
+    @extend_schema(
+        parameters=QUERY_PARAMETERS,
+        responses={200: FairnessSerializer, **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        ai_system, query = self._query(request)
+        report = fairness_report(
+            principal=self.principal,
+            ai_system=ai_system,
+            since=query.get("since"),
+            until=query.get("to"),
+        )
+        return Response(FairnessSerializer(dataclasses.asdict(report)).data)
+
+
+class DriftApi(_SystemTopicApi):
+    """Drift of one AI system per model version and month: PSI per feature against
+    the stored training distribution, score and outcome mix, attribution rank
+    correlation and top-reason shift."""
+
+    serializer_class = VersionDriftSerializer
+
+    @extend_schema(
+        parameters=QUERY_PARAMETERS,
+        responses={200: VersionDriftSerializer(many=True), **ERROR_RESPONSES},
+    )
+    def get(self, request: Request) -> Response:
+        ai_system, query = self._query(request)
+        versions = drift_report(
+            principal=self.principal,
+            ai_system=ai_system,
+            since=query.get("since"),
+            until=query.get("to"),
+        )
+        return Response(
+            VersionDriftSerializer(
+                [dataclasses.asdict(v) for v in versions], many=True
+            ).data
+        )

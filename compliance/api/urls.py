@@ -70,5 +70,15 @@ urlpatterns = [
         monitoring.OversightApi.as_view(),
         name="monitoring-oversight",
     ),
+    path(
+        "monitoring/fairness/",
+        monitoring.FairnessApi.as_view(),
+        name="monitoring-fairness",
+    ),
+    path(
+        "monitoring/drift/",
+        monitoring.DriftApi.as_view(),
+        name="monitoring-drift",
+    ),
     path("jobs/<int:pk>/", views.JobDetailApi.as_view(), name="job-detail"),
 ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.web import cases, notices, public, records, two_factor
+from compliance.web import cases, monitoring, notices, public, records, two_factor
 
 app_name = "web"
 
@@ -23,6 +23,22 @@ urlpatterns = [
         "cases/<int:pk>/notice/issue",
         notices.case_notice_issue,
         name="case-notice-issue",
+    ),
+    path("monitoring/", monitoring.monitoring_overview, name="monitoring"),
+    path(
+        "monitoring/reports/",
+        monitoring.monitoring_report_request,
+        name="monitoring-report-request",
+    ),
+    path(
+        "monitoring/reports/<int:pk>.pdf",
+        monitoring.monitoring_report_download,
+        name="monitoring-report",
+    ),
+    path(
+        "monitoring/<slug:topic>/",
+        monitoring.monitoring_topic,
+        name="monitoring-topic",
     ),
     path("dossiers/", records.dossier_list, name="dossier-list"),
     path("dossiers/verify", records.dossier_verify, name="dossier-verify"),
