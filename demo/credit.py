@@ -423,4 +423,5 @@ DEFINITION = training.DemoDefinition(
     external_id_prefix="loan-2026-",
     subject_prefix="applicant",
     first_decided_at="2026-11-20T10:15:00Z",
+    population=True,
 )

@@ -103,6 +103,55 @@ def submit_samples(summary: dict[str, Any], models_dir: Path) -> list[tuple[str,
     return submitted
 
 
+def submit_population(summary: dict[str, Any], models_dir: Path) -> None:
+    """Submit every other applicant of the data set through the API (four at a
+    time), dated over the last six months (the monitoring demo)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    for manifest_path in sorted(models_dir.glob("*.json")):
+        manifest = json.loads(manifest_path.read_text())
+        population = manifest.get("population_decisions")
+        if not population:
+            continue
+        org = manifest["organization"]
+        key, mv_id = summary["keys"][org], summary["model_versions"][org]
+
+        def send(entry: dict[str, Any], key: str = key, mv_id: int = mv_id) -> int:
+            body = {
+                k: v for k, v in entry.items() if k not in ("days_before", "actual")
+            }
+            decided = now - timedelta(days=entry["days_before"])
+            body["decided_at"] = decided.strftime("%Y-%m-%dT%H:%M:%SZ")
+            status, answer = _request(
+                "POST", "/api/v1/decisions/", key, {"model_version": mv_id, **body}
+            )
+            if status not in (200, 201):
+                print(f"  ! {entry['external_id']}: {status} {answer}", file=sys.stderr)
+            return status
+
+        counts: dict[int, int] = {}
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            for n, status in enumerate(pool.map(send, population), start=1):
+                counts[status] = counts.get(status, 0) + 1
+                if n % 100 == 0 or n == len(population):
+                    print(
+                        f"\r  population: {n}/{len(population)} submitted",
+                        end="",
+                        flush=True,
+                    )
+        print()
+        described = ", ".join(
+            f"{n} {'new' if s == 201 else 'already present' if s == 200 else f'failed ({s})'}"
+            for s, n in sorted(counts.items())
+        )
+        print(
+            f"Submitted {org}'s other {len(population)} applicants through the API, "
+            f"dated over the last six months: {described}"
+        )
+
+
 def explain_samples(summary: dict[str, Any], submitted: list[tuple[str, int]]) -> None:
     """Ask for explanations over the API and follow the jobs until they finish."""
     jobs: dict[str, str] = {}  # job path -> org
@@ -362,6 +411,20 @@ def main() -> None:
         explain_samples(summary, submitted)
         issue_dossiers(summary, submitted)
         issue_notices(summary, submitted)
+        # the monitoring demo: every applicant, six months of review by three
+        # officers, drills, alerts and the last month's oversight report
+        submit_population(summary, DATA / "demo_models")
+        subprocess.run(
+            [
+                sys.executable,
+                "manage.py",
+                "demo_monitoring",
+                "--models",
+                str(DATA / "demo_models"),
+            ],
+            cwd=ROOT,
+            check=False,
+        )
         # anchor every audit chain's head now (timestamped by the local TSA); the
         # worker's beat anchors them again every AUDIT_ANCHOR_INTERVAL_SECONDS
         subprocess.run(
@@ -369,6 +432,10 @@ def main() -> None:
         )
         print("\nInspectoscope is running at", BASE)
         print("  API docs:", f"{BASE}/api/docs/", "  Django admin:", f"{BASE}/admin/")
+        print(
+            "  Monitoring (sign in as an officer, auditor or admin):",
+            f"{BASE}/monitoring/",
+        )
         print("\nLogins (user / password / role / organisation):")
         for username, password, role, org in summary["logins"]:
             print(f"  {username:22} {password:20} {role:34} {org}")

@@ -41,6 +41,10 @@ DEMOS: dict[str, DemoDefinition] = {
     definition.name: definition
     for definition in (credit.DEFINITION, diagnosis.DEFINITION)
 }
+# the population decisions (monitoring demo): over the 180 days before the demo runs,
+# larger credits later (a drift the monitoring shows); serve.py dates them from now
+POPULATION_DAYS = 180
+POPULATION_SEED = 20261203
 SAMPLE_SIZE = 12
 ADVERSE_SAMPLES = 6
 FIRST_SAMPLE_NUMBER = 101
@@ -122,6 +126,55 @@ def sample_decisions(
     return decisions
 
 
+def population_decisions(
+    definition: DemoDefinition,
+    trained: TrainedDemoModel,
+    rows: list[dict[str, Any]],
+    labels: list[int],
+    sample_indices: set[int],
+) -> list[dict[str, Any]]:
+    """Every row that is not a sample as a decision with the model's score and
+    outcome, ``days_before`` the demo's run (later rows: larger credits, a drift), and
+    the row's known outcome (``actual``: the data set's label, for drills; never
+    sent)."""
+    import random
+
+    threshold = definition.settings.decision_threshold
+    indices = [i for i in range(len(rows)) if i not in sample_indices]
+    with deterministic_torch(definition.settings.torch_seed):
+        scores = predict_scores(
+            trained.model, trained.schema, [rows[i] for i in indices]
+        )
+    rng = random.Random(POPULATION_SEED)
+    amount = "credit_amount"
+    ranked = sorted(
+        range(len(indices)),
+        key=lambda k: float(rows[indices[k]].get(amount, 0)) * rng.uniform(0.4, 1.6),
+    )
+    decisions = []
+    for position, k in enumerate(ranked):
+        i = indices[k]
+        # earliest first: the smallest credits get the most days before the run
+        days = POPULATION_DAYS * (1 - (position + rng.random()) / len(ranked)) + 0.5
+        decisions.append(
+            {
+                "external_id": f"{definition.external_id_prefix}p{i:05d}",
+                "subject_ref": pseudonymous_subject_ref(definition, i),
+                "features": dict(rows[i]),
+                "score": scores[k],
+                "outcome": definition.scored_class
+                if scores[k] >= threshold
+                else definition.favourable_class,
+                "days_before": round(days, 4),
+                "actual": definition.scored_class
+                if labels[i]
+                else definition.favourable_class,
+            }
+        )
+    decisions.sort(key=lambda d: -d["days_before"])
+    return decisions
+
+
 def build_artefacts(definition: DemoDefinition) -> tuple[bytes, dict[str, Any]]:
     """Train one demo model; return its safetensors bytes and its JSON metadata document."""
     rows, labels = definition.load_rows()
@@ -129,6 +182,14 @@ def build_artefacts(definition: DemoDefinition) -> tuple[bytes, dict[str, Any]]:
         rows, labels, definition.build_schema, definition.settings
     )
     weights_file = f"{definition.name}.safetensors"
+    samples = sample_decisions(definition, trained, rows)
+    sample_rows = set(
+        choose_sample_indices(
+            trained.test_indices,
+            trained.test_scores,
+            definition.settings.decision_threshold,
+        )
+    )
     document = {
         "organization": definition.organization,
         "ai_system": dict(definition.ai_system),
@@ -142,11 +203,19 @@ def build_artefacts(definition: DemoDefinition) -> tuple[bytes, dict[str, Any]]:
             "decision_threshold": definition.settings.decision_threshold,
             "training_data_summary": definition.describe_training_data(labels, trained),
             "performance_metrics": trained.performance_metrics,
+            # the reference of drift monitoring: the training split per feature
+            "training_distribution": explain.training_distribution(
+                trained.schema, [rows[i] for i in trained.train_indices]
+            ),
         },
         "weights_file": weights_file,
         "weights_sha256": explain.sha256_hex(trained.weights),
-        "sample_decisions": sample_decisions(definition, trained, rows),
+        "sample_decisions": samples,
     }
+    if definition.population:
+        document["population_decisions"] = population_decisions(
+            definition, trained, rows, labels, sample_rows
+        )
     return trained.weights, document
 
 
@@ -157,9 +226,11 @@ def is_up_to_date(out_dir: Path, name: str) -> bool:
     if not (weights_path.is_file() and json_path.is_file()):
         return False
     try:
-        recorded = json.loads(json_path.read_text(encoding="utf-8")).get(
-            "weights_sha256"
-        )
+        document = json.loads(json_path.read_text(encoding="utf-8"))
+        recorded = document.get("weights_sha256")
+        # written before the monitoring demo: no training distribution
+        if "training_distribution" not in document.get("model_version", {}):
+            return False
     except (json.JSONDecodeError, AttributeError):
         return False
     return recorded == explain.sha256_hex(weights_path.read_bytes())

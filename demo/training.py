@@ -198,3 +198,6 @@ class DemoDefinition:
     external_id_prefix: str
     subject_prefix: str
     first_decided_at: str
+    # submit every row of the data set as a decision (the monitoring demo): the
+    # rows that are not samples, spread over the months before the demo runs
+    population: bool = False

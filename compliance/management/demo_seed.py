@@ -33,6 +33,8 @@ DEMO_ORGS: list[dict[str, Any]] = [
         "name": "Demo Bank AG",
         "jurisdiction": "EU+US",
         "client_system": "loan-engine",
+        # the monitoring demo's other officers (compliance.management.demo_oversight)
+        "extra_officers": ["demo-bank-officer-quick", "demo-bank-officer-slow"],
         # printed on the notices to the people decided about (fictional)
         "notice": {
             "postal_address": "Beispielstraße 1\n60311 Frankfurt am Main",
@@ -133,6 +135,19 @@ def demo_seed(*, data_dir: Path, password: str, models_dir: Path | None) -> Seed
             report.logins.append((username, password, role.label, org.slug))
             if role == Membership.Role.ADMIN:
                 report.two_factor[username] = _totp_uri(username)
+        for username in spec.get("extra_officers", []):
+            if not user_model.objects.filter(username=username).exists():
+                services.membership_create(
+                    organization=org,
+                    username=username,
+                    password=password,
+                    role=Membership.Role.OFFICER.value,
+                    operator=OPERATOR,
+                )
+                report.created.append(f"user {username}")
+            report.logins.append(
+                (username, password, Membership.Role.OFFICER.label, org.slug)
+            )
         client = ClientSystem.objects.filter(
             organization=org, name=spec["client_system"]
         ).first()

@@ -287,6 +287,7 @@ def test_an_ai_systems_annex_category_change_is_audited_with_old_and_new(
             **form,
             "annex_iii_category": "5(a)",
             "four_eyes_overturn": "unknown",
+            "blind_first_review": "false",
             "apply": "1",
         },
     )

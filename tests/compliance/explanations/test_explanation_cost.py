@@ -273,6 +273,7 @@ def test_a_platform_operator_sets_the_budget_in_the_admin(world, client):
         "intended_purpose": "Creditworthiness of natural persons",
         "annex_iii_category": "5(b)",
         "four_eyes_overturn": "unknown",
+        "blind_first_review": "false",  # as the form shows this system's value
         "apply": "1",
     }
     asked = {k: v for k, v in form.items() if k != "apply"}
