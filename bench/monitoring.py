@@ -167,8 +167,10 @@ def _time(browser: Any, path: str) -> float:
 def run(n: int, months: int) -> dict[str, Any]:
     from django.db import connection
     from django.test import Client
+    from django.utils import timezone
 
     from compliance.models import MonthlyAggregate, Review
+    from compliance.monitoring.months import month_of
     from compliance.monitoring.report import report_html
     from compliance.platform.warm_render import render_warm
     from compliance.principals import SYSTEM, Principal
@@ -200,10 +202,13 @@ def run(n: int, months: int) -> dict[str, Any]:
         counted[0] = 0
         with connection.execute_wrapper(count):
             warm = min(_time(browser, path) for _ in range(3))
-        rows.append((path, cold, warm, cold_queries, counted[0] // 3))
+        warm_queries = counted[0] // 3
+        # a new decision or review drops its month and this one: recomputed on view
+        MonthlyAggregate.objects.filter(month=month_of(timezone.now())).delete()
+        after_write = _time(browser, path)
+        rows.append((path, cold, warm, after_write, cold_queries, warm_queries))
     results["pages"] = rows
     principal = Principal(organization=world["org"], role=SYSTEM)
-    from django.utils import timezone
 
     started = time.perf_counter()
     html = report_html(
@@ -245,20 +250,28 @@ def main(argv: list[str] | None = None) -> int:
         f"and {results['reviews']:,} reviews (with blind-first views) in "
         f"{results['seed']['reviews']:.1f} s, over {args.months} months."
     )
-    print(f"{'page':48} {'cold s':>8} {'queries':>8} {'warm s':>8} {'queries':>8}")
-    worst_warm = 0.0
-    for path, cold, warm, cold_queries, warm_queries in results["pages"]:
-        worst_warm = max(worst_warm, warm)
-        print(f"{path:48} {cold:8.3f} {cold_queries:8d} {warm:8.3f} {warm_queries:8d}")
+    print(
+        f"{'page':44} {'cold s':>7} {'queries':>7} {'warm s':>7} {'queries':>7} "
+        f"{'after a write s':>15}"
+    )
+    worst_warm = worst_write = 0.0
+    for path, cold, warm, after, cold_queries, warm_queries in results["pages"]:
+        worst_warm, worst_write = max(worst_warm, warm), max(worst_write, after)
+        print(
+            f"{path:44} {cold:7.3f} {cold_queries:7d} {warm:7.3f} {warm_queries:7d} "
+            f"{after:15.3f}"
+        )
     print(
         f"Oversight report: figures and HTML {results['report_html']:.2f} s, PDF "
         f"{results['report_pdf']:.2f} s ({results['report_pages']} pages)."
     )
-    verdict = "met" if worst_warm < TARGET_SECONDS else "NOT met"
+    verdict = "met" if max(worst_warm, worst_write) < TARGET_SECONDS else "NOT met"
     print(
-        f"Slowest page with the month aggregates kept: {worst_warm:.3f} s — target "
-        f"under {TARGET_SECONDS:.0f} s {verdict}. Cold: every month computed by its "
-        "GROUP BY queries (the hourly alert scan keeps them warm)."
+        f"Slowest page with the month aggregates kept: {worst_warm:.3f} s; after a "
+        f"write (this month recomputed): {worst_write:.3f} s — target under "
+        f"{TARGET_SECONDS:.0f} s {verdict}. The cold column: every month computed by "
+        "its GROUP BY queries, as with an empty aggregate table (the hourly alert "
+        "scan computes them before anyone looks)."
     )
     return 0
 

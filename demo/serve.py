@@ -23,6 +23,9 @@ TSA_PORT = int(os.environ.get("DEMO_TSA_PORT", "8001"))
 DEMO_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 
 
+POPULATION_CHUNK = 200
+
+
 def _port_free(port: int = PORT) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex((HOST, port)) != 0
@@ -63,7 +66,11 @@ def _wait_until_up(server: subprocess.Popen, timeout: float = 60.0) -> None:
 
 
 def _request(
-    method: str, path: str, key: str, body: dict[str, Any] | None = None
+    method: str,
+    path: str,
+    key: str,
+    body: dict[str, Any] | None = None,
+    timeout: float = 30,
 ) -> tuple[int, Any]:
     request = urllib.request.Request(  # noqa: S310 (loopback, fixed scheme)
         f"{BASE}{path}",
@@ -72,7 +79,7 @@ def _request(
         headers={"Authorization": f"Api-Key {key}", "Content-Type": "application/json"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"{}")
@@ -104,9 +111,8 @@ def submit_samples(summary: dict[str, Any], models_dir: Path) -> list[tuple[str,
 
 
 def submit_population(summary: dict[str, Any], models_dir: Path) -> None:
-    """Submit every other applicant of the data set through the API (four at a
-    time), dated over the last six months (the monitoring demo)."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Submit every other applicant of the data set through the bulk API (200 a
+    request), dated over the last six months (the monitoring demo)."""
     from datetime import UTC, datetime, timedelta
 
     now = datetime.now(UTC)
@@ -117,38 +123,37 @@ def submit_population(summary: dict[str, Any], models_dir: Path) -> None:
             continue
         org = manifest["organization"]
         key, mv_id = summary["keys"][org], summary["model_versions"][org]
-
-        def send(entry: dict[str, Any], key: str = key, mv_id: int = mv_id) -> int:
-            body = {
-                k: v for k, v in entry.items() if k not in ("days_before", "actual")
-            }
-            decided = now - timedelta(days=entry["days_before"])
-            body["decided_at"] = decided.strftime("%Y-%m-%dT%H:%M:%SZ")
+        counts = {"stored": 0, "replayed": 0, "failed": 0}
+        for start in range(0, len(population), POPULATION_CHUNK):
+            chunk = []
+            for entry in population[start : start + POPULATION_CHUNK]:
+                body = {
+                    k: v for k, v in entry.items() if k not in ("days_before", "actual")
+                }
+                decided = now - timedelta(days=entry["days_before"])
+                body["decided_at"] = decided.strftime("%Y-%m-%dT%H:%M:%SZ")
+                chunk.append({"model_version": mv_id, **body})
             status, answer = _request(
-                "POST", "/api/v1/decisions/", key, {"model_version": mv_id, **body}
+                "POST", "/api/v1/decisions/bulk/", key, {"decisions": chunk}, 300
             )
-            if status not in (200, 201):
-                print(f"  ! {entry['external_id']}: {status} {answer}", file=sys.stderr)
-            return status
-
-        counts: dict[int, int] = {}
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            for n, status in enumerate(pool.map(send, population), start=1):
-                counts[status] = counts.get(status, 0) + 1
-                if n % 100 == 0 or n == len(population):
-                    print(
-                        f"\r  population: {n}/{len(population)} submitted",
-                        end="",
-                        flush=True,
-                    )
+            if status != 200:
+                print(f"\n  ! bulk submission: {status} {answer}", file=sys.stderr)
+                continue
+            for name in counts:
+                counts[name] += answer[name]
+            for result in answer["results"]:
+                if result["error"] is not None:
+                    print(f"\n  ! item {start + result['index']}: {result['error']}")
+            print(
+                f"\r  population: {start + len(chunk)}/{len(population)} submitted",
+                end="",
+                flush=True,
+            )
         print()
-        described = ", ".join(
-            f"{n} {'new' if s == 201 else 'already present' if s == 200 else f'failed ({s})'}"
-            for s, n in sorted(counts.items())
-        )
         print(
-            f"Submitted {org}'s other {len(population)} applicants through the API, "
-            f"dated over the last six months: {described}"
+            f"Submitted {org}'s other {len(population)} applicants through the bulk "
+            f"API, dated over the last six months: {counts['stored']} new, "
+            f"{counts['replayed']} already present, {counts['failed']} failed"
         )
 
 

@@ -37,6 +37,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -124,7 +125,23 @@ def _shapley_evaluations(
     """Coalitions per row and reference row of a Shapley method, worst case: exact
     enumeration at the largest affordable number of differing features (never
     resampled), or the sampled design with every feature differing, in every round
-    (``explain.shapley``)."""
+    (``explain.shapley``). Building the designs costs about 0.1 s; the count depends
+    on nothing else, so it is kept per (method, parameters, features)."""
+    try:
+        key = tuple(sorted(params.items()))
+        hash(key)
+    except TypeError:  # an unhashable parameter: count afresh
+        return _shapley_evaluations_counted(
+            method, tuple(params.items()), n_features, adaptive
+        )
+    return _shapley_evaluations_counted(method, key, n_features, adaptive)
+
+
+@functools.lru_cache(maxsize=512)
+def _shapley_evaluations_counted(
+    method: str, items: tuple[tuple[str, Any], ...], n_features: int, adaptive: bool
+) -> int:
+    params = dict(items)
     m = n_features
     exact_cost = 1 << min(m, shapley.EXACT_MAX_FEATURES)
     if m <= shapley.EXACT_MAX_FEATURES:

@@ -24,6 +24,7 @@ urlpatterns = [
         name="model-version-detail",
     ),
     path("decisions/", views.DecisionListApi.as_view(), name="decision-list"),
+    path("decisions/bulk/", views.DecisionBulkApi.as_view(), name="decision-bulk"),
     path(
         "decisions/<int:pk>/", views.DecisionDetailApi.as_view(), name="decision-detail"
     ),

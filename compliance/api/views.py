@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compliance import dossiers
+from compliance.api.errors import flatten_errors
 from compliance.api.fields import RejectUnknownFieldsMixin, StrictCharField
 from compliance.api.filters import DecisionFilter, DossierFilter
 from compliance.api.parsers import StrictJSONParser
@@ -34,7 +35,12 @@ from compliance.api.serializers import (
     ModelVersionOutputSerializer,
     ReviewOutputSerializer,
 )
-from compliance.decisions import Submission, decision_submit
+from compliance.decisions import (
+    BULK_MAX,
+    Submission,
+    decision_submit,
+    decisions_submit_bulk,
+)
 from compliance.decisions.selectors import decision_list
 from compliance.dossiers.selectors import dossier_list, dossier_superseded
 from compliance.errors import ValidationFailed
@@ -186,6 +192,103 @@ class DecisionListApi(PrincipalMixin, generics.ListAPIView):
         return Response(
             DecisionOutputSerializer(submitted.decision).data,
             status=status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK,
+        )
+
+
+class BulkErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField())
+    )
+
+
+class BulkResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="The item's position in the request.")
+    status = serializers.IntegerField(
+        help_text="201 stored, 200 replay of the same submission, 400 invalid, "
+        "409 external_id reused with a different payload."
+    )
+    decision = DecisionOutputSerializer(allow_null=True)
+    error = BulkErrorSerializer(allow_null=True)
+
+
+class BulkOutputSerializer(serializers.Serializer):
+    results = BulkResultSerializer(many=True)
+    stored = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class BulkInputSerializer(serializers.Serializer):
+    decisions = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=BULK_MAX,
+        help_text=f"1 to {BULK_MAX} decisions, each as POST /api/v1/decisions/ takes it.",
+    )
+
+
+class DecisionBulkApi(PrincipalMixin, generics.GenericAPIView):
+    """Submit up to 1,000 decisions at once; each is answered on its own, in input
+    order (stored in chunks of 100, one transaction each; idempotent per
+    external_id like single submissions)."""
+
+    actions = {"POST": "decision.submit"}
+    serializer_class = BulkOutputSerializer
+    parser_classes = [StrictJSONParser]
+    model = Decision
+    selector = decisions_as_read
+
+    @extend_schema(
+        request=BulkInputSerializer,
+        responses={200: BulkOutputSerializer, **ERROR_RESPONSES},
+    )
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise ValidationFailed(
+                "Send an object with a list of decisions.",
+                {"decisions": ['Send {"decisions": [...]}.']},
+            )
+        unknown = sorted(set(request.data) - {"decisions"})
+        if unknown:
+            raise ValidationFailed(
+                "Unknown fields.", {name: ["Unknown field."] for name in unknown}
+            )
+        raw = _validated(BulkInputSerializer, request.data)["decisions"]
+        items: list[Submission | ValidationFailed] = []
+        for item in raw:
+            serializer = DecisionInputSerializer(data=item)
+            if serializer.is_valid():
+                items.append(Submission.from_validated(dict(serializer.validated_data)))
+            else:
+                items.append(
+                    ValidationFailed(
+                        "The decision is invalid; see errors.",
+                        flatten_errors(serializer.errors),
+                    )
+                )
+        answers = decisions_submit_bulk(principal=self.principal, items=items)
+        results = [
+            {
+                "index": a.index,
+                "status": a.status,
+                "decision": DecisionOutputSerializer(a.decision).data
+                if a.decision is not None
+                else None,
+                "error": None
+                if a.decision is not None
+                else {"code": a.code, "detail": a.detail, "errors": a.errors or {}},
+            }
+            for a in answers
+        ]
+        return Response(
+            {
+                "results": results,
+                "stored": sum(1 for a in answers if a.status == 201),
+                "replayed": sum(1 for a in answers if a.status == 200),
+                "failed": sum(1 for a in answers if a.decision is None),
+            }
         )
 
 

@@ -48,6 +48,15 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "api:job-detail": {"get": "job.read"},
     "api:decision-notices": {"post": "notice.request"},
     "api:monitoring-oversight": {"get": "monitoring.read"},
+    "api:monitoring-fairness": {"get": "monitoring.read"},
+    "api:monitoring-drift": {"get": "monitoring.read"},
+    "api:decision-bulk": {"post": "decision.submit"},
+    "web:monitoring": {"get": "monitoring.read"},
+    "web:monitoring-oversight": {"get": "monitoring.read"},
+    "web:monitoring-fairness": {"get": "monitoring.read"},
+    "web:monitoring-drift": {"get": "monitoring.read"},
+    "web:monitoring-report": {"get": "monitoring.read"},
+    "web:monitoring-report-request": {"post": "monitoring.report"},
     "api:decision-contests": {"get": "contest.read", "post": "contest.submit"},
     "api:notice-list": {"get": "notice.read"},
     "api:notice-detail": {"get": "notice.read"},
@@ -136,6 +145,7 @@ def _path(route: str, world: Any) -> str:
         "dossiers": world.dossier.pk,
         "notices": world.notice.pk,
         "jobs": world.job.pk,
+        "reports": 1,  # none exists: 404 for everyone
     }
     parts = route.split("/")
     out = []

@@ -433,10 +433,10 @@ def test_the_oversight_report_is_a_pdf_rendered_by_the_job_engine(world: Any) ->
     assert hashlib.sha256(data).hexdigest() == report.sha256
     browser = Client()
     browser.force_login(world.auditor)
-    response = browser.get(f"/monitoring/reports/{report.pk}.pdf")
+    response = browser.get(f"/monitoring/reports/{report.pk}/pdf")
     assert response.status_code == 200
     assert response["X-Content-SHA256"] == report.sha256
     other = Client()
     other.force_login(world.other_officer)
-    assert other.get(f"/monitoring/reports/{report.pk}.pdf").status_code == 404
+    assert other.get(f"/monitoring/reports/{report.pk}/pdf").status_code == 404
     assert AuditEvent.objects.filter(action="report.issued").exists()
