@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import sys
 import time
 from datetime import datetime, timedelta
@@ -147,9 +148,14 @@ def population_decisions(
         )
     rng = random.Random(POPULATION_SEED)
     amount = "credit_amount"
+    # the log amount plus noise of about twice its spread: later months lean
+    # towards larger credits, gradually (a drift of PSI 0.1 to 0.5, not a new market)
     ranked = sorted(
         range(len(indices)),
-        key=lambda k: float(rows[indices[k]].get(amount, 0)) * rng.uniform(0.4, 1.6),
+        key=lambda k: (
+            math.log(max(float(rows[indices[k]].get(amount, 1)), 1.0))
+            + rng.gauss(0.0, 1.5)
+        ),
     )
     decisions = []
     for position, k in enumerate(ranked):

@@ -87,6 +87,8 @@ class Decision(models.Model):
         indexes = [
             models.Index(fields=["organization", "-decided_at"]),
             models.Index(fields=["organization", "status"]),
+            # the monitoring's monthly GROUP BYs read one system's months
+            models.Index(fields=["ai_system", "decided_at"]),
         ]
 
     def __str__(self) -> str:
@@ -167,6 +169,7 @@ class PreliminaryView(models.Model):
                 fields=["decision", "reviewer"], name="uniq_preliminary_view"
             )
         ]
+        indexes = [models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:
         return f"Preliminary view on decision {self.decision_id}"

@@ -114,14 +114,16 @@ def alerts_find(
     fairness = fairness_report(
         principal=principal, ai_system=ai_system, since=since, until=until
     )
-    last = fairness.months[-1]
+    first, last = fairness.months[0], fairness.months[-1]
+    window = f"{first:%b %Y} to {last:%b %Y}"
     for attribute, group, measure, ratio in fairness.alerts:
         findings.append(
             Finding(
                 MonitoringAlert.Kind.ADVERSE_IMPACT,
                 f"{attribute}: {group} ({measure})",
                 last,
-                f"{attribute} = {group}: {MEASURES[measure][2].lower()} at "
+                f"Over {window}, {attribute} = {group}: "
+                f"{MEASURES[measure][2].lower()} at "
                 f"{ratio.ratio:.2f} of the most favoured group's rate (95 % interval "
                 f"{ratio.low:.2f}–{ratio.high:.2f}); the alert level is "
                 f"{fairness.alert_ratio:.2f}.",

@@ -38,6 +38,8 @@ from compliance.principals import Principal
 TOPIC = "drift"
 SCORE_BINS = 10
 PSI_MODERATE, PSI_MAJOR = 0.1, 0.25
+# a month with fewer decisions gives no index: a handful of rows always "drift"
+DRIFT_MIN_DECISIONS = 30
 
 
 def _bin_filters(name: str, dist: dict[str, Any]) -> list[Q]:
@@ -234,6 +236,7 @@ def drift_report(
                 psi.append(
                     population_stability_index(expected[spec.name]["shares"], actual)
                     if actual is not None
+                    and e["n"] >= DRIFT_MIN_DECISIONS
                     and len(actual) == len(expected[spec.name]["shares"])
                     else None
                 )
@@ -246,7 +249,7 @@ def drift_report(
             fav = e["outcomes"].get(mv.favourable_class, 0)
             drift.favourable_rate.append(fav / n if n else None)
             drift.top_reasons.append(dict(e["top"]))
-            if previous is None:
+            if previous is None or n < DRIFT_MIN_DECISIONS:
                 drift.attribution_rank_correlation.append(None)
                 drift.top_reason_shift.append(None)
             else:
@@ -258,7 +261,8 @@ def drift_report(
                     )
                 )
                 drift.top_reason_shift.append(_shift(previous["top"], e["top"]))
-            previous = e
+            if n >= DRIFT_MIN_DECISIONS:
+                previous = e
         out.append(drift)
     return out
 

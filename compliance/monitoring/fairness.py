@@ -4,7 +4,8 @@ with a bootstrap 95 % interval, for the model's outcome, the final human outcome
 and the overrides (refusals a reviewer turned favourable); the top reason per group
 with a chi-square test of independence. Groups below FAIRNESS_MIN_GROUP are shown
 but nothing is concluded from them; a ratio under FAIRNESS_ALERT_RATIO (0.8, the
-four-fifths rule) in a conclusive group raises an alert. Protected values are read
+four-fifths rule) in a conclusive group, whose 95 % interval lies wholly under 1,
+raises an alert. Protected values are read
 from the decisions' stored features; drills never count.
 
 Each month is one GROUP BY per attribute, per pair of attributes and per attribute's
@@ -242,12 +243,16 @@ def _figures(
             ratios[measure] = adverse_impact_ratio(
                 c[num], c[den], r[num], r[den], resamples=resamples
             )
-            ratio = ratios[measure].ratio
+            estimate = ratios[measure]
+            # an alert needs the ratio under the level and its whole interval under
+            # parity: a gap the sample could show by chance raises nothing
             if (
                 conclusive
                 and c[den] >= min_group
-                and ratio is not None
-                and ratio < alert_ratio
+                and estimate.ratio is not None
+                and estimate.ratio < alert_ratio
+                and estimate.high is not None
+                and estimate.high < 1.0
             ):
                 alerts.append(measure)
         out.append(GroupFigures(group, c, conclusive, rates, ratios, alerts))

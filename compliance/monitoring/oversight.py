@@ -41,13 +41,22 @@ from compliance.policy import require
 from compliance.principals import Principal
 
 TOPIC = "oversight"
-OPEN_STATUSES = (
-    Decision.Status.UNREVIEWED,
+# cases that wait for a person: flagged, escalated, contested, an overturn waiting
+# for its second officer; and every unreviewed adverse decision (GDPR Art. 22: a
+# refusal is checked by a person)
+WAITING_STATUSES = (
     Decision.Status.NEEDS_REVIEW,
     Decision.Status.REVIEWED,
     Decision.Status.ESCALATED,
     Decision.Status.CONTESTED,
 )
+
+
+def _waiting() -> Q:
+    return Q(status__in=WAITING_STATUSES) | (
+        Q(status=Decision.Status.UNREVIEWED)
+        & ~Q(outcome=F("model_version__favourable_class"))
+    )
 
 
 @dataclass(frozen=True)
@@ -248,6 +257,13 @@ class QueueState:
             return None
         return (timezone.now() - self.oldest_received_at).total_seconds() / 3600
 
+    @property
+    def oldest_age(self) -> str:
+        hours = self.oldest_age_hours
+        if hours is None:
+            return ""
+        return f"{hours:.0f} hours" if hours < 48 else f"{hours / 24:.0f} days"
+
 
 def review_queue(*, principal: Principal, ai_system: AISystem) -> QueueState:
     """The AI system's open cases now: how many, the oldest, how many past the SLA
@@ -255,15 +271,16 @@ def review_queue(*, principal: Principal, ai_system: AISystem) -> QueueState:
     require(principal, "monitoring.read")
     hours = settings.REVIEW_SLA_HOURS
     due = timezone.now() - timedelta(hours=hours)
-    figures = Decision.objects.filter(
-        organization=principal.organization,
-        ai_system=ai_system,
-        is_drill=False,
-        status__in=OPEN_STATUSES,
-    ).aggregate(
-        open_cases=Count("id"),
-        oldest=Min("received_at"),
-        over_sla=Count("id", filter=Q(received_at__lt=due)),
+    figures = (
+        Decision.objects.filter(
+            organization=principal.organization, ai_system=ai_system, is_drill=False
+        )
+        .filter(_waiting())
+        .aggregate(
+            open_cases=Count("id"),
+            oldest=Min("received_at"),
+            over_sla=Count("id", filter=Q(received_at__lt=due)),
+        )
     )
     return QueueState(
         ai_system=ai_system.pk,

@@ -12,7 +12,12 @@ from django.conf import settings
 from compliance.models import AISystem, MonitoringAlert
 from compliance.monitoring import charts
 from compliance.monitoring.alerts import Finding, alerts_find
-from compliance.monitoring.drift import PSI_MAJOR, PSI_MODERATE, drift_report
+from compliance.monitoring.drift import (
+    DRIFT_MIN_DECISIONS,
+    PSI_MAJOR,
+    PSI_MODERATE,
+    drift_report,
+)
 from compliance.monitoring.drills import drill_accuracy, drill_pool
 from compliance.monitoring.fairness import MEASURES, fairness_report
 from compliance.monitoring.months import months_window
@@ -26,6 +31,14 @@ from compliance.principals import Principal
 
 def _m(month: date) -> str:
     return month.strftime("%Y-%m")
+
+
+def _short(months: list[date]) -> list[str]:
+    """Chart labels: "Jun", with the year on the first and on each January."""
+    return [
+        m.strftime("%b %Y") if i == 0 or m.month == 1 else m.strftime("%b")
+        for i, m in enumerate(months)
+    ]
 
 
 def _f(value: float | None, digits: int = 3) -> str:
@@ -68,21 +81,29 @@ def _series_chart(
     percent: bool = True,
     guides: list[tuple[float, str]] | None = None,
     y_max: float | None = None,
+    seconds: bool = False,
 ) -> Chart:
     series = [
         (name, [value(rows[m]) if m in rows else None for m in months])
         for name, rows in sorted(per.items())
     ]
-    fmt = (lambda v: f"{100 * v:.0f} %") if percent else (lambda v: f"{v:.0f}")
+    fmt = (
+        charts.duration_label
+        if seconds
+        else (lambda v: f"{100 * v:.0f} %")
+        if percent
+        else (lambda v: f"{v:.0f}")
+    )
     return Chart(
         title,
         charts.line_chart_svg(
-            [_m(m) for m in months],
+            _short(months),
             series,
             title=title,
             percent=percent,
             guides=guides,
             y_max=y_max,
+            seconds=seconds,
         ),
         ["Reviewer", *[_m(m) for m in months]],
         [[n, *["–" if v is None else fmt(v) for v in vs]] for n, vs in series],
@@ -115,12 +136,18 @@ def oversight_page(
             guides=[(settings.MONITORING_RUBBER_STAMP_AGREEMENT, "rubber-stamp level")],
         ),
         _series_chart(
-            "Median review time (seconds) per reviewer and month",
+            "Median time on a case per reviewer and month (logarithmic scale)",
             months,
             per,
             lambda r: r.median_seconds,
             percent=False,
-            guides=[(float(settings.MONITORING_MIN_REVIEW_SECONDS), "floor")],
+            seconds=True,
+            guides=[
+                (
+                    float(settings.MONITORING_MIN_REVIEW_SECONDS),
+                    f"floor {settings.MONITORING_MIN_REVIEW_SECONDS} s",
+                )
+            ],
         ),
     ]
     page.header = [
@@ -207,43 +234,56 @@ def fairness_page(
         "conclusive",
         "alert",
     ]
+    measures = list(MEASURES)
+    names = [MEASURES[m][2] for m in measures]
     for attribute in report.attributes + report.intersections:
-        for measure, (num, den, label) in MEASURES.items():
-            items = [
-                (
-                    g.group,
-                    g.ratios[measure].ratio,
-                    g.ratios[measure].low,
-                    g.ratios[measure].high,
-                    g.conclusive and g.counts[den] >= report.min_group,
-                )
-                for g in attribute.groups
-            ]
-            if measure != "model" and not any(r for _, r, *_ in items):
-                continue
-            title = (
-                f"{attribute.label}: {label.lower()}, ratio to the most favoured group"
+        groups = [
+            (
+                g.group,
+                [
+                    (
+                        g.ratios[m].ratio,
+                        g.ratios[m].low,
+                        g.ratios[m].high,
+                        g.conclusive and g.counts[MEASURES[m][1]] >= report.min_group,
+                    )
+                    for m in measures
+                ],
             )
-            page.charts.append(
-                Chart(
-                    title,
-                    charts.ratio_bars_svg(
-                        items, title=title, alert_level=report.alert_ratio
-                    ),
-                    ["Group", "Rate", "Ratio", "95 % interval", "Members"],
+            for g in attribute.groups
+        ]
+        title = f"{attribute.label}: favourable outcomes as a ratio to the most favoured group"
+        page.charts.append(
+            Chart(
+                title,
+                charts.ratio_bars_svg(
+                    groups,
+                    measures=["by the model", "after human review", "refusals turned"],
+                    title=title,
+                    alert_level=report.alert_ratio,
+                ),
+                [
+                    "Group",
+                    "Members",
+                    *[f"{n}: rate, ratio (95 % interval)" for n in names],
+                ],
+                [
                     [
-                        [
-                            g.group,
-                            _pct(g.rates[measure]),
-                            _f(g.ratios[measure].ratio, 2) or "–",
-                            _interval(g.ratios[measure].low, g.ratios[measure].high),
-                            str(g.counts[den]),
-                        ]
-                        for g in attribute.groups
-                    ],
-                )
+                        g.group,
+                        str(g.counts["n"]),
+                        *[
+                            f"{_pct(g.rates[m])}, "
+                            f"{_f(g.ratios[m].ratio, 2) or '–'} "
+                            f"({_interval(g.ratios[m].low, g.ratios[m].high)})"
+                            for m in measures
+                        ],
+                    ]
+                    for g in attribute.groups
+                ],
             )
-            for g in attribute.groups:
+        )
+        for g in attribute.groups:
+            for measure, (num, den, _) in MEASURES.items():
                 ratio = g.ratios[measure]
                 page.rows.append(
                     [
@@ -281,7 +321,7 @@ def drift_page(
     page = Page("drift", ai_system, months, context={"versions": versions})
     page.header = ["model_version", "month", "decisions", "measure", "feature", "value"]
     for v in versions:
-        labels = [_m(m) for m in v.months]
+        labels = _short(v.months)
         top = v.features[:6]
         title = f"Model {v.version}: population stability index, most shifted features"
         page.charts.append(
@@ -295,7 +335,10 @@ def drift_page(
                     guides=[(PSI_MODERATE, "moderate 0.1"), (PSI_MAJOR, "major 0.25")],
                 ),
                 ["Feature", *labels],
-                [[f.label, *[_f(p) or "–" for p in f.psi]] for f in top],
+                [
+                    ["(decisions in the month)", *[str(n) for n in v.decisions]],
+                    *[[f.label, *[_f(p) or "–" for p in f.psi]] for f in top],
+                ],
             )
         )
         title = f"Model {v.version}: explanations and outcomes month by month"
@@ -323,19 +366,21 @@ def drift_page(
                 ],
             )
         )
-        if v.scores:
+        enough = [i for i, n in enumerate(v.decisions) if n >= DRIFT_MIN_DECISIONS]
+        if enough:
             bins = [f"{k / 10:.1f}" for k in range(10)]
-            title = f"Model {v.version}: scores, first and last month"
-            first, last = v.scores[0], v.scores[-1]
+            a, z = enough[0], enough[-1]
+            title = f"Model {v.version}: distribution of scores, {labels[a]} and {labels[z]}"
+            first, last = v.scores[a], v.scores[z]
             page.charts.append(
                 Chart(
                     title,
                     charts.histogram_svg(
                         bins,
-                        [(labels[0], first), (labels[-1], last)],
+                        [(labels[a], first), (labels[z], last)],
                         title=title,
                     ),
-                    ["Score from", labels[0], labels[-1]],
+                    ["Score from", labels[a], labels[z]],
                     [
                         [b, _pct(a), _pct(c)]
                         for b, a, c in zip(bins, first, last, strict=True)
@@ -380,6 +425,49 @@ def drift_page(
     return page
 
 
+@dataclass(frozen=True)
+class AlertGroup:
+    """One alert over the months it held: the latest month's message."""
+
+    kind: str
+    label: str
+    subject: str
+    months: list[date]
+    message: str
+
+    @property
+    def when(self) -> str:
+        if len(self.months) == 1:
+            return self.months[0].strftime("%b %Y")
+        return (
+            f"{self.months[0]:%b %Y} to {self.months[-1]:%b %Y} "
+            f"({len(self.months)} months)"
+        )
+
+
+ALERT_LABELS = {k.value: k.label for k in MonitoringAlert.Kind}
+
+
+def _grouped(findings: list[Finding]) -> list[AlertGroup]:
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for f in findings:
+        groups.setdefault((f.kind, f.subject), []).append(f)
+    out = []
+    for (kind, subject), found in groups.items():
+        found.sort(key=lambda f: f.month)
+        out.append(
+            AlertGroup(
+                kind,
+                ALERT_LABELS.get(kind, kind),
+                subject,
+                [f.month for f in found],
+                found[-1].message,
+            )
+        )
+    order = list(ALERT_LABELS)
+    return sorted(out, key=lambda g: (order.index(g.kind), -len(g.months), g.subject))
+
+
 @dataclass
 class Overview:
     ai_system: AISystem
@@ -392,6 +480,10 @@ class Overview:
     blind_agreement: float | None
     worst_ratio: float | None
     worst_psi: float | None
+
+    @property
+    def alerts(self) -> list[AlertGroup]:
+        return _grouped(self.findings)
 
 
 def overview(
