@@ -324,23 +324,33 @@ def drift_page(
         labels = _short(v.months)
         top = v.features[:6]
         title = f"Model {v.version}: population stability index, most shifted features"
-        page.charts.append(
-            Chart(
-                title,
-                charts.line_chart_svg(
-                    labels,
-                    [(f.label, f.psi) for f in top],
-                    title=title,
-                    percent=False,
-                    guides=[(PSI_MODERATE, "moderate 0.1"), (PSI_MAJOR, "major 0.25")],
-                ),
-                ["Feature", *labels],
-                [
-                    ["(decisions in the month)", *[str(n) for n in v.decisions]],
-                    *[[f.label, *[_f(p) or "–" for p in f.psi]] for f in top],
-                ],
+        if not top:
+            page.context.setdefault("notes", []).append(
+                f"Model {v.version} was registered without a training distribution "
+                "and its schema has no background rows: there is nothing to compare "
+                "its inputs with. Send training_distribution with the next version."
             )
-        )
+        else:
+            page.charts.append(
+                Chart(
+                    title,
+                    charts.line_chart_svg(
+                        labels,
+                        [(f.label, f.psi) for f in top],
+                        title=title,
+                        percent=False,
+                        guides=[
+                            (PSI_MODERATE, "moderate 0.1"),
+                            (PSI_MAJOR, "major 0.25"),
+                        ],
+                    ),
+                    ["Feature", *labels],
+                    [
+                        ["(decisions in the month)", *[str(n) for n in v.decisions]],
+                        *[[f.label, *[_f(p) or "–" for p in f.psi]] for f in top],
+                    ],
+                )
+            )
         title = f"Model {v.version}: explanations and outcomes month by month"
         page.charts.append(
             Chart(
