@@ -8,6 +8,7 @@ FAIRNESS_ALERT_RATIO. ``alerts_find`` computes them for the dashboard;
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 from datetime import date
@@ -30,6 +31,11 @@ class Finding:
     month: date
     message: str
     detail: dict[str, Any]
+
+
+def _ratio(value: float | None) -> str:
+    """Two decimals, rounded down: a ratio under 0.8 never reads "0.80"."""
+    return "–" if value is None else f"{math.floor(value * 100) / 100:.2f}"
 
 
 def _pct(value: float | None) -> str:
@@ -124,9 +130,9 @@ def alerts_find(
                 last,
                 f"Over {window}, {attribute} = {group}: "
                 f"{MEASURES[measure][2].lower()} at "
-                f"{ratio.ratio:.2f} of the most favoured group's rate (95 % interval "
-                f"{ratio.low:.2f}–{ratio.high:.2f}); the alert level is "
-                f"{fairness.alert_ratio:.2f}.",
+                f"{_ratio(ratio.ratio)} of the most favoured group's rate (95 % "
+                f"interval {_ratio(ratio.low)}–{_ratio(ratio.high)}); the alert level "
+                f"is {fairness.alert_ratio:.2f}.",
                 {
                     "measure": measure,
                     "ratio": ratio.ratio,

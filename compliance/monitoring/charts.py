@@ -13,6 +13,17 @@ LEFT, RIGHT, TOP, BOTTOM = 60, 200, 16, 40
 SECONDS_TICKS = [1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200]
 
 
+def _nice_step(raw: float) -> float:
+    """The round step (1, 2, 2.5 or 5 times a power of ten) at or above ``raw``."""
+    if raw <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 2.5, 5, 10):
+        if factor * power >= raw:
+            return factor * power
+    return 10 * power
+
+
 def duration_label(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f} s"
@@ -69,11 +80,14 @@ def line_chart_svg(
         return TOP + plot_h * (1 - min(v, top) / top)
 
     parts = _svg_open(title)
-    ticks = (
-        [float(t) for t in SECONDS_TICKS if low_s <= t <= high_s]
-        if seconds
-        else [top * k / 4 for k in range(5)]
-    )
+    if seconds:
+        ticks = [float(t) for t in SECONDS_TICKS if low_s <= t <= high_s]
+    elif percent:
+        ticks = [top * k / 4 for k in range(5)]
+    else:
+        step = _nice_step(top / 4)
+        top = step * math.ceil(top / step - 1e-9)
+        ticks = [step * k for k in range(round(top / step) + 1)]
     for v in ticks:
         yy = y(v)
         if seconds:
@@ -81,7 +95,7 @@ def line_chart_svg(
         elif percent:
             text = f"{100 * v:.0f}%"
         else:
-            text = f"{v:.2f}" if top < 10 else f"{v:.0f}"
+            text = f"{v:g}"
         parts.append(
             f'<line x1="{LEFT}" y1="{yy:.1f}" x2="{LEFT + plot_w}" y2="{yy:.1f}" '
             'stroke="#ddd"/>'
@@ -95,14 +109,15 @@ def line_chart_svg(
             f'<text x="{x(i):.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="10" '
             f'text-anchor="middle">{escape(label)}</text>'
         )
-    for g, (value, label) in enumerate(guides or []):
+    ordered = sorted(guides or [], key=lambda g: -g[0])  # the higher line's label first
+    for g, (value, label) in enumerate(ordered):
         yy = y(value)
         parts.append(
             f'<line x1="{LEFT}" y1="{yy:.1f}" x2="{LEFT + plot_w}" y2="{yy:.1f}" '
             'stroke="#b3261e" stroke-dasharray="5 4"/>'
         )
         # guide labels sit in the legend column, clear of each other and the lines
-        gy = HEIGHT - BOTTOM - 14 * (len(guides or []) - 1 - g)
+        gy = HEIGHT - BOTTOM - 14 * (len(ordered) - 1 - g)
         parts.append(
             f'<text x="{WIDTH - RIGHT + 10}" y="{gy:.1f}" font-size="10" '
             f'fill="#b3261e">- - {escape(label)}</text>'

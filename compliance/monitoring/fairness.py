@@ -24,6 +24,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import TruncMonth
 
+import explain
 from compliance.models import AISystem, Decision, Explanation, ExplanationRun
 from compliance.monitoring.groups import current_version, protected_attributes
 from compliance.monitoring.months import (
@@ -315,6 +316,10 @@ def fairness_report(
                     min_group=min_group,
                 )
             )
+    feature_labels = {
+        spec.name: spec.label
+        for spec in explain.parse_feature_schema(mv.feature_schema).features
+    }
     for attribute in attributes:
         table: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for m in per_month:
@@ -341,7 +346,8 @@ def fairness_report(
             ReasonTable(
                 attribute=attribute.name,
                 label=attribute.label,
-                reasons=top + (["other"] if has_other else []),
+                reasons=[feature_labels.get(c, c) for c in top]
+                + (["other"] if has_other else []),
                 rows=rows,
                 test=chi_square_independence([r[1] for r in big]),
             )

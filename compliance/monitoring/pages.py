@@ -380,17 +380,20 @@ def drift_page(
         if enough:
             bins = [f"{k / 10:.1f}" for k in range(10)]
             a, z = enough[0], enough[-1]
-            title = f"Model {v.version}: distribution of scores, {labels[a]} and {labels[z]}"
+            names = [f"{m:%b %Y}" for m in v.months]
+            title = (
+                f"Model {v.version}: distribution of scores, {names[a]} and {names[z]}"
+            )
             first, last = v.scores[a], v.scores[z]
             page.charts.append(
                 Chart(
                     title,
                     charts.histogram_svg(
                         bins,
-                        [(labels[a], first), (labels[z], last)],
+                        [(names[a], first), (names[z], last)],
                         title=title,
                     ),
-                    ["Score from", labels[a], labels[z]],
+                    ["Score from", names[a], names[z]],
                     [
                         [b, _pct(a), _pct(c)]
                         for b, a, c in zip(bins, first, last, strict=True)
@@ -447,6 +450,8 @@ class AlertGroup:
 
     @property
     def when(self) -> str:
+        if self.kind == MonitoringAlert.Kind.ADVERSE_IMPACT:
+            return "the months shown"
         if len(self.months) == 1:
             return self.months[0].strftime("%b %Y")
         return (
