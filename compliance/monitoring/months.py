@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from compliance.models import AISystem, MonthlyAggregate
+from compliance.models import AISystem, Decision, MonthlyAggregate
 
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 60
@@ -89,3 +89,14 @@ def monthly(
             except IntegrityError:  # a concurrent page kept it first
                 pass
     return kept
+
+
+def first_decision_month(ai_system: AISystem) -> date | None:
+    """The month of the system's first real decision (one index probe)."""
+    first = (
+        Decision.objects.filter(ai_system=ai_system, is_drill=False)
+        .order_by("decided_at")
+        .values_list("decided_at", flat=True)
+        .first()
+    )
+    return month_of(first) if first is not None else None

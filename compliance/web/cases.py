@@ -52,7 +52,7 @@ from compliance.reviews import (
     review_record,
 )
 from compliance.reviews.contests import contest_list
-from compliance.reviews.drills import drill_result, drills_assign
+from compliance.reviews.drills import drill_create, drill_result, drills_assign
 from compliance.reviews.selectors import (
     blind_pending,
     blind_pending_expression,
@@ -187,6 +187,9 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "job_id": request.GET.get("job", ""),
             "opened_stamp": _opened_stamp(decision, principal.user),
             "drill": drill_result(principal=principal, decision=decision),
+            "can_make_drill": not decision.is_drill
+            and decision.ai_system.drill_rate > 0
+            and can(principal, "drill.create", decision),
         },
     )
 
@@ -289,6 +292,30 @@ def _reviewer_action(
     if success:
         messages.success(request, success)
     return redirect(target or f"/cases/{decision.pk}/")
+
+
+@require_POST
+@member_required("drill.create")
+def case_drill(request: HttpRequest, pk: int) -> HttpResponse:
+    """An admin builds a training drill from this case, with its correct answer."""
+    decision = _decision_for(request, pk)
+    try:
+        drill = drill_create(
+            principal=request.principal,  # type: ignore[attr-defined]
+            source=decision,
+            correct_outcome=request.POST.get("correct_outcome", ""),
+            note=request.POST.get("note", ""),
+        )
+    except DomainError as exc:
+        for message in [m for ms in exc.errors.values() for m in ms] or [exc.detail]:
+            messages.error(request, message)
+        return redirect("web:case-detail", pk=decision.pk)
+    messages.success(
+        request,
+        f"Training drill #{drill.decision_id} built; it joins reviewers' queues at the "
+        "AI system's drill rate.",
+    )
+    return redirect("web:case-detail", pk=decision.pk)
 
 
 @require_POST

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from compliance.errors import DomainError
 from compliance.models import AISystem
-from compliance.monitoring.months import months_window
+from compliance.monitoring.months import first_decision_month, months_window
 from compliance.monitoring.pages import (
     Page,
     drift_page,
@@ -64,6 +64,12 @@ def _selection(request: HttpRequest) -> dict[str, Any]:
     until = _month(request.GET.get("to", ""), "to")
     if since and until and since > until:
         raise BadQuery({"from": "from: must not come after to."})
+    if since is None and ai_system is not None:
+        # by default from the system's first decision, at most twelve months back
+        first = first_decision_month(ai_system)
+        window = months_window(None, until)
+        if first is not None and window[0] < first <= window[-1]:
+            since = first
     months = months_window(since, until)
     query = f"ai_system={ai_system.pk if ai_system else ''}"
     query += f"&from={months[0]:%Y-%m}&to={months[-1]:%Y-%m}"

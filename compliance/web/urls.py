@@ -10,6 +10,7 @@ urlpatterns = [
     path("cases/", cases.case_list, name="case-list"),
     path("cases/<int:pk>/", cases.case_detail, name="case-detail"),
     path("cases/<int:pk>/review", cases.case_review, name="case-review"),
+    path("cases/<int:pk>/drill", cases.case_drill, name="case-drill"),
     path("cases/<int:pk>/confirm", cases.case_confirm, name="case-confirm"),
     path("cases/<int:pk>/preliminary", cases.case_preliminary, name="case-preliminary"),
     path("cases/<int:pk>/explain", cases.case_explain, name="case-explain"),

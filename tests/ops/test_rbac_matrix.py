@@ -67,6 +67,7 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "web:case-list": {"get": "case.read"},
     "web:case-detail": {"get": "case.read"},
     "web:case-review": {"post": "review.record"},
+    "web:case-drill": {"post": "drill.create"},
     "web:case-confirm": {"post": "review.confirm"},
     "web:case-preliminary": {"post": "review.preliminary_view"},
     "web:case-explain": {"post": "review.record"},  # the UI's reviewer gate

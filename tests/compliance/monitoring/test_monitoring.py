@@ -440,3 +440,31 @@ def test_the_oversight_report_is_a_pdf_rendered_by_the_job_engine(world: Any) ->
     other.force_login(world.other_officer)
     assert other.get(f"/monitoring/reports/{report.pk}/pdf").status_code == 404
     assert AuditEvent.objects.filter(action="report.issued").exists()
+
+
+@pytest.mark.django_db
+def test_an_admin_builds_a_drill_from_the_case_page(world: Any) -> None:
+    ai_system_update(operator=Operator(), ai_system=world.ai_system, drill_rate=0.1)
+    browser = Client()
+    browser.force_login(world.admin)
+    page = browser.get(f"/cases/{world.decision.pk}/").content.decode()
+    assert "Build the drill" in page
+    response = browser.post(
+        f"/cases/{world.decision.pk}/drill", {"correct_outcome": "maybe"}, follow=True
+    )
+    assert "Choose one of" in response.content.decode()
+    response = browser.post(
+        f"/cases/{world.decision.pk}/drill",
+        {"correct_outcome": world.decision.outcome, "note": "a clear case"},
+        follow=True,
+    )
+    assert "Training drill #" in response.content.decode()
+    assert Decision.objects.filter(is_drill=True).count() == 1
+    officer = Client()
+    officer.force_login(world.officer)
+    assert (
+        officer.post(
+            f"/cases/{world.decision.pk}/drill", {"correct_outcome": "good"}
+        ).status_code
+        == 403
+    )
