@@ -5,6 +5,7 @@ from typing import Any
 
 import django_filters
 from django import forms
+from django.conf import settings
 from django.core import validators
 
 from compliance.models import Decision, Dossier, Notice
@@ -160,7 +161,10 @@ class DossierFilter(_IdFilterSet):
 
 class NoticeFilter(_IdFilterSet):
     decision = IdFilter(field_name="decision_id", method="_by_id")
-    language = django_filters.CharFilter(field_name="language")
+    # the languages notices are written in (an enum in the contract)
+    language = django_filters.ChoiceFilter(
+        field_name="language", choices=settings.LANGUAGES
+    )
 
     class Meta:
         model = Notice

@@ -35,6 +35,7 @@ ID_FILTERS = {"ai_system", "model_version", "decision"}
 REQUIRED_BODIES = {
     ("/api/v1/dossiers/verify", "post"),
     ("/api/v1/public/verify", "post"),
+    ("/api/v1/decisions/bulk/", "post"),
 }
 # the engine's JSON Schema of a feature schema, published as it validates (OpenAPI 3.1
 # schemas are JSON Schema 2020-12; the dialect is the document's, so "$schema" goes)

@@ -220,12 +220,21 @@ class BulkOutputSerializer(serializers.Serializer):
     failed = serializers.IntegerField()
 
 
+class DecisionBulkInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """The request as the contract states it (each item a decision)."""
+
+    decisions = DecisionInputSerializer(many=True, max_length=BULK_MAX)
+
+
 class BulkInputSerializer(serializers.Serializer):
+    """The envelope as it is read: each item is then validated on its own, so that
+    one bad item is answered in its place instead of failing the request."""
+
     decisions = serializers.ListField(
-        child=serializers.JSONField(),
-        min_length=1,
+        child=serializers.JSONField(allow_null=True),
         max_length=BULK_MAX,
-        help_text=f"1 to {BULK_MAX} decisions, each as POST /api/v1/decisions/ takes it.",
+        help_text=f"Up to {BULK_MAX} decisions, each as POST /api/v1/decisions/ takes "
+        "it (none: nothing to do, an empty answer).",
     )
 
 
@@ -241,7 +250,7 @@ class DecisionBulkApi(PrincipalMixin, generics.GenericAPIView):
     selector = decisions_as_read
 
     @extend_schema(
-        request=BulkInputSerializer,
+        request=DecisionBulkInputSerializer,
         responses={200: BulkOutputSerializer, **ERROR_RESPONSES},
     )
     def post(self, request: Request) -> Response:
