@@ -54,11 +54,11 @@ def _feature_distribution(
         }
     numbers = [float(v) for v in values if isinstance(v, int | float)]
     edges = numeric_edges(numbers)
-    counts = [0] * (len(edges) + 1)
+    per_bin = [0] * (len(edges) + 1)
     for v in numbers:
-        counts[bin_index(v, edges)] += 1
-    total = sum(counts) or 1
-    return {"kind": "numeric", "edges": edges, "shares": [c / total for c in counts]}
+        per_bin[bin_index(v, edges)] += 1
+    total = sum(per_bin) or 1
+    return {"kind": "numeric", "edges": edges, "shares": [c / total for c in per_bin]}
 
 
 def training_distribution(

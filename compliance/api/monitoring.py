@@ -143,9 +143,17 @@ class GroupSerializer(serializers.Serializer):
     alerts = serializers.ListField(child=serializers.CharField())
 
 
-class AttributeSerializer(serializers.Serializer):
+class _Labelled(serializers.Serializer):
+    """A ``label`` field (declared in get_fields: the class attribute is Field's)."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        fields["label"] = serializers.CharField()
+        return fields
+
+
+class AttributeSerializer(_Labelled):
     name = serializers.CharField()
-    label = serializers.CharField()
     groups = GroupSerializer(many=True)
     reference = serializers.DictField(child=serializers.CharField(allow_null=True))
 
@@ -157,9 +165,8 @@ class ChiSquareSerializer(serializers.Serializer):
     min_expected = serializers.FloatField()
 
 
-class ReasonTableSerializer(serializers.Serializer):
+class ReasonTableSerializer(_Labelled):
     attribute = serializers.CharField()
-    label = serializers.CharField()
     reasons = serializers.ListField(child=serializers.CharField())
     rows = serializers.ListField(
         child=serializers.ListField(), help_text="[group, [count per reason]]."
@@ -179,9 +186,8 @@ class FairnessSerializer(serializers.Serializer):
     note = serializers.CharField()
 
 
-class FeatureDriftSerializer(serializers.Serializer):
+class FeatureDriftSerializer(_Labelled):
     name = serializers.CharField()
-    label = serializers.CharField()
     psi = serializers.ListField(child=serializers.FloatField(allow_null=True))
 
 

@@ -43,7 +43,7 @@ from compliance.decisions import (
 )
 from compliance.decisions.selectors import decision_list
 from compliance.dossiers.selectors import dossier_list, dossier_superseded
-from compliance.errors import ValidationFailed
+from compliance.errors import DomainError, ValidationFailed
 from compliance.explanations import explanation_request
 from compliance.explanations.selectors import explanation_list
 from compliance.jobs.selectors import job_list
@@ -195,14 +195,6 @@ class DecisionListApi(PrincipalMixin, generics.ListAPIView):
         )
 
 
-class BulkErrorSerializer(serializers.Serializer):
-    code = serializers.CharField()
-    detail = serializers.CharField()
-    errors = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField())
-    )
-
-
 class BulkResultSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="The item's position in the request.")
     status = serializers.IntegerField(
@@ -210,7 +202,11 @@ class BulkResultSerializer(serializers.Serializer):
         "409 external_id reused with a different payload."
     )
     decision = DecisionOutputSerializer(allow_null=True)
-    error = BulkErrorSerializer(allow_null=True)
+    error = serializers.JSONField(
+        allow_null=True,
+        help_text="The error body (code, detail, errors by field path), as a single "
+        "submission would answer it.",
+    )
 
 
 class BulkOutputSerializer(serializers.Serializer):
@@ -223,7 +219,9 @@ class BulkOutputSerializer(serializers.Serializer):
 class DecisionBulkInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
     """The request as the contract states it (each item a decision)."""
 
-    decisions = DecisionInputSerializer(many=True, max_length=BULK_MAX)
+    decisions = serializers.ListField(
+        child=DecisionInputSerializer(), max_length=BULK_MAX
+    )
 
 
 class BulkInputSerializer(serializers.Serializer):
@@ -265,7 +263,7 @@ class DecisionBulkApi(PrincipalMixin, generics.GenericAPIView):
                 "Unknown fields.", {name: ["Unknown field."] for name in unknown}
             )
         raw = _validated(BulkInputSerializer, request.data)["decisions"]
-        items: list[Submission | ValidationFailed] = []
+        items: list[Submission | DomainError] = []
         for item in raw:
             serializer = DecisionInputSerializer(data=item)
             if serializer.is_valid():

@@ -125,8 +125,8 @@ def line_chart_svg(
     for s, (name, vs) in enumerate(series):
         colour = PALETTE[s % len(PALETTE)]
         segment: list[str] = []
-        for i, v in enumerate(vs):
-            if v is None:
+        for i, point in enumerate(vs):
+            if point is None:
                 if len(segment) > 1:
                     parts.append(
                         f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
@@ -134,9 +134,9 @@ def line_chart_svg(
                     )
                 segment = []
                 continue
-            segment.append(f"{x(i):.1f},{y(v):.1f}")
+            segment.append(f"{x(i):.1f},{y(point):.1f}")
             parts.append(
-                f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="3" fill="{colour}"/>'
+                f'<circle cx="{x(i):.1f}" cy="{y(point):.1f}" r="3" fill="{colour}"/>'
             )
         if len(segment) > 1:
             parts.append(

@@ -222,12 +222,14 @@ def _figures(
     resamples = settings.FAIRNESS_BOOTSTRAP_RESAMPLES
     reference: dict[str, str | None] = {}
     for measure, (num, den, _) in MEASURES.items():
-        rates = {
+        eligible = {
             g: c[num] / c[den]
             for g, c in groups.items()
             if c[den] >= min_group and c["n"] >= min_group
         }
-        reference[measure] = max(rates, key=rates.__getitem__) if rates else None
+        reference[measure] = (
+            max(eligible, key=eligible.__getitem__) if eligible else None
+        )
     out: list[GroupFigures] = []
     for group, c in sorted(groups.items(), key=lambda kv: -kv[1]["n"]):
         conclusive = c["n"] >= min_group

@@ -36,7 +36,8 @@ def month_start(month: date) -> datetime:
 
 
 def months_between(first: date, last: date) -> list[date]:
-    months, month = [], month_of(first)
+    months: list[date] = []
+    month = month_of(first)
     while month <= last and len(months) < MAX_MONTHS:
         months.append(month)
         month = month_after(month)

@@ -10,7 +10,7 @@ from datetime import date
 from typing import Any
 
 from django.contrib import messages
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -197,7 +197,7 @@ def monitoring_report_request(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @member_required("monitoring.read")
-def monitoring_report_download(request: HttpRequest, pk: int) -> FileResponse:
+def monitoring_report_download(request: HttpRequest, pk: int) -> HttpResponse:
     principal = request.principal  # type: ignore[attr-defined]
     report = None
     for ai in ai_system_list(principal=principal):
@@ -206,11 +206,12 @@ def monitoring_report_download(request: HttpRequest, pk: int) -> FileResponse:
             break
     if report is None:
         raise Http404("No such report.")
-    response = FileResponse(
-        report.pdf.open("rb"),
-        content_type="application/pdf",
-        as_attachment=True,
-        filename=f"oversight-report-{report.ai_system_id}-{report.month:%Y-%m}-v{report.version}.pdf",
+    with report.pdf.open("rb") as fh:  # a few hundred kB
+        response = HttpResponse(fh.read(), content_type="application/pdf")
+    name = (
+        f"oversight-report-{report.ai_system_id}-{report.month:%Y-%m}"
+        f"-v{report.version}.pdf"
     )
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     response["X-Content-SHA256"] = report.sha256
     return response
