@@ -67,6 +67,14 @@ class OversightRowSerializer(serializers.Serializer):
         help_text="Of the blind views that disagreed with the model, the share "
         "whose review then upheld it (automation bias).",
     )
+    timed_reviews = serializers.IntegerField(
+        help_text="Reviews whose time on the case is known (web reviews)."
+    )
+    median_seconds = serializers.FloatField(allow_null=True)
+    p90_seconds = serializers.FloatField(allow_null=True)
+    late_reviews = serializers.IntegerField(
+        help_text="First reviews recorded later than REVIEW_SLA_HOURS after receipt."
+    )
 
 
 class OversightApi(PrincipalMixin, generics.GenericAPIView):

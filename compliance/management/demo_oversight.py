@@ -282,13 +282,16 @@ def simulate(
     admin_user = get_user_model().objects.get(username="demo-bank-admin")
     admin = Principal(organization=org, role=ADMIN, user=admin_user)
     reviewed_ids = {pk for kind, pk, _ in backdate if kind == "decision"}
-    wrong = [
-        d
-        for d in decisions
-        if d.pk not in reviewed_ids
-        and d.outcome != favourable
-        and actual[d.external_id] != d.outcome
-    ][:DRILLS]
+    # refusals the known outcome says were wrong, the unreviewed ones first (a
+    # reviewer never gets a drill of a case they reviewed themselves)
+    wrong = sorted(
+        (
+            d
+            for d in decisions
+            if d.outcome != favourable and actual[d.external_id] != d.outcome
+        ),
+        key=lambda d: (d.pk in reviewed_ids, d.pk),
+    )[:DRILLS]
     for source in wrong:
         drill_create(
             principal=admin,

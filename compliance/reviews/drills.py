@@ -32,7 +32,8 @@ def drill_create(
 ) -> Drill:
     """Build a drill from ``source`` with its known correct answer; audited."""
     require(principal, "drill.create", source)
-    ai_system = source.ai_system
+    # its settings as they stand now (a decision object may hold an older copy)
+    ai_system = AISystem.objects.get(pk=source.ai_system_id)
     if source.is_drill:
         raise ValidationFailed(
             "A drill is built from a real case.", {"source": ["This is a drill."]}
