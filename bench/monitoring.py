@@ -54,6 +54,27 @@ def _world() -> dict[str, Any]:
         annex_iii_category="5(b)",
     )
     mv = factories.make_model_version(ai, "1.0.0")
+    # the training population the seeded decisions are drawn like (drift's reference)
+    import random
+
+    import explain
+
+    rng = random.Random(1)
+    rows = [
+        {
+            "income": 500 + rng.random() * 6000,
+            "age": 18 + int(rng.random() * 60),
+            "purpose": rng.choice(["car", "education", "other"]),
+            "has_guarantor": int(rng.random() * 2),
+        }
+        for _ in range(5000)
+    ]
+    schema = explain.parse_feature_schema(mv.feature_schema)
+    mv.training_distribution = {
+        **explain.training_distribution(schema, rows),
+        "source": "training",
+    }
+    mv.save(update_fields=["training_distribution"])
     reviewers = [
         factories.make_member(org, "officer", f"bench-officer-{i}") for i in range(6)
     ]
@@ -92,6 +113,43 @@ SELECT %(org)s, %(ai)s, %(mv)s, %(client)s, 'bench-' || g, 'subject-' || g,
 FROM generate_series(1, %(n)s) AS g,
 LATERAL (SELECT random() AS score,
          now() - (random() * %(days)s) * interval '1 day' AS decided) AS s
+"""
+
+# every decision explained (Integrated Gradients), as explain-on-receipt does: a job,
+# a run and the method's row, the top reason the largest attribution
+JOBS_SQL = """
+INSERT INTO compliance_job (request_sha256, status, progress, attempts, lease_token,
+    worker, error, created_at, decision_id, organization_id, kind, payload, batch_key,
+    requested_by)
+SELECT md5(d.id::text), 'done', 1, 1, '', 'bench', '', d.received_at, d.id,
+    d.organization_id, 'explanation', '{}', '', 'bench'
+FROM compliance_decision d WHERE d.ai_system_id = %(ai)s
+"""
+RUNS_SQL = """
+INSERT INTO compliance_explanationrun (primary_method, prediction, output, output_units,
+    predicted_outcome, counterfactual_note, agreement, warnings, needs_review,
+    needs_review_reasons, created_at, decision_id, job_id, reasons_method)
+SELECT 'integrated_gradients', d.score, 0, 'logit', d.outcome, '', '{}', '[]', false,
+    '[]', j.created_at, j.decision_id, j.id, 'integrated_gradients'
+FROM compliance_job j JOIN compliance_decision d ON d.id = j.decision_id
+WHERE j.kind = 'explanation' AND d.ai_system_id = %(ai)s
+"""
+EXPLANATIONS_SQL = """
+INSERT INTO compliance_explanation (method, parameters, attributions, output,
+    baseline_output, baseline, baseline_kind, reasons, quality, warnings, manifest,
+    created_at, decision_id, job_id, run_id, reasons_note)
+SELECT 'integrated_gradients', '{}',
+    jsonb_build_object('income', a.i, 'age', a.a, 'purpose', a.p, 'has_guarantor', a.g),
+    0, 0, '{}', 'zeros',
+    jsonb_build_array(jsonb_build_object('feature',
+        CASE WHEN a.i >= greatest(a.a, a.p, a.g) THEN 'income'
+             WHEN a.a >= greatest(a.p, a.g) THEN 'age'
+             WHEN a.p >= a.g THEN 'purpose' ELSE 'has_guarantor' END, 'text', '')),
+    '{}', '[]', '{}', r.created_at, r.decision_id, r.job_id, r.id, ''
+FROM compliance_explanationrun r,
+LATERAL (SELECT random() AS i, random() * 0.8 AS a, random() * 0.6 AS p,
+         random() * 0.4 AS g) a
+WHERE r.reasons_method = 'integrated_gradients'
 """
 
 REVIEWS_SQL = """
@@ -143,6 +201,11 @@ def _seed(world: dict[str, Any], n: int, days: int) -> dict[str, float]:
         )
         cursor.execute(VIEWS_SQL, {"ai": world["ai"].pk})
         timings["reviews"] = time.perf_counter() - started
+        started = time.perf_counter()
+        cursor.execute(JOBS_SQL, {"ai": world["ai"].pk})
+        cursor.execute(RUNS_SQL, {"ai": world["ai"].pk})
+        cursor.execute(EXPLANATIONS_SQL)
+        timings["explanations"] = time.perf_counter() - started
         cursor.execute("ANALYZE")
     return timings
 
@@ -248,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Seeded {results['decisions']:,} decisions in {results['seed']['decisions']:.1f} s "
         f"and {results['reviews']:,} reviews (with blind-first views) in "
-        f"{results['seed']['reviews']:.1f} s, over {args.months} months."
+        f"{results['seed']['reviews']:.1f} s, each explained (job, run, Integrated "
+        f"Gradients) in {results['seed']['explanations']:.1f} s, over {args.months} "
+        "months."
     )
     print(
         f"{'page':44} {'cold s':>7} {'queries':>7} {'warm s':>7} {'queries':>7} "
