@@ -41,6 +41,17 @@ def _svg_open(title: str, width: int = WIDTH, height: int = HEIGHT) -> list[str]
     ]
 
 
+def _legend_entry(index: int, name: str, colour: str) -> list[str]:
+    """A swatch and its name in the legend column, one row per series."""
+    ly = TOP + 14 * index + 8
+    return [
+        f'<rect x="{WIDTH - RIGHT + 10}" y="{ly - 8}" width="10" height="10" '
+        f'fill="{colour}"/>',
+        f'<text x="{WIDTH - RIGHT + 24}" y="{ly + 1}" font-size="11">'
+        f"{_label(name)}</text>",
+    ]
+
+
 def _label(text: str, limit: int = 30) -> str:
     return escape(text if len(text) <= limit else text[: limit - 1] + "…")
 
@@ -143,15 +154,7 @@ def line_chart_svg(
                 f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
                 f'points="{" ".join(segment)}"/>'
             )
-        ly = TOP + 14 * s + 8
-        parts.append(
-            f'<rect x="{WIDTH - RIGHT + 10}" y="{ly - 8}" width="10" height="10" '
-            f'fill="{colour}"/>'
-        )
-        parts.append(
-            f'<text x="{WIDTH - RIGHT + 24}" y="{ly + 1}" font-size="11">'
-            f"{_label(name)}</text>"
-        )
+        parts += _legend_entry(s, name, colour)
     parts.append("</svg>")
     return "".join(parts)
 
@@ -277,15 +280,7 @@ def histogram_svg(
                 f'y="{TOP + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                 f'fill="{colour}"/>'
             )
-        ly = TOP + 14 * s + 8
-        parts.append(
-            f'<rect x="{WIDTH - RIGHT + 10}" y="{ly - 8}" width="10" height="10" '
-            f'fill="{colour}"/>'
-        )
-        parts.append(
-            f'<text x="{WIDTH - RIGHT + 24}" y="{ly + 1}" font-size="11">'
-            f"{_label(name)}</text>"
-        )
+        parts += _legend_entry(s, name, colour)
     parts.append(
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" '
         f'y2="{TOP + plot_h}" stroke="#555"/>'

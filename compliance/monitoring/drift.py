@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Avg, Count, Exists, F, FloatField, OuterRef, Q
+from django.db.models import Avg, Count, FloatField, Q
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import Abs, Cast, TruncMonth
 
@@ -20,11 +20,10 @@ import explain
 from compliance.models import (
     AISystem,
     Decision,
-    Explanation,
-    ExplanationRun,
     ModelVersion,
 )
 from compliance.monitoring.months import (
+    latest_reason_explanations,
     month_after,
     month_of,
     month_start,
@@ -113,19 +112,8 @@ def drift_months_compute(
                 "top": {},
                 "explained": 0,
             }
-        later = ExplanationRun.objects.filter(
-            decision=OuterRef("decision"), id__gt=OuterRef("run_id")
-        )
-        explanations = (
-            Explanation.objects.filter(
-                decision__model_version=mv,
-                decision__is_drill=False,
-                decision__decided_at__gte=start,
-                decision__decided_at__lt=end,
-                method=F("run__reasons_method"),
-            )
-            .exclude(Exists(later))
-            .annotate(month=TruncMonth("decision__decided_at"))
+        explanations = latest_reason_explanations(
+            model_version=mv, decided_at__gte=start, decided_at__lt=end
         )
         feature_names = [s.name for s in schema.features]
         means = {

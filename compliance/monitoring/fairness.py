@@ -20,14 +20,15 @@ from itertools import combinations
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Q
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from django.db.models.functions import TruncMonth
 
 import explain
-from compliance.models import AISystem, Decision, Explanation, ExplanationRun
+from compliance.models import AISystem, Decision
 from compliance.monitoring.groups import current_version, protected_attributes
 from compliance.monitoring.months import (
+    latest_reason_explanations,
     month_after,
     month_of,
     month_start,
@@ -121,22 +122,13 @@ def fairness_months_compute(
                 groups = out[month]["pairs"].setdefault(key, {})
                 groups[f"{row['ga']}|{row['gb']}"] = [row[k] for k in COUNTS]
     # the top reason of each refusal's latest explanation (its reasons method)
-    later = ExplanationRun.objects.filter(
-        decision=OuterRef("decision"), id__gt=OuterRef("run_id")
-    )
     start, end = month_start(min(months)), month_start(month_after(max(months)))
     explanations = (
-        Explanation.objects.filter(
-            decision__ai_system=ai_system,
-            decision__is_drill=False,
-            decision__decided_at__gte=start,
-            decision__decided_at__lt=end,
-            method=F("run__reasons_method"),
+        latest_reason_explanations(
+            ai_system=ai_system, decided_at__gte=start, decided_at__lt=end
         )
         .exclude(decision__outcome=favourable)
-        .exclude(Exists(later))
         .annotate(
-            month=TruncMonth("decision__decided_at"),
             top=KeyTextTransform("feature", KeyTransform(0, "reasons")),
         )
     )

@@ -13,9 +13,17 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from compliance.models import AISystem, Decision, MonthlyAggregate
+from compliance.models import (
+    AISystem,
+    Decision,
+    Explanation,
+    ExplanationRun,
+    MonthlyAggregate,
+)
 
 DEFAULT_MONTHS = 12
 MAX_MONTHS = 60
@@ -101,3 +109,21 @@ def first_decision_month(ai_system: AISystem) -> date | None:
         .first()
     )
     return month_of(first) if first is not None else None
+
+
+def latest_reason_explanations(**decision: Any) -> Any:
+    """The explanation each real decision's reasons come from (its latest run's
+    reasons method), for decisions matching ``decision`` (lookups on the decision,
+    e.g. ``ai_system=``, ``decided_at__gte=``), with the decision's month."""
+    later = ExplanationRun.objects.filter(
+        decision=OuterRef("decision"), id__gt=OuterRef("run_id")
+    )
+    return (
+        Explanation.objects.filter(
+            method=F("run__reasons_method"),
+            decision__is_drill=False,
+            **{f"decision__{k}": v for k, v in decision.items()},
+        )
+        .exclude(Exists(later))
+        .annotate(month=TruncMonth("decision__decided_at"))
+    )
