@@ -14,6 +14,15 @@ web workers' CPU per stored submission (less sensitive than req/s to a busy host
     REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python -m bench.load \
         --concurrency 8 --seconds 45 --redis-outage 16
 
+    .venv/bin/python -m bench.load --bulk 500 [--concurrency 2 4] [--seconds 20]
+
+the bulk mode (issue 17): the same server and database, driven from Python threads
+(no wrk), first with single submissions (POST /api/v1/decisions/) and then with bulk
+requests of 500 (POST /api/v1/decisions/bulk/), at each concurrency side by side:
+decisions stored per second (counted in the database) and the ratio bulk / single.
+Test settings (no throttles) unless --settings production: a throttle counts a bulk
+request once, which would flatter the ratio.
+
 puts a cuttable TCP proxy (bench/tcpproxy.py) between the web workers and Redis and cuts
 it for the given seconds in the middle of the level (throttles on, production settings):
 prints the answers by status during the outage and after it, from the server's JSON
@@ -38,7 +47,7 @@ import urllib.request
 import uuid
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:
@@ -207,7 +216,16 @@ def main() -> None:
         metavar="SECONDS",
         help="cut Redis (through a proxy) for SECONDS in the middle of each level",
     )
+    parser.add_argument(
+        "--bulk",
+        type=int,
+        default=0,
+        metavar="SIZE",
+        help="compare single submissions with bulk requests of SIZE decisions",
+    )
     args = parser.parse_args()
+    if args.bulk and "--settings" not in sys.argv:
+        args.settings = "test"
     proxy = None
     if args.redis_outage:
         if not os.environ.get("REDIS_URL"):
@@ -218,7 +236,7 @@ def main() -> None:
 
         real = urlsplit(os.environ["REDIS_URL"])
         proxy = CuttableProxy(real.hostname or "127.0.0.1", real.port or 6379)
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.bulk:
         raise SystemExit("wrk is not installed: apt-get install wrk")
     scratch = Path(tempfile.mkdtemp(prefix="inspectoscope-load-"))
     env = {
@@ -283,6 +301,9 @@ def main() -> None:
                     ) from None
                 time.sleep(0.2)
         db = env["DATABASE_URL"].split(":")[0]
+        if args.bulk:
+            _compare_bulk(args, key, template, db)
+            return
         print(
             f"gunicorn 2 {args.worker_class} workers, {args.settings} settings, {db}, "
             f"cache {'redis' if os.environ.get('REDIS_URL') else 'per-process'}, "
@@ -363,6 +384,109 @@ def main() -> None:
         server.wait(timeout=20)
         if proxy:
             proxy.close()
+
+
+def _post(path: str, key: str, body: bytes) -> tuple[int, float]:
+    import http.client
+
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=120)
+    try:
+        conn.request(
+            "POST",
+            path,
+            body=body,
+            headers={
+                "Content-Type": "application/json",
+                "Authorization": f"Api-Key {key}",
+            },
+        )
+        response = conn.getresponse()
+        response.read()
+        return response.status, time.perf_counter() - started
+    except OSError:
+        return 0, time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def _drive(
+    path: str, key: str, make_body: Any, connections: int, seconds: float
+) -> tuple[int, int, list[float]]:
+    """``connections`` threads posting bodies for ``seconds``: (requests, errors,
+    latencies)."""
+    stop = time.monotonic() + seconds
+    lock = threading.Lock()
+    totals = {"requests": 0, "errors": 0}
+    latencies: list[float] = []
+
+    def work(thread: int) -> None:
+        n = 0
+        while time.monotonic() < stop:
+            n += 1
+            status, elapsed = _post(path, key, make_body(thread, n))
+            with lock:
+                totals["requests"] += 1
+                totals["errors"] += int(status != 200 and status != 201)
+                latencies.append(elapsed)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return totals["requests"], totals["errors"], latencies
+
+
+def _compare_bulk(args: Any, key: str, template: str, db: str) -> None:
+    """Single submissions, then bulk requests, at each concurrency: decisions stored
+    per second in the database, side by side."""
+    from compliance.models import Decision
+
+    run = uuid.uuid4().hex[:12]
+    size = args.bulk
+    print(
+        f"gunicorn 2 workers, {args.settings} settings, {db}; {args.seconds} s per "
+        f"run; single = POST /api/v1/decisions/, bulk = POST /api/v1/decisions/bulk/ "
+        f"with {size} decisions"
+    )
+    print(
+        f"{'connections':>11} {'mode':>7} {'requests':>9} {'errors':>7} "
+        f"{'p50 ms':>9} {'stored':>8} {'stored/s':>9}"
+    )
+    for c in args.concurrency:
+        rates = {}
+        for mode in ("single", "bulk"):
+
+            def body(thread: int, n: int, mode: str = mode, c: int = c) -> bytes:
+                stem = f"{run}-{mode}-c{c}-t{thread}-{n}"
+                if mode == "single":
+                    return template.replace("__ID__", stem).encode()
+                items = ",".join(
+                    template.replace("__ID__", f"{stem}-{i}") for i in range(size)
+                )
+                return ('{"decisions": [' + items + "]}").encode()
+
+            path = (
+                "/api/v1/decisions/" if mode == "single" else "/api/v1/decisions/bulk/"
+            )
+            before = Decision.objects.count()
+            started = time.perf_counter()
+            requests, errors, latencies = _drive(path, key, body, c, args.seconds)
+            elapsed = time.perf_counter() - started
+            stored = Decision.objects.count() - before
+            rates[mode] = stored / elapsed
+            latencies.sort()
+            p50 = latencies[len(latencies) // 2] * 1000 if latencies else 0.0
+            print(
+                f"{c:>11} {mode:>7} {requests:>9} {errors:>7} {p50:>9.1f} "
+                f"{stored:>8} {rates[mode]:>9.0f}"
+            )
+        ratio = rates["bulk"] / rates["single"] if rates["single"] else float("inf")
+        print(
+            f"{c:>11} bulk / single: {ratio:.1f}x decisions stored per second "
+            f"(target >= 10x {'met' if ratio >= 10 else 'NOT met'})"
+        )
 
 
 def _outage(proxy: CuttableProxy, seconds: float, outage: float, windows: list) -> None:

@@ -138,6 +138,9 @@ class DecisionFilter(_IdFilterSet):
     status = StrictChoiceFilter(field_name="status", choices=Decision.Status.choices)
     decided_after = BoundedIsoDateTimeFilter(field_name="decided_at", lookup_expr="gte")
     decided_before = BoundedIsoDateTimeFilter(field_name="decided_at", lookup_expr="lt")
+    # the client's own references (exact): find a case by what the client calls it
+    external_id = StoredTextFilter(field_name="external_id")
+    subject_ref = StoredTextFilter(field_name="subject_ref")
 
     class Meta:
         model = Decision
@@ -148,6 +151,8 @@ class DecisionFilter(_IdFilterSet):
             "status",
             "decided_after",
             "decided_before",
+            "external_id",
+            "subject_ref",
         ]
 
 

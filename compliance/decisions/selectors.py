@@ -85,6 +85,15 @@ def case_queue(
             if "\x00" not in outcome
             else queryset.none()
         )
+    # the client's reference or the subject's pseudonym, exactly (both indexed by
+    # their uniqueness or short enough to scan one organisation's cases)
+    search = filters.get("q", "").strip()
+    if search:
+        queryset = (
+            queryset.filter(Q(external_id=search) | Q(subject_ref=search))
+            if "\x00" not in search
+            else queryset.none()
+        )
     if filters.get("status") in Decision.Status.values:
         queryset = queryset.filter(status=filters["status"])
     flag = filters.get("flag")
