@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
 
 MODEL_UPLOAD_PATHS = ("/api/v1/model-versions/",)
 # POSTs that carry a dossier to verify: bounded by DOSSIER_VERIFY_MAX_BYTES (plus room
@@ -107,3 +108,31 @@ class NoStoreMiddleware:
         ):
             response["Cache-Control"] = "no-store"
         return response
+
+
+class ApiNotFoundMiddleware:
+    """Under /api/, a path no route takes is a JSON 404 at once (never Django's HTML
+    page in DEBUG, never the trailing-slash redirect that turns a POST into a GET or,
+    in DEBUG, a 500). When the other slash form is a route, the answer names it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if path.startswith("/api/"):
+            try:
+                resolve(path)
+            except Resolver404:
+                other = path[:-1] if path.endswith("/") else path + "/"
+                try:
+                    resolve(other)
+                except Resolver404:
+                    return _json_error(404, "not_found", "No such endpoint.")
+                return _json_error(
+                    404,
+                    "not_found",
+                    f"No such endpoint; the API's path is {other} "
+                    "(mind the trailing slash).",
+                )
+        return self.get_response(request)

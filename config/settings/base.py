@@ -43,6 +43,8 @@ MIDDLEWARE = [
     "compliance.platform.observability.RequestObservabilityMiddleware",
     "compliance.platform.middleware.RequestBodyLimitMiddleware",
     "compliance.platform.middleware.NoStoreMiddleware",
+    # before CommonMiddleware: no slash redirect under /api/
+    "compliance.platform.middleware.ApiNotFoundMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
