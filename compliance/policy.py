@@ -66,6 +66,9 @@ RULES: dict[str, frozenset[str]] = {
     # auditors and admins see them marked, a reviewer only once answered
     "drill.create": frozenset({ADMIN}),
     "drill.read": frozenset({AUDITOR, ADMIN}),
+    # webhooks: admins register endpoints and redeliver; auditors read the logs
+    "webhook.read": frozenset({ADMIN, AUDITOR}),
+    "webhook.manage": frozenset({ADMIN}),
     # the web UI's case work (people only)
     "case.read": PEOPLE,
     "review.record": REVIEWERS,

@@ -403,7 +403,7 @@ def main() -> None:
             "worker",
             "--beat",
             "-Q",
-            "attributions,dossiers,sweeper",
+            "attributions,dossiers,webhooks,sweeper",
             "--pool",
             "solo",
             "--loglevel",

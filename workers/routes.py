@@ -11,6 +11,8 @@ KIND_TASKS = {
     "notice": ("workers.tasks.notices_process", "dossiers"),
     # the monthly oversight report: a render, CPU work
     "report": ("workers.tasks.reports_process", "dossiers"),
+    # webhook deliveries: waiting on other people's servers, never beside the renders
+    "webhook": ("workers.tasks.webhooks_process", "webhooks"),
 }
 # periodic, on its own queue so a backlog of job messages never delays it
 SWEEP_TASK = ("workers.tasks.jobs_sweep", "sweeper")

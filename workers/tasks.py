@@ -146,6 +146,18 @@ def reports_process(self: Any, batch_key: str = "", **_: Any) -> int:
 
 
 @shared_task(
+    bind=True,
+    max_retries=None,
+    name="workers.tasks.webhooks_process",
+    soft_time_limit=240,
+    time_limit=300,
+)
+def webhooks_process(self: Any, batch_key: str = "", **_: Any) -> int:
+    """Send queued webhook deliveries (the webhooks queue; network-bound)."""
+    return _drain(self, "webhook", batch_key, 16)
+
+
+@shared_task(
     name="workers.tasks.monitoring_alerts_scan", soft_time_limit=240, time_limit=300
 )
 def monitoring_alerts_scan() -> int:

@@ -18,6 +18,7 @@ from compliance.audit.chain import (
     audit_event_append,
     audit_event_hash,
     audit_events_append,
+    audit_listener_register,
     canonical_json,
     chain_key,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "audit_event_append",
     "audit_event_hash",
     "audit_events_append",
+    "audit_listener_register",
     "canonical_json",
     "chain_key",
     "tsa_timestamp",

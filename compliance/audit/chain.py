@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -189,4 +190,19 @@ def audit_events_append(events: list[dict[str, Any]]) -> list[AuditEvent]:
         heads[org_id] = (event.sequence, event.hash)
         created.append(event)
     AuditEvent.objects.bulk_create(created)
+    for listener in _listeners:
+        listener(created)
     return created
+
+
+# functions told of every batch of events appended, inside the appending transaction
+# (the webhooks' outbox: a delivery is stored with the event it reports, or not at all)
+AuditListener = Callable[[list[AuditEvent]], object]
+_listeners: list[AuditListener] = []
+
+
+def audit_listener_register(listener: AuditListener) -> None:
+    """Call ``listener`` with the events of every append, in its transaction (an error
+    it raises rolls the append back). Registered once (``AppConfig.ready``)."""
+    if listener not in _listeners:
+        _listeners.append(listener)

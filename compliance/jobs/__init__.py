@@ -8,10 +8,12 @@ of job does; ``workers/`` registers how wake-up messages are sent and runs
 from __future__ import annotations
 
 from compliance.jobs.engine import (
+    JobSpec,
     JobTimeLimitExceeded,
     Lease,
     job_create,
     jobs_claim,
+    jobs_enqueue,
     jobs_process,
     jobs_sweep,
     lease_complete,
@@ -43,6 +45,7 @@ __all__ = [
     "JobFailed",
     "JobHandler",
     "JobRetry",
+    "JobSpec",
     "JobTimeLimitExceeded",
     "Lease",
     "Outcome",
@@ -53,6 +56,7 @@ __all__ = [
     "job_wake_clear",
     "job_wake_on_commit",
     "jobs_claim",
+    "jobs_enqueue",
     "jobs_process",
     "jobs_sweep",
     "lease_complete",

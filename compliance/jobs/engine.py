@@ -206,6 +206,42 @@ def job_create(
     return job, True
 
 
+@dataclass(frozen=True)
+class JobSpec:
+    """A job to queue with ``jobs_enqueue``: about no decision, not before
+    ``available_at`` (None: now)."""
+
+    organization: Organization
+    request_sha256: str
+    payload: dict[str, Any]
+    requested_by: str
+    available_at: datetime | None = None
+
+
+def jobs_enqueue(*, kind: str, specs: Sequence[JobSpec]) -> list[Job]:
+    """Queue many jobs in one insert, for kinds whose own table records each request
+    (webhook deliveries: the delivery row is the record; no ``requested`` event per
+    job). Runs in the caller's transaction; the wake is sent after commit."""
+    if not specs:
+        return []
+    jobs = Job.objects.bulk_create(
+        [
+            Job(
+                kind=kind,
+                organization=spec.organization,
+                decision=None,
+                payload=spec.payload,
+                request_sha256=spec.request_sha256,
+                requested_by=spec.requested_by[:200],
+                available_at=spec.available_at,
+            )
+            for spec in specs
+        ]
+    )
+    job_wake_on_commit(kind)
+    return jobs
+
+
 # --- claim ------------------------------------------------------------------------------
 
 

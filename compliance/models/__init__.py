@@ -23,6 +23,11 @@ from compliance.models.monitoring import (
 from compliance.models.registry import AISystem, ModelVersion, _weights_upload_to
 from compliance.models.results import Dossier, Explanation, ExplanationRun, Notice
 from compliance.models.tenancy import ApiKey, ClientSystem, Membership, Organization
+from compliance.models.webhooks import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 
 __all__ = [
     "AISystem",
@@ -47,5 +52,8 @@ __all__ = [
     "OversightReport",
     "PreliminaryView",
     "Review",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
     "_weights_upload_to",
 ]

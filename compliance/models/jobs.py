@@ -19,6 +19,7 @@ class Job(models.Model):
         NOTICE = "notice", "Notice"
         AUDIT_VERIFY = "audit_verify", "Audit chain verification"
         REPORT = "report", "Oversight report"
+        WEBHOOK = "webhook", "Webhook delivery"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -269,6 +269,23 @@ FAIRNESS_BOOTSTRAP_RESAMPLES = env_int("FAIRNESS_BOOTSTRAP_RESAMPLES", 2000)
 # how often the worker's beat records the alerts the figures raise
 MONITORING_ALERT_INTERVAL_SECONDS = env_int("MONITORING_ALERT_INTERVAL_SECONDS", 3600)
 # --- end monitoring ---
+# --- webhooks (issue 17 item 2) ---
+# Outbound deliveries never go to private, loopback, link-local or otherwise
+# non-public addresses, unless the target is listed here as "host:port" (or "host" for
+# any port): e.g. "127.0.0.1:8787" for the demo's receiver. Plain http only to these.
+WEBHOOK_ALLOWED_TARGETS = env_list("WEBHOOK_ALLOWED_TARGETS", [])
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# retries: exponential back-off from the base, capped, with jitter (each wait is a
+# random share from half to all of it), for this long after the event
+WEBHOOK_BACKOFF_BASE_SECONDS = env_float("WEBHOOK_BACKOFF_BASE_SECONDS", 30.0)
+WEBHOOK_BACKOFF_MAX_SECONDS = env_float("WEBHOOK_BACKOFF_MAX_SECONDS", 3600.0)
+WEBHOOK_RETRY_WINDOW_SECONDS = env_int("WEBHOOK_RETRY_WINDOW_SECONDS", 24 * 3600)
+# an endpoint that failed every attempt for this long (and at least
+# WEBHOOK_DISABLE_MIN_FAILURES times in a row) is disabled, audited
+WEBHOOK_DISABLE_AFTER_SECONDS = env_int("WEBHOOK_DISABLE_AFTER_SECONDS", 24 * 3600)
+WEBHOOK_DISABLE_MIN_FAILURES = env_int("WEBHOOK_DISABLE_MIN_FAILURES", 5)
+WEBHOOK_MAX_ENDPOINTS = env_int("WEBHOOK_MAX_ENDPOINTS", 20)  # per organisation
+# --- end webhooks ---
 FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024 * 1024
 
 REST_FRAMEWORK = {
