@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.api import contests, monitoring, notices, views
+from compliance.api import contests, monitoring, notices, views, webhooks
 
 app_name = "api"
 
@@ -82,4 +82,28 @@ urlpatterns = [
         name="monitoring-drift",
     ),
     path("jobs/<int:pk>/", views.JobDetailApi.as_view(), name="job-detail"),
+    path("webhooks/", webhooks.WebhookListApi.as_view(), name="webhook-list"),
+    path(
+        "webhooks/<int:pk>/", webhooks.WebhookDetailApi.as_view(), name="webhook-detail"
+    ),
+    path(
+        "webhooks/<int:pk>/secret/",
+        webhooks.WebhookSecretApi.as_view(),
+        name="webhook-secret",
+    ),
+    path(
+        "webhooks/<int:pk>/deliveries/",
+        webhooks.WebhookDeliveryListApi.as_view(),
+        name="webhook-deliveries",
+    ),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery>/",
+        webhooks.WebhookDeliveryDetailApi.as_view(),
+        name="webhook-delivery-detail",
+    ),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery>/redeliver/",
+        webhooks.WebhookRedeliverApi.as_view(),
+        name="webhook-redeliver",
+    ),
 ]

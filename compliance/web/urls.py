@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.web import cases, monitoring, notices, public, records, two_factor
+from compliance.web import (
+    cases,
+    monitoring,
+    notices,
+    public,
+    records,
+    two_factor,
+    webhooks,
+)
 
 app_name = "web"
 
@@ -58,6 +66,14 @@ urlpatterns = [
     path("dossiers/verify", records.dossier_verify, name="dossier-verify"),
     path("verify/", public.dossier_verify_page, name="public-verify"),
     path("audit/", records.audit_trail, name="audit-trail"),
+    path("webhooks/", webhooks.webhook_list, name="webhook-list"),
+    path("webhooks/<int:pk>/", webhooks.webhook_detail, name="webhook-detail"),
+    path("webhooks/<int:pk>/change", webhooks.webhook_change, name="webhook-change"),
+    path(
+        "webhooks/<int:pk>/deliveries/<int:delivery>/redeliver",
+        webhooks.webhook_redeliver,
+        name="webhook-redeliver",
+    ),
     path(
         "accounts/two-factor/verify/",
         two_factor.two_factor_verify,

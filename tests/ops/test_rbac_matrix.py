@@ -75,6 +75,20 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "web:dossier-list": {"get": "dossier.read"},
     "web:dossier-verify": {"get": "dossier.verify", "post": "dossier.verify"},
     "web:audit-trail": {"get": "audit.read", "post": "audit.verify"},
+    "api:webhook-list": {"get": "webhook.read", "post": "webhook.manage"},
+    "api:webhook-detail": {
+        "get": "webhook.read",
+        "patch": "webhook.manage",
+        "delete": "webhook.manage",
+    },
+    "api:webhook-secret": {"post": "webhook.manage"},
+    "api:webhook-deliveries": {"get": "webhook.read"},
+    "api:webhook-delivery-detail": {"get": "webhook.read"},
+    "api:webhook-redeliver": {"post": "webhook.manage"},
+    "web:webhook-list": {"get": "webhook.read", "post": "webhook.manage"},
+    "web:webhook-detail": {"get": "webhook.read"},
+    "web:webhook-change": {"post": "webhook.manage"},
+    "web:webhook-redeliver": {"post": "webhook.manage"},
 }
 # routes outside the policy: public pages, and metrics (bearer token or staff only:
 # nobody in the matrix)
@@ -147,6 +161,8 @@ def _path(route: str, world: Any) -> str:
         "notices": world.notice.pk,
         "jobs": world.job.pk,
         "reports": 1,  # none exists: 404 for everyone
+        "webhooks": 1,  # none exists: 404 for everyone (tests/api/test_webhooks_api)
+        "deliveries": 1,
     }
     parts = route.split("/")
     out = []
