@@ -20,6 +20,8 @@ DATA = ROOT / ".data"
 HOST, PORT = "127.0.0.1", 8000
 BASE = f"http://{HOST}:{PORT}"
 TSA_PORT = int(os.environ.get("DEMO_TSA_PORT", "8001"))
+WEBHOOK_PORT = int(os.environ.get("DEMO_WEBHOOK_PORT", "8787"))
+WEBHOOK_URL = f"http://{HOST}:{WEBHOOK_PORT}/inspectoscope"
 DEMO_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 
 
@@ -366,7 +368,7 @@ def main() -> None:
     # a stop (Ctrl-C or SIGTERM) stops the server, the worker and the TSA
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     reuse_tsa = _demo_tsa_answers()  # e.g. left by an earlier run
-    for port in (PORT,) if reuse_tsa else (PORT, TSA_PORT):
+    for port in (PORT, WEBHOOK_PORT) if reuse_tsa else (PORT, TSA_PORT, WEBHOOK_PORT):
         if not _port_free(port):
             raise SystemExit(
                 f"Port {port} on {HOST} is in use; stop whatever serves there and rerun."
@@ -388,6 +390,33 @@ def main() -> None:
                 str(TSA_PORT),
             ]
         )
+    # the demo's webhook receiver: a loopback target, so the operator allows it
+    os.environ.setdefault("WEBHOOK_ALLOWED_TARGETS", f"{HOST}:{WEBHOOK_PORT}")
+    secret_file = DATA / "webhook-secret"
+    subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "demo_webhook",
+            "--url",
+            WEBHOOK_URL,
+            "--secret-file",
+            str(secret_file),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+    receiver = _start(
+        [
+            sys.executable,
+            "-m",
+            "demo.webhook_receiver",
+            "--port",
+            str(WEBHOOK_PORT),
+            "--secret-file",
+            str(secret_file),
+        ]
+    )
     server = _start(
         [sys.executable, "manage.py", "runserver", f"{HOST}:{PORT}", "--noreload"]
     )
@@ -441,6 +470,11 @@ def main() -> None:
             "  Monitoring (sign in as an officer, auditor or admin):",
             f"{BASE}/monitoring/",
         )
+        print(
+            "  Webhooks (demo-bank's admin or auditor):",
+            f"{BASE}/webhooks/",
+            f"  deliveries go to {WEBHOOK_URL} (its lines start [webhook receiver])",
+        )
         print("\nLogins (user / password / role / organisation):")
         for username, password, role, org in summary["logins"]:
             print(f"  {username:22} {password:20} {role:34} {org}")
@@ -464,6 +498,7 @@ def main() -> None:
     finally:
         _stop(server)
         _stop(worker)
+        _stop(receiver)
         if tsa is not None:
             _stop(tsa)
 
