@@ -466,3 +466,52 @@ def test_delivery_jobs_are_jobs_of_the_engine(world, receiver, endpoint):
     job.refresh_from_db()
     assert job.status == "done"
     assert timezone.now() - job.finished_at < timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("action", "payload", "types"),
+    [
+        ("decision.submitted", {}, ["decision.received"]),
+        ("explanation.stored", {"job": 1}, ["explanation.completed"]),
+        ("explanation.failed", {"decision": 1}, ["explanation.failed"]),
+        ("dossier.issued", {}, ["dossier.issued"]),
+        ("notice.issued", {}, ["notice.issued"]),
+        ("review.escalate", {"new": {"status": "escalated"}}, ["review.recorded"]),
+        (
+            "review.uphold",
+            {"old": {"status": "needs_review"}, "new": {"status": "final"}},
+            ["review.recorded", "decision.finalized"],
+        ),
+        (
+            "review.confirmed",
+            {
+                "old": {"status": "reviewed", "final_outcome": ""},
+                "new": {"status": "final", "final_outcome": "good"},
+            },
+            ["review.recorded", "decision.finalized"],
+        ),
+        ("dossier.downloaded", {}, []),
+        ("explanation.requested", {}, []),
+        ("drill.created", {}, []),
+    ],
+)
+def test_which_audit_events_are_reported(action, payload, types):
+    from compliance.webhooks.events import webhook_types
+
+    event = AuditEvent(action=action, payload=payload, object_type="decision")
+    assert webhook_types(event) == types
+
+
+def test_a_completed_explanation_is_reported(world, receiver, endpoint):
+    from compliance.explanations import explanation_request
+    from compliance.principals import SYSTEM_OPERATOR
+
+    explanation_request(
+        principal=SYSTEM_OPERATOR, decision=world.decision, methods=["saliency"]
+    )
+    assert jobs_process(kind="explanation", worker="test", limit=4) == 1
+    deliver()
+    [got] = receiver.received
+    assert got.document["type"] == "explanation.completed"
+    assert got.document["data"]["methods"] == ["saliency"]
+    assert got.document["data"]["decision"]["id"] == world.decision.pk
