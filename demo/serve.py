@@ -246,7 +246,7 @@ def issue_dossiers(summary: dict[str, Any], submitted: list[tuple[str, int]]) ->
                 continue
             dossier = _request("GET", f"/api/v1/dossiers/{job['dossier']}/", key)[1]
         request = urllib.request.Request(  # noqa: S310 (loopback)
-            f"{BASE}/api/v1/dossiers/{dossier['id']}/pdf",
+            f"{BASE}/api/v1/dossiers/{dossier['id']}/pdf/",
             headers={"Authorization": f"Api-Key {key}"},
         )
         with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -257,7 +257,7 @@ def issue_dossiers(summary: dict[str, Any], submitted: list[tuple[str, int]]) ->
             f"sha256 {dossier['sha256'][:16]}...)"
         )
         verified = _request(
-            "POST", "/api/v1/public/verify", "", {"sha256": dossier["sha256"]}
+            "POST", "/api/v1/public/verify/", "", {"sha256": dossier["sha256"]}
         )[1]
         print(
             f"  signed (PAdES B-LT, timestamped by the demo TSA); public verification: "
@@ -329,10 +329,10 @@ def issue_notices(summary: dict[str, Any], submitted: list[tuple[str, int]]) -> 
         key = summary["keys"][org]
         stem = out / f"{notice['public_id']}-v{notice['version']}-{language}"
         stem.with_suffix(".pdf").write_bytes(
-            _download(f"/api/v1/notices/{notice['id']}/pdf", key)
+            _download(f"/api/v1/notices/{notice['id']}/pdf/", key)
         )
         stem.with_suffix(".html").write_bytes(
-            _download(f"/api/v1/notices/{notice['id']}/html", key)
+            _download(f"/api/v1/notices/{notice['id']}/html/", key)
         )
         print(
             f"  notice {notice['public_id']} ({language}) for {org} decision "

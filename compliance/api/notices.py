@@ -7,13 +7,18 @@ from typing import Any
 
 from django.http import HttpResponse
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compliance import notices
+from compliance.api.downloads import (
+    HTML_RESPONSES,
+    PDF_RESPONSES,
+    DownloadNegotiation,
+    download_media_type,
+)
 from compliance.api.fields import RejectUnknownFieldsMixin
 from compliance.api.filters import NoticeFilter
 from compliance.api.parsers import StrictJSONParser
@@ -167,6 +172,7 @@ class _NoticeDownload(PrincipalMixin, generics.GenericAPIView):
     model = Notice
     selector = notice_list
     serializer_class = NoticeOutputSerializer
+    content_negotiation_class = DownloadNegotiation
     form = "pdf"
 
     def get(self, request: Request, pk: int) -> HttpResponse:
@@ -178,10 +184,15 @@ class _NoticeDownload(PrincipalMixin, generics.GenericAPIView):
             principal=self.principal, notice=notice, form=self.form
         )
         if self.form == "pdf":
-            response = HttpResponse(data, content_type="application/pdf")
+            response = HttpResponse(
+                data, content_type=download_media_type(request, "application/pdf")
+            )
             response["X-Content-SHA256"] = notice.sha256
         else:
-            response = HttpResponse(data, content_type="text/html; charset=utf-8")
+            response = HttpResponse(
+                data,
+                content_type=download_media_type(request, "text/html; charset=utf-8"),
+            )
             response["X-Content-SHA256"] = notice.html_sha256
             response["Content-Security-Policy"] = notice_style_csp()
         response["Content-Disposition"] = (
@@ -197,7 +208,7 @@ class NoticePdfApi(_NoticeDownload):
 
     form = "pdf"
 
-    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @extend_schema(responses=PDF_RESPONSES)
     def get(self, request: Request, pk: int) -> HttpResponse:
         return super().get(request, pk)
 
@@ -207,6 +218,6 @@ class NoticeHtmlApi(_NoticeDownload):
 
     form = "html"
 
-    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR})
+    @extend_schema(responses=HTML_RESPONSES)
     def get(self, request: Request, pk: int) -> HttpResponse:
         return super().get(request, pk)

@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import explain
+from compliance.api.contract import (
+    headers_declare,
+    operations_describe,
+    properties_type,
+)
 from compliance.api.fields import RejectUnknownFieldsMixin
 
 ERROR_STATUSES = {
@@ -16,13 +21,14 @@ ERROR_STATUSES = {
     "413": "Body too large",
     "415": "Unsupported media type",
     "429": "Rate limit exceeded (see Retry-After)",
+    "503": "A dependency is away for a moment (see Retry-After)",
 }
 # blind-first review: these answer 403 with code blind_pending to a reviewer who has
 # not recorded a preliminary view of the decision (compliance/reviews/selectors.py)
 BLIND_PENDING_OPERATIONS = {
     ("/api/v1/decisions/{id}/explanations/", "get"),
     ("/api/v1/decisions/{id}/reviews/", "get"),
-    ("/api/v1/dossiers/{id}/pdf", "get"),
+    ("/api/v1/dossiers/{id}/pdf/", "get"),
 }
 BLIND_PENDING_403 = (
     "Your role may not do this; or code blind_pending: the decision's AI system uses "
@@ -33,8 +39,8 @@ ID_FILTERS = {"ai_system", "model_version", "decision"}
 # drf-spectacular marks a body required only for a serializer with required fields;
 # these operations describe theirs as raw schemas (views.VERIFY_REQUEST)
 REQUIRED_BODIES = {
-    ("/api/v1/dossiers/verify", "post"),
-    ("/api/v1/public/verify", "post"),
+    ("/api/v1/dossiers/verify/", "post"),
+    ("/api/v1/public/verify/", "post"),
     ("/api/v1/decisions/bulk/", "post"),
 }
 # the engine's JSON Schema of a feature schema, published as it validates (OpenAPI 3.1
@@ -43,6 +49,7 @@ FEATURE_SCHEMA_COMPONENT = {
     k: v for k, v in explain.FEATURE_SCHEMA_JSON_SCHEMA.items() if k != "$schema"
 }
 FEATURE_SCHEMA_REF = {"$ref": "#/components/schemas/FeatureSchema"}
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA = {
     "type": "object",
     "required": ["code", "detail", "errors"],
@@ -63,6 +70,7 @@ def add_error_responses(
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     schemas["Error"] = ERROR_SCHEMA
     schemas["FeatureSchema"] = FEATURE_SCHEMA_COMPONENT
+    properties_type(schemas)
     for name in _closed_request_components():
         if name in schemas:
             schemas[name]["additionalProperties"] = False
@@ -80,17 +88,13 @@ def add_error_responses(
             for status, description in ERROR_STATUSES.items():
                 if status == "403" and (path, method) in BLIND_PENDING_OPERATIONS:
                     description = BLIND_PENDING_403
-                responses.setdefault(
-                    status,
-                    {
-                        "description": description,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": "#/components/schemas/Error"}
-                            }
-                        },
-                    },
-                )
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                # every error has the one envelope, whatever the view declared
+                if status.startswith(("4", "5")) and not response.get("content"):
+                    response["content"] = {"application/json": {"schema": ERROR_REF}}
+            operations_describe(path, method, operation)
+            headers_declare(path, method, responses)
     return result
 
 

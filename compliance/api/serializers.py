@@ -415,7 +415,10 @@ _COUNTERFACTUAL_OPTION = {
         "description": "Each changed feature: {from: old value, to: new value}.",
         "additionalProperties": {
             "type": "object",
-            "properties": {"from": {}, "to": {}},
+            "properties": {
+                "from": {"$ref": "#/components/schemas/FeatureValue"},
+                "to": {"$ref": "#/components/schemas/FeatureValue"},
+            },
             "required": ["from", "to"],
         },
     },

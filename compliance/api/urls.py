@@ -44,14 +44,14 @@ urlpatterns = [
         name="decision-dossiers",
     ),
     path("dossiers/", views.DossierListApi.as_view(), name="dossier-list"),
-    path("dossiers/verify", views.DossierVerifyApi.as_view(), name="dossier-verify"),
+    path("dossiers/verify/", views.DossierVerifyApi.as_view(), name="dossier-verify"),
     path(
-        "public/verify",
+        "public/verify/",
         views.PublicDossierVerifyApi.as_view(),
         name="public-dossier-verify",
     ),
     path("dossiers/<int:pk>/", views.DossierDetailApi.as_view(), name="dossier-detail"),
-    path("dossiers/<int:pk>/pdf", views.DossierPdfApi.as_view(), name="dossier-pdf"),
+    path("dossiers/<int:pk>/pdf/", views.DossierPdfApi.as_view(), name="dossier-pdf"),
     path(
         "decisions/<int:pk>/contests/",
         contests.DecisionContestsApi.as_view(),
@@ -64,8 +64,8 @@ urlpatterns = [
     ),
     path("notices/", notices.NoticeListApi.as_view(), name="notice-list"),
     path("notices/<int:pk>/", notices.NoticeDetailApi.as_view(), name="notice-detail"),
-    path("notices/<int:pk>/pdf", notices.NoticePdfApi.as_view(), name="notice-pdf"),
-    path("notices/<int:pk>/html", notices.NoticeHtmlApi.as_view(), name="notice-html"),
+    path("notices/<int:pk>/pdf/", notices.NoticePdfApi.as_view(), name="notice-pdf"),
+    path("notices/<int:pk>/html/", notices.NoticeHtmlApi.as_view(), name="notice-html"),
     path(
         "monitoring/oversight/",
         monitoring.OversightApi.as_view(),

@@ -17,6 +17,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from compliance import dossiers
+from compliance.api.downloads import (
+    PDF_RESPONSES,
+    DownloadNegotiation,
+    download_media_type,
+)
 from compliance.api.errors import flatten_errors
 from compliance.api.fields import RejectUnknownFieldsMixin, StrictCharField
 from compliance.api.filters import DecisionFilter, DossierFilter
@@ -433,13 +438,16 @@ class DossierPdfApi(PrincipalMixin, generics.GenericAPIView):
     model = Dossier
     selector = dossier_list
     serializer_class = DossierOutputSerializer
+    content_negotiation_class = DownloadNegotiation
 
-    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @extend_schema(responses=PDF_RESPONSES)
     def get(self, request: Request, pk: int) -> HttpResponse:
         dossier = self.get_object()
         blind_pending_refuse(principal=self.principal, decision=dossier.decision)
         data = dossiers.dossier_download(principal=self.principal, dossier=dossier)
-        response = HttpResponse(data, content_type="application/pdf")
+        response = HttpResponse(
+            data, content_type=download_media_type(request, "application/pdf")
+        )
         response["Content-Disposition"] = (
             f'attachment; filename="{dossier.public_id}-v{dossier.version}.pdf"'
         )

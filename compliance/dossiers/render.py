@@ -118,7 +118,7 @@ def _verify_api_url() -> str:
     page = str(settings.DOSSIER_VERIFY_URL or "")
     scheme, _, rest = page.partition("://")
     origin = f"{scheme}://{rest.split('/', 1)[0]}" if rest else ""
-    return f"{origin}/api/v1/public/verify"
+    return f"{origin}/api/v1/public/verify/"
 
 
 def dossier_html(content: DossierContent, *, public_id: str, version: int) -> str:

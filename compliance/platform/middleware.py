@@ -13,8 +13,8 @@ MODEL_UPLOAD_PATHS = ("/api/v1/model-versions/",)
 # POSTs that carry a dossier to verify: bounded by DOSSIER_VERIFY_MAX_BYTES (plus room
 # for the multipart envelope, so a file just under the limit passes)
 DOSSIER_VERIFY_PATHS = (
-    "/api/v1/dossiers/verify",
-    "/api/v1/public/verify",
+    "/api/v1/dossiers/verify/",
+    "/api/v1/public/verify/",
     "/dossiers/verify",
     "/verify/",
 )

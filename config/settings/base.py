@@ -337,11 +337,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # one name per choice set (a generated client's enum classes)
+    "ENUM_NAME_OVERRIDES": {
+        "WebhookDeliveryStatusEnum": "compliance.models.webhooks.WebhookDelivery.Status",
+        "JobStatusEnum": "compliance.models.jobs.Job.Status",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "compliance.api.schema.add_error_responses",
         # every POST takes an Idempotency-Key (compliance/platform/idempotency.py)
         "compliance.platform.idempotency.document_idempotency_key",
+        # last: every response of every operation gets its schema and headers
+        "compliance.api.schema.add_error_responses",
     ],
 }
 

@@ -17,7 +17,7 @@ def test_an_empty_sha256_next_to_a_file_is_a_400(world):
     )
     response = api.generic(
         "POST",
-        "/api/v1/dossiers/verify",
+        "/api/v1/dossiers/verify/",
         body,
         content_type=f"multipart/form-data; boundary={boundary}",
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-URL = "/api/v1/dossiers/verify"
+URL = "/api/v1/dossiers/verify/"
 SHA = "ab" * 32
 
 

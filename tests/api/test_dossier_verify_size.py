@@ -16,8 +16,8 @@ from tests.conftest import client_for
 from tests.web.test_views import _as
 
 PATHS = [
-    "/api/v1/dossiers/verify",
-    "/api/v1/public/verify",
+    "/api/v1/dossiers/verify/",
+    "/api/v1/public/verify/",
     "/dossiers/verify",
     "/verify/",
 ]
@@ -25,11 +25,11 @@ PATHS = [
 
 def _post(world: Any, path: str, size: int) -> Any:
     upload = SimpleUploadedFile("d.pdf", b"%PDF" + b"\0" * (size - 4))
-    if path == "/api/v1/dossiers/verify":
+    if path == "/api/v1/dossiers/verify/":
         return client_for(world, "client").post(
             path, {"pdf": upload}, format="multipart"
         )
-    if path == "/api/v1/public/verify":
+    if path == "/api/v1/public/verify/":
         return APIClient().post(path, {"pdf": upload}, format="multipart")
     browser = _as(world, "auditor") if path == "/dossiers/verify" else Client()
     return browser.post(path, {"pdf": upload})
@@ -67,9 +67,9 @@ def test_a_file_just_under_the_default_limit_verifies_hashed_in_chunks(
     response = _post(world, path, 5 * 1024 * 1024 - 1)
     assert response.status_code == 200, response.content[:300]
     assert reads and all(args and 0 < args[0] <= 1024 * 1024 for args in reads)
-    if path == "/api/v1/dossiers/verify":
+    if path == "/api/v1/dossiers/verify/":
         assert response.json()["verified"] is False
-    elif path == "/api/v1/public/verify":
+    elif path == "/api/v1/public/verify/":
         assert response.json()["genuine"] is False
     else:  # the page shows the hash it computed
         data = b"%PDF" + b"\0" * (5 * 1024 * 1024 - 5)
@@ -79,7 +79,7 @@ def test_a_file_just_under_the_default_limit_verifies_hashed_in_chunks(
 def test_a_large_json_body_to_a_verify_path_keeps_the_ordinary_limit(settings):
     body = '{"sha256": "' + "0" * (2 * 1024 * 1024) + '"}'
     response = APIClient().post(
-        "/api/v1/public/verify", body, content_type="application/json"
+        "/api/v1/public/verify/", body, content_type="application/json"
     )
     assert response.status_code == 413
     assert str(settings.REQUEST_BODY_MAX_BYTES) in response.json()["detail"]

@@ -89,7 +89,7 @@ def test_keys_belong_to_their_caller(world, api_as):
     mine = api_as("client").post(URL, payload, format="json", HTTP_IDEMPOTENCY_KEY="k")
     other_client = api_as("other_org")  # another organisation's officer, same key
     theirs = other_client.post(
-        "/api/v1/public/verify",
+        "/api/v1/public/verify/",
         {"sha256": "0" * 64},
         format="json",
         HTTP_IDEMPOTENCY_KEY="k",

@@ -119,8 +119,8 @@ def test_another_organisations_notices_are_not_found(case: Any, world: Any) -> N
     other = APIClient()
     other.credentials(HTTP_AUTHORIZATION=f"Api-Key {world.client_key}")
     assert other.get(f"/api/v1/notices/{notice.pk}/").status_code == 404
-    assert other.get(f"/api/v1/notices/{notice.pk}/pdf").status_code == 404
-    assert other.get(f"/api/v1/notices/{notice.pk}/html").status_code == 404
+    assert other.get(f"/api/v1/notices/{notice.pk}/pdf/").status_code == 404
+    assert other.get(f"/api/v1/notices/{notice.pk}/html/").status_code == 404
     assert other.get("/api/v1/notices/").json()["results"] == []
     response = other.post(f"/api/v1/decisions/{case.pk}/notices/", {}, format="json")
     assert response.status_code == 404
@@ -136,7 +136,7 @@ def test_a_notice_is_signed_and_publicly_verifiable_by_pdf_or_html(case: Any) ->
     public = APIClient()
     for digest in (notice.sha256, notice.html_sha256):
         body = public.post(
-            "/api/v1/public/verify", {"sha256": digest}, format="json"
+            "/api/v1/public/verify/", {"sha256": digest}, format="json"
         ).json()
         assert body["genuine"] is True
         assert body["kind"] == "notice"

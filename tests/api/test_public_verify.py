@@ -48,7 +48,7 @@ def issued(db, demo_artefacts) -> dict[str, Any]:
 
 def _post_pdf(api: APIClient, pdf: bytes) -> Any:
     upload = SimpleUploadedFile("dossier.pdf", pdf, content_type="application/pdf")
-    return api.post("/api/v1/public/verify", {"pdf": upload}, format="multipart")
+    return api.post("/api/v1/public/verify/", {"pdf": upload}, format="multipart")
 
 
 def _leaks(body: str, decision: Any) -> list[str]:
@@ -78,7 +78,7 @@ def test_a_superseded_version_says_so_by_file_and_by_hash(issued):
     v1 = issued["v1"]
     by_file = _post_pdf(api, bytes(v1.pdf)).json()
     by_hash = api.post(
-        "/api/v1/public/verify", {"sha256": v1.sha256.upper()}, format="json"
+        "/api/v1/public/verify/", {"sha256": v1.sha256.upper()}, format="json"
     ).json()
     for body in (by_file, by_hash):
         assert body["genuine"] is True and body["superseded"] is True
@@ -104,7 +104,7 @@ def test_a_tampered_or_unknown_file_is_not_genuine_and_says_nothing_more(issued)
             "superseded": None,
         }
     response = api.post(
-        "/api/v1/public/verify",
+        "/api/v1/public/verify/",
         {"sha256": hashlib.sha256(b"unknown").hexdigest()},
         format="json",
     )
@@ -119,8 +119,8 @@ def test_the_keyed_endpoint_reports_superseded_too(issued, client):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
     v1, v2 = issued["v1"], issued["v2"]
-    one = api.post("/api/v1/dossiers/verify", {"sha256": v1.sha256}, format="json")
-    two = api.post("/api/v1/dossiers/verify", {"sha256": v2.sha256}, format="json")
+    one = api.post("/api/v1/dossiers/verify/", {"sha256": v1.sha256}, format="json")
+    two = api.post("/api/v1/dossiers/verify/", {"sha256": v2.sha256}, format="json")
     assert one.json()["verified"] and one.json()["superseded"] is True
     assert two.json()["verified"] and two.json()["superseded"] is False
     # another client system of the organisation lists none of them (only the
@@ -169,7 +169,7 @@ def test_it_is_rate_limited_per_ip(db, settings):
     api = APIClient(REMOTE_ADDR="203.0.113.7")
     codes = [
         api.post(
-            "/api/v1/public/verify", body, content_type="application/json"
+            "/api/v1/public/verify/", body, content_type="application/json"
         ).status_code
         for _ in range(4)
     ]
@@ -185,7 +185,7 @@ def test_it_is_rate_limited_per_ip(db, settings):
     other = APIClient(REMOTE_ADDR="198.51.100.2")
     assert (
         other.post(
-            "/api/v1/public/verify", body, content_type="application/json"
+            "/api/v1/public/verify/", body, content_type="application/json"
         ).status_code
         == 200
     )

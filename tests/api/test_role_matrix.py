@@ -147,14 +147,14 @@ MATRIX: list[tuple[str, Any, Any, bool, dict[str, int]]] = [
     ),
     (
         "get",
-        lambda w: f"/api/v1/dossiers/{w.dossier.pk}/pdf",
+        lambda w: f"/api/v1/dossiers/{w.dossier.pk}/pdf/",
         None,
         False,
         {A: 401, C: 200, OFF: 200, U: 200, D: 200, X: 404},
     ),
     (
         "post",
-        lambda w: "/api/v1/dossiers/verify",
+        lambda w: "/api/v1/dossiers/verify/",
         lambda w: {"sha256": "ab" * 32},
         False,
         {A: 401, C: 200, OFF: 200, U: 200, D: 200, X: 200},

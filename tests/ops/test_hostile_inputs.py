@@ -122,7 +122,7 @@ def _endpoints(world: Any) -> list[tuple[str, list[tuple[str, str | bytes, str]]
             "admin",
         ),
         (
-            "/api/v1/dossiers/verify",
+            "/api/v1/dossiers/verify/",
             generic
             + [
                 ("bad sha", json.dumps({"sha256": "zz" * 32}), "application/json"),

@@ -14,7 +14,7 @@ def test_case_pages_the_decision_api_and_downloads_say_no_store(world_with_job, 
         officer.get("/cases/"),
         officer.get("/audit/"),
         api_as("client").get(f"/api/v1/decisions/{world.decision.pk}/"),
-        api_as("auditor").get(f"/api/v1/dossiers/{world.dossier.pk}/pdf"),
+        api_as("auditor").get(f"/api/v1/dossiers/{world.dossier.pk}/pdf/"),
         api_as("anonymous").get("/api/v1/decisions/"),  # a 401 too
     ]
     for response in responses:

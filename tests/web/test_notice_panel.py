@@ -64,8 +64,8 @@ def test_an_officer_issues_a_notice_and_the_case_page_lists_it(case: Any) -> Non
     notice = Notice.objects.get()
     page = officer.get(f"/cases/{case.pk}/").content.decode()
     assert notice.public_id in page
-    assert f"/api/v1/notices/{notice.pk}/pdf" in page
-    pdf = officer.get(f"/api/v1/notices/{notice.pk}/pdf")
+    assert f"/api/v1/notices/{notice.pk}/pdf/" in page
+    pdf = officer.get(f"/api/v1/notices/{notice.pk}/pdf/")
     assert pdf.status_code == 200 and pdf.content == bytes(notice.pdf)
 
 

@@ -328,22 +328,22 @@ def test_the_api_issues_lists_downloads_and_verifies(db, demo_artefacts):
     assert job["status"] == "done" and job["kind"] == "dossier" and job["dossier"]
     listed = api.get("/api/v1/dossiers/", {"decision": decision.pk}).json()["results"]
     assert [d["version"] for d in listed] == [1]
-    pdf = api.get(f"/api/v1/dossiers/{job['dossier']}/pdf")
+    pdf = api.get(f"/api/v1/dossiers/{job['dossier']}/pdf/")
     assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
     assert listed[0]["public_id"] in pdf["Content-Disposition"]
     assert hashlib.sha256(pdf.content).hexdigest() == listed[0]["sha256"]
     by_file = api.post(
-        "/api/v1/dossiers/verify",
+        "/api/v1/dossiers/verify/",
         {"pdf": SimpleUploadedFile("d.pdf", pdf.content)},
         format="multipart",
     )
     assert by_file.json()["verified"] is True and by_file.json()["version"] == 1
-    unknown = api.post("/api/v1/dossiers/verify", {"sha256": "0" * 64}, format="json")
+    unknown = api.post("/api/v1/dossiers/verify/", {"sha256": "0" * 64}, format="json")
     assert unknown.json() == {
         "verified": False,
         "detail": "Not issued by this service.",
     }
-    bad = api.post("/api/v1/dossiers/verify", {"sha256": "xyz"}, format="json")
+    bad = api.post("/api/v1/dossiers/verify/", {"sha256": "xyz"}, format="json")
     assert bad.status_code == 400 and "sha256" in bad.json()["errors"]
 
 

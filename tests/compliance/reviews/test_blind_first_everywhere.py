@@ -211,12 +211,12 @@ def test_the_dossier_list_offers_no_pdf_of_a_hidden_case(blind):
     browser = _browser(blind, "officer")
     dossier = Dossier.objects.get(decision=blind.decision)
     page = browser.get("/dossiers/").content.decode()
-    assert f"/api/v1/dossiers/{dossier.pk}/pdf" not in page and HIDDEN in page
+    assert f"/api/v1/dossiers/{dossier.pk}/pdf/" not in page and HIDDEN in page
     _preliminary(blind, "officer")
     page = browser.get("/dossiers/").content.decode()
-    assert f"/api/v1/dossiers/{dossier.pk}/pdf" in page
+    assert f"/api/v1/dossiers/{dossier.pk}/pdf/" in page
     auditor = _browser(blind, "auditor").get("/dossiers/").content.decode()
-    assert f"/api/v1/dossiers/{dossier.pk}/pdf" in auditor
+    assert f"/api/v1/dossiers/{dossier.pk}/pdf/" in auditor
 
 
 # --- the API -------------------------------------------------------------------------
@@ -280,7 +280,7 @@ def test_the_api_outcome_filter_reveals_nothing_of_hidden_cases(blind, api_as, p
     [
         "/api/v1/decisions/{decision}/explanations/",
         "/api/v1/decisions/{decision}/reviews/",
-        "/api/v1/dossiers/{dossier}/pdf",
+        "/api/v1/dossiers/{dossier}/pdf/",
     ],
 )
 def test_explanations_reviews_and_dossier_pdfs_wait_for_the_preliminary_view(
@@ -335,7 +335,7 @@ def test_the_schema_documents_the_blind_pending_refusals(world, api_as):
     for path in [
         "/api/v1/decisions/{id}/explanations/",
         "/api/v1/decisions/{id}/reviews/",
-        "/api/v1/dossiers/{id}/pdf",
+        "/api/v1/dossiers/{id}/pdf/",
     ]:
         refused = schema["paths"][path]["get"]["responses"]["403"]
         assert "blind_pending" in refused["description"], path
