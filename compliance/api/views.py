@@ -71,6 +71,16 @@ ERROR_RESPONSES = {
 }
 
 
+def _created(request: Request, data: Any, name: str, pk: int) -> Response:
+    """201 with the resource and its Location."""
+    location = reverse(f"api:{name}-detail", kwargs={"pk": pk})
+    return Response(
+        data,
+        status=status.HTTP_201_CREATED,
+        headers={"Location": request.build_absolute_uri(location)},
+    )
+
+
 class PrincipalMixin:
     """Views whose rows come from a selector scoped to the caller's organisation."""
 
@@ -104,8 +114,8 @@ class AISystemListApi(PrincipalMixin, generics.ListAPIView):
     def post(self, request: Request) -> Response:
         data = _validated(AISystemInputSerializer, request.data)
         ai_system = ai_system_register(principal=self.principal, **data)
-        return Response(
-            AISystemOutputSerializer(ai_system).data, status=status.HTTP_201_CREATED
+        return _created(
+            request, AISystemOutputSerializer(ai_system).data, "ai-system", ai_system.pk
         )
 
 
@@ -147,8 +157,8 @@ class ModelVersionListApi(PrincipalMixin, generics.ListAPIView):
         mv = model_version_register(
             principal=self.principal, ai_system=ai_system, weights=upload.read(), **data
         )
-        return Response(
-            ModelVersionOutputSerializer(mv).data, status=status.HTTP_201_CREATED
+        return _created(
+            request, ModelVersionOutputSerializer(mv).data, "model-version", mv.pk
         )
 
 
@@ -194,10 +204,10 @@ class DecisionListApi(PrincipalMixin, generics.ListAPIView):
         submitted = decision_submit(
             principal=self.principal, submission=Submission.from_validated(data)
         )
-        return Response(
-            DecisionOutputSerializer(submitted.decision).data,
-            status=status.HTTP_201_CREATED if submitted.created else status.HTTP_200_OK,
-        )
+        data = DecisionOutputSerializer(submitted.decision).data
+        if not submitted.created:  # a replay: the stored decision again
+            return Response(data, status=status.HTTP_200_OK)
+        return _created(request, data, "decision", submitted.decision.pk)
 
 
 class BulkResultSerializer(serializers.Serializer):

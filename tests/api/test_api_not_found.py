@@ -27,3 +27,37 @@ def test_the_other_slash_form_is_a_json_404_naming_the_route(
     assert nonint.status_code == 404 and nonint.json()["detail"] == "No such endpoint."
     # the routes themselves answer as before
     assert api.get("/api/v1/decisions/").status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("/api/v1/dossiers/verify", "/api/v1/dossiers/verify/"),
+        ("/api/v1/public/verify", "/api/v1/public/verify/"),
+        ("/api/v1/dossiers/1/pdf", "/api/v1/dossiers/<int:pk>/pdf/"),
+        ("/api/v1/notices/1/pdf", "/api/v1/notices/<int:pk>/pdf/"),
+        ("/api/v1/notices/1/html", "/api/v1/notices/<int:pk>/html/"),
+    ],
+)
+def test_the_routes_without_a_slash_are_json_404s_naming_the_new_one(
+    world: Any, old: str, new: str
+) -> None:
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {world.client_key}")
+    for method in ("get", "post"):
+        response = getattr(api, method)(old)
+        assert response.status_code == 404, (method, old)
+        assert response["Content-Type"] == "application/json"
+        assert f"the API's path is {old}/ " in response.json()["detail"]
+        assert new.split("<", 1)[0] in old + "/"
+
+
+def test_every_api_route_ends_with_a_slash() -> None:
+    from django.urls import get_resolver
+
+    api = next(
+        p for p in get_resolver().url_patterns if str(p.pattern).startswith("api/v1/")
+    )
+    routes = [str(p.pattern) for p in api.url_patterns]
+    assert routes and all(route.endswith("/") for route in routes), routes
