@@ -186,6 +186,11 @@ PROPERTY_TYPES: dict[tuple[str, str], dict[str, Any]] = {
         "additionalProperties": True,
     },
     ("NoticeOutput", "warnings"): {"type": "array", "items": {"type": "string"}},
+    ("AuditEventOutput", "payload"): {
+        "type": "object",
+        "description": "What the event records (ids, hashes, counts; no secrets).",
+        "additionalProperties": True,
+    },
     ("WebhookDeliveryDetail", "body"): _ref("WebhookEvent"),
 }
 

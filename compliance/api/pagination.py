@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 
 from compliance.platform.numbers import whole_number
 
-_LARGEST_PAGE = 10**18 - 1  # any bigger page number is past the end all the same
+_LARGEST_PAGE = 10**18 - 1
+_CURSOR_PATTERN = "^[A-Za-z0-9+/=_-]{0,512}$"
+_CURSOR = re.compile(_CURSOR_PATTERN)
 
 
 def _one_whole_number(raw: list[str]) -> int | None:
@@ -61,3 +64,99 @@ class StandardPagination(PageNumberPagination):
             elif parameter["name"] == self.page_query_param:
                 parameter["schema"] = {"type": "integer", "minimum": 1}
         return parameters
+
+
+class StableCursorPagination(CursorPagination):
+    """An opaque cursor over the primary key, newest first: rows inserted while a
+    client walks the pages land before its first page, never inside the walk, so no
+    row is seen twice or skipped. A cursor that is not one of ours is a 400."""
+
+    ordering = "-id"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    cursor_query_description = (
+        "The opaque cursor from the previous page's next or previous link."
+    )
+
+    def get_page_size(self, request: Any) -> int:
+        return StandardPagination.get_page_size(self, request)  # type: ignore[arg-type]
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                }
+            elif parameter["name"] == self.cursor_query_param:
+                parameter["schema"] = {"type": "string", "pattern": _CURSOR_PATTERN}
+        return parameters
+
+    def decode_cursor(self, request: Any) -> Any:
+        raw = request.query_params.getlist(self.cursor_query_param)
+        if len(raw) > 1:
+            raise ValidationError({self.cursor_query_param: ["Give one cursor."]})
+        if raw and not _CURSOR.fullmatch(raw[0]):
+            raise ValidationError(
+                {self.cursor_query_param: ["Not a cursor of this list."]}
+            )
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise ValidationError(
+                {
+                    self.cursor_query_param: [
+                        "Not a cursor of this list: use the next or previous link "
+                        "of a page as it is."
+                    ]
+                }
+            ) from None
+
+
+class PageOrCursorPagination(StandardPagination):
+    """Page numbers (``page``, for people and the UI) or, with ``cursor`` (empty for
+    the first page), a cursor that does not drift while decisions arrive."""
+
+    cursor_param = "cursor"
+
+    def _cursor(self, request: Any) -> bool:
+        return self.cursor_param in request.query_params
+
+    def paginate_queryset(self, queryset: Any, request: Any, view: Any = None) -> Any:
+        if self._cursor(request):
+            if self.page_query_param in request.query_params:
+                raise ValidationError(
+                    {self.cursor_param: ["Use page or cursor, not both."]}
+                )
+            self._by_cursor: StableCursorPagination | None = StableCursorPagination()
+            return self._by_cursor.paginate_queryset(queryset, request, view)
+        self._by_cursor = None
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data: Any) -> Any:
+        if getattr(self, "_by_cursor", None) is not None:
+            return self._by_cursor.get_paginated_response(data)  # type: ignore[union-attr]
+        return super().get_paginated_response(data)
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paged = super().get_paginated_response_schema(schema)
+        paged["required"] = ["results"]
+        paged["properties"]["count"]["description"] = "Total rows (page numbers only)."
+        return paged
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            *super().get_schema_operation_parameters(view),
+            {
+                "name": self.cursor_param,
+                "required": False,
+                "in": "query",
+                "description": "Cursor pagination instead of page numbers: empty for "
+                "the first page, then the next link's cursor (stable while rows "
+                "arrive).",
+                "schema": {"type": "string", "pattern": _CURSOR_PATTERN},
+            },
+        ]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from compliance.api import contests, monitoring, notices, views, webhooks
+from compliance.api import contests, monitoring, notices, records, views, webhooks
 
 app_name = "api"
 
@@ -81,7 +81,9 @@ urlpatterns = [
         monitoring.DriftApi.as_view(),
         name="monitoring-drift",
     ),
+    path("jobs/", records.JobListApi.as_view(), name="job-list"),
     path("jobs/<int:pk>/", views.JobDetailApi.as_view(), name="job-detail"),
+    path("audit-events/", records.AuditEventListApi.as_view(), name="audit-event-list"),
     path("webhooks/", webhooks.WebhookListApi.as_view(), name="webhook-list"),
     path(
         "webhooks/<int:pk>/", webhooks.WebhookDetailApi.as_view(), name="webhook-detail"

@@ -25,6 +25,7 @@ from compliance.api.downloads import (
 from compliance.api.errors import flatten_errors
 from compliance.api.fields import RejectUnknownFieldsMixin, StrictCharField
 from compliance.api.filters import DecisionFilter, DossierFilter
+from compliance.api.pagination import PageOrCursorPagination
 from compliance.api.parsers import StrictJSONParser
 from compliance.api.serializers import (
     AISystemInputSerializer,
@@ -181,6 +182,7 @@ class DecisionListApi(PrincipalMixin, generics.ListAPIView):
     actions = {"GET": "decision.read", "POST": "decision.submit"}
     serializer_class = DecisionOutputSerializer
     filterset_class = DecisionFilter
+    pagination_class = PageOrCursorPagination
     parser_classes = [StrictJSONParser]
     model = Decision
     selector = decisions_as_read

@@ -14,4 +14,6 @@ def job_list(*, principal: Principal) -> QuerySet[Job]:
     queryset = Job.objects.filter(organization=principal.organization)
     if principal.is_client:  # training drills are never client-visible
         queryset = queryset.exclude(decision__is_drill=True)
+        # nor webhook deliveries: the organisation's admins manage those
+        queryset = queryset.exclude(kind=Job.Kind.WEBHOOK)
     return queryset

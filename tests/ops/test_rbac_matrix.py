@@ -46,6 +46,8 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "api:dossier-detail": {"get": "dossier.read"},
     "api:dossier-pdf": {"get": "dossier.download"},
     "api:job-detail": {"get": "job.read"},
+    "api:job-list": {"get": "job.read"},
+    "api:audit-event-list": {"get": "audit.read"},
     "api:decision-notices": {"post": "notice.request"},
     "api:monitoring-oversight": {"get": "monitoring.read"},
     "api:monitoring-fairness": {"get": "monitoring.read"},
