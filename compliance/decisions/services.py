@@ -3,13 +3,13 @@ it once (idempotent per client system and external_id), audit it."""
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import explain
-from compliance.audit import audit_event_append
+from compliance.audit import audit_events_append
 from compliance.decisions.submission import FUTURE_SKEW, Submission, Submitted
 from compliance.errors import Conflict, ValidationFailed
 from compliance.explanations import explanation_request
@@ -19,6 +19,73 @@ from compliance.platform.text import hostile_text_refuse
 from compliance.policy import require
 from compliance.principals import Principal
 from compliance.registry.loading import SCORE_TOLERANCE, score_reproduce
+
+_SCHEMAS: dict[tuple[int, str], explain.FeatureSchema] = {}
+
+
+def feature_schema_of(mv: ModelVersion) -> explain.FeatureSchema:
+    """The parsed feature schema of a version (kept per version and weights hash)."""
+    key = (mv.pk, mv.weights_sha256)
+    schema = _SCHEMAS.get(key)
+    if schema is None:
+        if len(_SCHEMAS) > 256:
+            _SCHEMAS.clear()
+        schema = _SCHEMAS[key] = explain.parse_feature_schema(mv.feature_schema)
+    return schema
+
+
+def decision_row(
+    principal: Principal,
+    mv: ModelVersion,
+    data: Submission,
+    submission_sha: str,
+    reproduced: float | None,
+) -> Decision:
+    """The decision to insert for a validated submission (not saved)."""
+    consistent = (
+        None if reproduced is None else abs(reproduced - data.score) <= SCORE_TOLERANCE
+    )
+    return Decision(
+        organization=principal.organization,
+        ai_system=mv.ai_system,
+        model_version=mv,
+        client_system=principal.client_system,
+        external_id=data.external_id,
+        subject_ref=data.subject_ref,
+        features=data.features,
+        score=data.score,
+        outcome=data.outcome,
+        decided_at=data.decided_at,
+        prediction_consistent=consistent,
+        reproduced_score=reproduced,
+        submission_sha256=submission_sha,
+        # a score the model does not give, or a version whose weights failed their
+        # integrity check, goes to a person first
+        status=(
+            Decision.Status.NEEDS_REVIEW
+            if consistent is False or mv.integrity_suspended_at is not None
+            else Decision.Status.UNREVIEWED
+        ),
+    )
+
+
+def submitted_event(principal: Principal, decision: Decision) -> dict[str, Any]:
+    """The ``decision.submitted`` audit event of a stored decision."""
+    return {
+        "actor": principal.actor,
+        "organization": principal.organization,
+        "action": "decision.submitted",
+        "object_type": "decision",
+        "object_id": decision.pk,
+        "payload": {
+            "external_id": decision.external_id,
+            "model_version": decision.model_version_id,
+            "outcome": decision.outcome,
+            "submission_sha256": decision.submission_sha256,
+            "prediction_consistent": decision.prediction_consistent,
+            "status": decision.status,
+        },
+    }
 
 
 def _decision_stored(client_system: ClientSystem, external_id: str) -> Decision | None:
@@ -88,8 +155,34 @@ def decision_submit(*, principal: Principal, submission: Submission) -> Submitte
             "This model version is retired and accepts no new decisions.",
             {"model_version": ["This model version is retired."]},
         )
+    submission_validate(mv, data)
+    submission_sha = data.sha256()
+    reproduced = score_reproduce(mv, data.features)
+    try:
+        with transaction.atomic():
+            decision = decision_row(principal, mv, data, submission_sha, reproduced)
+            decision.save(force_insert=True)
+            audit_events_append([submitted_event(principal, decision)])
+            if mv.ai_system.explain_on_receipt:
+                explanation_request(
+                    principal=principal,
+                    decision=decision,
+                    methods=mv.ai_system.default_explanation_methods or None,
+                )
+    except IntegrityError:
+        # The external_id is taken (a replay, or a concurrent twin that won the race):
+        # answer with the stored decision. Any other integrity error is not ours to mask.
+        existing = _decision_stored(client_system, data.external_id)
+        if existing is None:
+            raise
+        return _decision_replay(existing, submission_sha)
+    return Submitted(decision, True)
+
+
+def submission_validate(mv: ModelVersion, data: Submission) -> None:
+    """Raise ValidationFailed naming every field that does not fit ``mv``."""
     errors: dict[str, list[str]] = {}
-    schema = explain.parse_feature_schema(mv.feature_schema)
+    schema = feature_schema_of(mv)
     for name, messages in explain.validate_feature_values(
         schema, data.features
     ).items():
@@ -105,62 +198,3 @@ def decision_submit(*, principal: Principal, submission: Submission) -> Submitte
             "The decision does not match the model version's schema; see errors.",
             errors,
         )
-
-    submission_sha = data.sha256()
-    reproduced = score_reproduce(mv, data.features)
-    consistent = (
-        None if reproduced is None else abs(reproduced - data.score) <= SCORE_TOLERANCE
-    )
-    try:
-        with transaction.atomic():
-            decision = Decision.objects.create(
-                organization=principal.organization,
-                ai_system=mv.ai_system,
-                model_version=mv,
-                client_system=client_system,
-                external_id=data.external_id,
-                subject_ref=data.subject_ref,
-                features=data.features,
-                score=data.score,
-                outcome=data.outcome,
-                decided_at=data.decided_at,
-                prediction_consistent=consistent,
-                reproduced_score=reproduced,
-                submission_sha256=submission_sha,
-                # a score the model does not give, or a version whose weights failed
-                # their integrity check, goes to a person first
-                status=(
-                    Decision.Status.NEEDS_REVIEW
-                    if consistent is False or mv.integrity_suspended_at is not None
-                    else Decision.Status.UNREVIEWED
-                ),
-            )
-            audit_event_append(
-                actor=principal.actor,
-                organization=principal.organization,
-                action="decision.submitted",
-                object_type="decision",
-                object_id=decision.pk,
-                payload={
-                    "external_id": decision.external_id,
-                    "model_version": mv.pk,
-                    "outcome": decision.outcome,
-                    "submission_sha256": submission_sha,
-                    "prediction_consistent": consistent,
-                    "status": decision.status,
-                },
-            )
-            if mv.ai_system.explain_on_receipt:
-                explanation_request(
-                    principal=principal,
-                    decision=decision,
-                    methods=mv.ai_system.default_explanation_methods or None,
-                )
-    except IntegrityError:
-        # The external_id is taken (a replay, or a concurrent twin that won the race):
-        # answer with the stored decision. Any other integrity error is not ours to mask.
-        existing = _decision_stored(client_system, data.external_id)
-        if existing is None:
-            raise
-        return _decision_replay(existing, submission_sha)
-    return Submitted(decision, True)

@@ -85,3 +85,33 @@ def test_only_client_systems_submit(world: Any) -> None:
         URL, {"decisions": [_payload(world)]}, content_type="application/json"
     )
     assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_large_request_is_stored_in_batches_with_every_rule_kept(world: Any) -> None:
+    """250 items over three chunks: twins across chunks, an unknown model version, a
+    retired one's replay; one audit event per stored decision; scores reproduced."""
+    api = _api(world.client_key)
+    items = [_payload(world) for _ in range(250)]
+    items[120] = dict(items[3])  # the same decision again, in the next chunk: a replay
+    items[130] = {**items[4], "subject_ref": "someone-else"}  # its id, other payload
+    items[140] = {**_payload(world), "model_version": 10**9}
+    items[150] = {**_payload(world), "features": {"income": -1}}
+    body = api.post(URL, {"decisions": items}, format="json").json()
+    statuses = [r["status"] for r in body["results"]]
+    assert statuses[120] == 200 and statuses[130] == 409
+    assert statuses[140] == 400 and statuses[150] == 400
+    assert statuses.count(201) == 246
+    assert (
+        body["results"][120]["decision"]["id"] == body["results"][3]["decision"]["id"]
+    )
+    created = Decision.objects.filter(
+        pk__in=[r["decision"]["id"] for r in body["results"] if r["status"] == 201]
+    )
+    assert created.count() == 246
+    assert all(d.prediction_consistent for d in created)
+    events = AuditEvent.objects.filter(
+        action="decision.submitted",
+        object_id__in=[str(d.pk) for d in created],
+    )
+    assert events.count() == 246

@@ -90,7 +90,7 @@ def test_an_integrity_error_that_is_no_replay_is_not_masked(world):
     with (
         mock.patch.object(
             intake.services,
-            "audit_event_append",
+            "audit_events_append",
             side_effect=IntegrityError("duplicate key: uniq_audit_hash"),
         ),
         pytest.raises(IntegrityError, match="uniq_audit_hash"),
