@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import cast
 
 from django.db import IntegrityError, transaction
 
@@ -31,7 +30,7 @@ from compliance.decisions.services import (
 from compliance.decisions.submission import Submission
 from compliance.errors import DomainError, ValidationFailed
 from compliance.explanations import explanation_request
-from compliance.models import AISystem, Decision, ModelVersion, MonthlyAggregate
+from compliance.models import Decision, ModelVersion, MonthlyAggregate
 from compliance.platform.text import hostile_text_refuse
 from compliance.policy import require
 from compliance.principals import Principal
@@ -185,7 +184,7 @@ def _store(principal: Principal, new: list[_Valid]) -> dict[int, Decision]:
         Decision.objects.bulk_create(rows)
         audit_events_append([submitted_event(principal, d) for d in rows])
         for decision, v in zip(rows, new, strict=True):
-            ai_system = cast(AISystem, v.version.ai_system)
+            ai_system = v.version.ai_system
             if ai_system.explain_on_receipt:
                 explanation_request(
                     principal=principal,
