@@ -171,10 +171,9 @@ def _store(principal: Principal, new: list[_Valid]) -> dict[int, Decision]:
         by_version[v.version.pk].append(v)
     scores: dict[int, float | None] = {}
     for group in by_version.values():
-        rows = [v.submission.features for v in group]
-        for v, score in zip(
-            group, scores_reproduce(group[0].version, rows), strict=True
-        ):
+        features = [v.submission.features for v in group]
+        reproduced = scores_reproduce(group[0].version, features)
+        for v, score in zip(group, reproduced, strict=True):
             scores[v.index] = score
     rows = [
         decision_row(principal, v.version, v.submission, v.sha256, scores[v.index])
