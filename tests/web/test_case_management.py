@@ -667,3 +667,17 @@ def test_each_new_route_answers_each_role(world, queue, route, persona):
         assert response["Location"].startswith("/accounts/login/")
     if persona == "other_org" and method == "post":
         assert _assigned(queue.c) is None  # never another organisation's case
+
+
+@pytest.mark.django_db
+def test_the_monitoring_counts_late_cases_by_the_systems_own_sla(world, queue):
+    from compliance.monitoring.oversight import review_queue
+
+    officer = Principal(organization=world.org, role="officer", user=world.officer)
+    assert review_queue(principal=officer, ai_system=queue.fraud).over_sla == 0
+    registry.ai_system_update(
+        operator=Operator(), ai_system=queue.fraud, review_sla_hours=24
+    )
+    queue.fraud.refresh_from_db()
+    state = review_queue(principal=officer, ai_system=queue.fraud)
+    assert (state.over_sla, state.sla_hours) == (1, 24)
