@@ -423,6 +423,14 @@ class AISystemForm(RefuseHostileText, forms.Form):
         help_text="Most model evaluations one explanation request may cost per "
         "decision; empty: the platform default (EXPLANATION_COST_BUDGET).",
     )
+    review_sla_hours = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=registry.REVIEW_SLA_HOURS_MAX,
+        help_text="Hours from receipt within which a case should be reviewed; the "
+        "case queue marks open cases past it. Empty: the platform default "
+        "(REVIEW_SLA_HOURS).",
+    )
 
 
 @admin.register(AISystem)

@@ -71,6 +71,14 @@ RULES: dict[str, frozenset[str]] = {
     "webhook.manage": frozenset({ADMIN}),
     # the web UI's case work (people only)
     "case.read": PEOPLE,
+    # case management: a reviewer takes (or gives up) a case; an admin gives any case
+    # to any reviewer of the organisation; only reviewers are given cases
+    "case.assign_self": REVIEWERS,
+    "case.assign": frozenset({ADMIN}),
+    "case.assignee": REVIEWERS,
+    # CSV exports of what a person may read (each export is an audit event)
+    "case.export": PEOPLE,
+    "audit.export": PEOPLE,
     "review.record": REVIEWERS,
     "review.preliminary_view": REVIEWERS,
     "review.confirm": REVIEWERS,  # four-eyes: a second officer confirms an overturn

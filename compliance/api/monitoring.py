@@ -73,7 +73,8 @@ class OversightRowSerializer(serializers.Serializer):
     median_seconds = serializers.FloatField(allow_null=True)
     p90_seconds = serializers.FloatField(allow_null=True)
     late_reviews = serializers.IntegerField(
-        help_text="First reviews recorded later than REVIEW_SLA_HOURS after receipt."
+        help_text="First reviews recorded later than the AI system's review SLA "
+        "(REVIEW_SLA_HOURS unless set) after receipt."
     )
 
 

@@ -75,6 +75,17 @@ class Decision(models.Model):
     # a training drill (compliance.reviews.drills): a copy of a real case with a known
     # correct answer, never shown to client systems, never in real statistics
     is_drill = models.BooleanField(default=False)
+    # case management: the reviewer who works the case (an officer or admin of the
+    # organisation); set only by compliance.reviews.assignment, each change audited.
+    # A drill's reviewer is its Drill.assigned_to (compliance.reviews.drills).
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    assigned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-decided_at", "-id"]

@@ -58,6 +58,14 @@ class AISystem(models.Model):
         help_text="Most model evaluations one explanation request may cost per "
         "decision; empty = the platform default.",
     )
+    # hours from receipt within which a case should be reviewed; unset:
+    # REVIEW_SLA_HOURS. The case queue marks open cases past it.
+    review_sla_hours = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Hours from receipt within which a case should be reviewed; "
+        "empty = the platform default (REVIEW_SLA_HOURS).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -78,6 +86,13 @@ class AISystem(models.Model):
         own = self.explanation_cost_budget
         budget = settings.EXPLANATION_COST_BUDGET if own is None else own
         return int(min(budget, settings.EXPLANATION_COST_BUDGET_MAX))
+
+    @property
+    def review_sla(self) -> int:
+        """Hours from receipt within which a case should be reviewed: the system's
+        own, else the platform default."""
+        own = self.review_sla_hours
+        return int(settings.REVIEW_SLA_HOURS if own is None else own)
 
     @property
     def blind_first_required(self) -> bool:

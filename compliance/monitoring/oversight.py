@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import (
     Aggregate,
@@ -157,7 +156,7 @@ def oversight_months_compute(
     )
     keys = ("month", "reviewer__username")
     rows: dict[tuple[date, str], dict[str, Any]] = defaultdict(dict)
-    sla = timedelta(hours=settings.REVIEW_SLA_HOURS)
+    sla = timedelta(hours=ai_system.review_sla)
     for row in (
         reviews.annotate(month=TruncMonth("created_at"))
         .values(*keys)
@@ -269,7 +268,7 @@ def review_queue(*, principal: Principal, ai_system: AISystem) -> QueueState:
     """The AI system's open cases now: how many, the oldest, how many past the SLA
     (one aggregate query)."""
     require(principal, "monitoring.read")
-    hours = settings.REVIEW_SLA_HOURS
+    hours = ai_system.review_sla
     due = timezone.now() - timedelta(hours=hours)
     figures = (
         Decision.objects.filter(

@@ -150,7 +150,27 @@ AI_SYSTEM_UPDATABLE = (
     "drill_rate",
     "four_eyes_overturn",
     "explanation_cost_budget",
+    "review_sla_hours",
 )
+# a review SLA: from an hour to a year
+REVIEW_SLA_HOURS_MAX = 24 * 366
+
+
+def review_sla_check(value: Any) -> None:
+    """An AI system's review SLA: whole hours from 1 to a year, or None (the
+    platform's REVIEW_SLA_HOURS)."""
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 1 <= value <= REVIEW_SLA_HOURS_MAX
+    ):
+        message = (
+            f"Must be a whole number of hours from 1 to {REVIEW_SLA_HOURS_MAX}, or "
+            f"empty for the platform default ({settings.REVIEW_SLA_HOURS})."
+        )
+        raise ValidationFailed(message, {"review_sla_hours": [message]})
 
 
 @transaction.atomic
@@ -171,6 +191,8 @@ def ai_system_update(
         explanation_budget_check(changes["explanation_cost_budget"])
     if "drill_rate" in changes:
         _drill_rate_check(changes["drill_rate"])
+    if "review_sla_hours" in changes:
+        review_sla_check(changes["review_sla_hours"])
     hostile_text_refuse({k: v for k, v in changes.items() if isinstance(v, str)})
     _ai_system_text_check(changes)
     ai_system = AISystem.objects.select_for_update().get(pk=ai_system.pk)

@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q, QuerySet
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    QueryDict,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 import explain
+from compliance import errors
 from compliance.audit.selectors import decision_history
+from compliance.decisions.export import case_queue_export
 from compliance.decisions.selectors import (
     CASE_FLAGS,
+    CASE_SORT_DEFAULT,
+    CASE_SORTS,
     case_counts,
     case_queue,
+    case_sort_check,
     decision_list,
 )
 from compliance.dossiers import dossier_request
@@ -36,12 +51,12 @@ from compliance.explanations.presentation import (
     standard_error_text,
 )
 from compliance.explanations.selectors import explanation_list
-from compliance.models import Decision, Explanation, Review
+from compliance.models import Decision, Drill, Explanation, Review
 from compliance.notices import notice_languages
 from compliance.notices.selectors import decision_notices
 from compliance.platform import text_limits
 from compliance.policy import can
-from compliance.registry.selectors import ai_system_list
+from compliance.registry.selectors import ai_system_list, model_version_list
 from compliance.reviews import (
     MIN_JUSTIFICATION,
     MIN_SUPERSEDE_REASON,
@@ -50,6 +65,12 @@ from compliance.reviews import (
     review_confirm,
     review_list,
     review_record,
+)
+from compliance.reviews.assignment import (
+    assignee_resolve,
+    case_assign,
+    case_assignees,
+    cases_assign_bulk,
 )
 from compliance.reviews.contests import contest_list
 from compliance.reviews.drills import drill_create, drill_result, drills_assign
@@ -66,16 +87,33 @@ UI_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
 
 @require_GET
 @member_required()
-def case_list(request: HttpRequest) -> HttpResponse:
+def case_list(request: HttpRequest) -> HttpResponseBase:
     principal = request.principal  # type: ignore[attr-defined]
     # training drills join a reviewer's queue at their AI system's rate
     drills_assign(principal=principal)
-    filters = {k: str(v) for k, v in request.GET.items() if k != "page"}
+    filters = {k: str(v) for k, v in request.GET.items() if k not in ("page", "format")}
+    try:
+        case_sort_check(filters.get("sort", ""))
+    except errors.ValidationFailed as exc:
+        return render(
+            request,
+            "cases/bad_query.html",
+            {"errors": exc.errors, "principal": principal},
+            status=400,
+        )
     # blind-first: rows whose answer is hidden from this reviewer say so, and the
     # outcome filter leaves them out (how many is told, not which outcome they have)
     hidden = blind_pending_expression(principal)
     queryset = case_queue(principal=principal, filters=filters, blind_pending=hidden)
+    if request.GET.get("format") == "csv":
+        return _csv_response(
+            case_queue_export(principal=principal, queue=queryset, filters=filters),
+            "cases",
+        )
     page = Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+    now = timezone.now()
+    for row in page.object_list:
+        row.age_text = _age_text(now - row.received_at)
     hidden_left_out = (
         case_queue(
             principal=principal,
@@ -89,6 +127,8 @@ def case_list(request: HttpRequest) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("page", None)
+    query.pop("format", None)
+    may_assign_others = can(principal, "case.assign")
     return render(
         request,
         "cases/list.html",
@@ -96,14 +136,143 @@ def case_list(request: HttpRequest) -> HttpResponse:
             "page": page,
             "filters": filters,
             "query": query.urlencode(),
+            "csv_query": _with(query, format="csv"),
+            "columns": _sort_columns(query, filters.get("sort", "")),
             "counts": case_counts(principal=principal),
             "statuses": Decision.Status.choices,
             "flags": CASE_FLAGS,
             "ai_systems": ai_system_list(principal=principal),
+            "outcomes": _outcome_labels(principal, filters.get("outcome", "")),
             "principal": principal,
             "hidden_left_out": hidden_left_out,
+            "may_assign": can(principal, "case.assign_self"),
+            "assignees": (
+                case_assignees(principal=principal) if may_assign_others else []
+            ),
+            "may_assign_others": may_assign_others,
         },
     )
+
+
+def _age_text(age: timedelta) -> str:
+    hours = age.total_seconds() / 3600
+    if hours < 1:
+        return f"{max(int(age.total_seconds() // 60), 0)} min"
+    return f"{hours:.0f} h" if hours < 48 else f"{hours / 24:.0f} d"
+
+
+def _with(query: QueryDict, **changes: str) -> str:
+    changed = query.copy()
+    for key, value in changes.items():
+        changed[key] = value
+    return changed.urlencode()
+
+
+def _sort_columns(query: QueryDict, sort: str) -> dict[str, dict[str, str]]:
+    """Per sortable column: the link that sorts by it (ascending, or descending
+    when it is the ascending sort now) and its ``aria-sort``."""
+    current = sort or CASE_SORT_DEFAULT
+    columns = {}
+    for column in CASE_SORTS:
+        if current == column:
+            target, state = f"-{column}", "ascending"
+        elif current == f"-{column}":
+            target, state = column, "descending"
+        else:
+            target, state = column, "none"
+        # the age column sorts the other way round from receipt
+        if column == "age" and state == "none":
+            target = "-age"
+        columns[column] = {"href": "?" + _with(query, sort=target), "state": state}
+    return columns
+
+
+def _outcome_labels(principal: object, current: str) -> list[str]:
+    """Every outcome label of the organisation's model versions (and the one
+    filtered by now, if it is none of them)."""
+    labels: set[str] = set()
+    for class_labels in model_version_list(principal=principal).values_list(  # type: ignore[arg-type]
+        "class_labels", flat=True
+    ):
+        labels.update(str(label) for label in class_labels or [])
+    if current:
+        labels.add(current)
+    return sorted(labels)
+
+
+def _csv_response(lines: Iterator[str], name: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.csv"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _assign_refused(request: HttpRequest, exc: errors.DomainError) -> None:
+    """Role refusals are 403 and another organisation's case 404, as for any page;
+    a bad choice is a form error on the page."""
+    if isinstance(exc, errors.NotFound):
+        raise Http404(exc.detail)
+    if isinstance(exc, errors.PermissionDenied):
+        raise PermissionDenied(exc.detail)
+    for message in [m for ms in exc.errors.values() for m in ms] or [exc.detail]:
+        messages.error(request, message)
+
+
+@require_POST
+@member_required("case.assign_self")
+def case_assign_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """Take a case, give it up, or (admins) give it to a reviewer."""
+    principal = request.principal  # type: ignore[attr-defined]
+    decision = _decision_for(request, pk)
+    try:
+        assignee = assignee_resolve(
+            principal=principal, value=request.POST.get("assignee", "")
+        )
+        case_assign(principal=principal, decision=decision, assignee=assignee)
+    except errors.DomainError as exc:
+        _assign_refused(request, exc)
+    else:
+        messages.success(
+            request,
+            f"Case #{decision.pk} assigned to {assignee.get_username()}."
+            if assignee is not None
+            else f"Case #{decision.pk} is unassigned.",
+        )
+    return redirect("web:case-detail", pk=decision.pk)
+
+
+@require_POST
+@member_required("case.assign_self")
+def cases_assign_view(request: HttpRequest) -> HttpResponse:
+    """Bulk assignment from the queue: the ticked cases to one reviewer (officers:
+    to themselves); back to the same filtered page."""
+    principal = request.principal  # type: ignore[attr-defined]
+    back = QueryDict(request.POST.get("query", ""))
+    target = f"{reverse('web:case-list')}?{back.urlencode()}"
+    ids = [v for v in request.POST.getlist("cases") if v.isdigit() and len(v) <= 18]
+    chosen: QuerySet[Decision] = decision_list(principal=principal).filter(
+        pk__in=[int(v) for v in ids]
+    )
+    decisions = list(chosen)
+    if len(decisions) != len(set(ids)):
+        messages.error(request, "Some of the selected cases are not in your queue.")
+        return redirect(target)
+    try:
+        assignee = assignee_resolve(
+            principal=principal, value=request.POST.get("assignee", "")
+        )
+        changed = cases_assign_bulk(
+            principal=principal, decisions=decisions, assignee=assignee
+        )
+    except errors.DomainError as exc:
+        _assign_refused(request, exc)
+    else:
+        who = assignee.get_username() if assignee is not None else "nobody"
+        messages.success(
+            request, f"{changed} case{'s' if changed != 1 else ''} assigned to {who}."
+        )
+    return redirect(target)
 
 
 def _decision_for(request: HttpRequest, pk: int) -> Decision:
@@ -187,11 +356,30 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "job_id": request.GET.get("job", ""),
             "opened_stamp": _opened_stamp(decision, principal.user),
             "drill": drill_result(principal=principal, decision=decision),
+            **_assignment(principal, decision),
             "can_make_drill": not decision.is_drill
             and decision.ai_system.drill_rate > 0
             and can(principal, "drill.create", decision),
         },
     )
+
+
+def _assignment(principal: Any, decision: Decision) -> dict[str, Any]:
+    """Who works the case (a drill's reviewer is its drill's), whether it is past its
+    AI system's review SLA, and what this person may change."""
+    assignee = decision.assigned_to
+    if decision.is_drill:
+        drill = Drill.objects.filter(decision=decision).select_related("assigned_to")
+        assignee = next((d.assigned_to for d in drill), None)
+    due = decision.received_at + timedelta(hours=decision.ai_system.review_sla)
+    may_assign_others = can(principal, "case.assign", decision)
+    return {
+        "assignee": assignee,
+        "past_sla": decision.status != Decision.Status.FINAL and due < timezone.now(),
+        "may_assign": can(principal, "case.assign_self", decision),
+        "may_assign_others": may_assign_others,
+        "assignees": case_assignees(principal=principal) if may_assign_others else [],
+    }
 
 
 OPENED_SALT = "compliance.web.cases.opened"

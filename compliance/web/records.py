@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from compliance import policy
+from compliance.audit.export import audit_trail_export
 from compliance.audit.selectors import audit_event_list
 from compliance.dossiers import dossier_upload_sha256
 from compliance.dossiers import dossier_verify as dossier_verify_service
@@ -65,7 +72,7 @@ def dossier_verify(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @member_required("audit.read")
-def audit_trail(request: HttpRequest) -> HttpResponse:
+def audit_trail(request: HttpRequest) -> HttpResponseBase:
     """The organisation's audit events with filters; POST queues a check of the
     organisation's chain (a job), whose result the page then shows."""
     principal = request.principal  # type: ignore[attr-defined]
@@ -83,6 +90,21 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
             events = events.filter(action=action)
         if object_id:
             events = events.filter(object_id=object_id)
+    if request.GET.get("format") == "csv":
+        lines = audit_trail_export(
+            principal=principal,
+            events=events,
+            filters={"action": action, "object_id": object_id},
+        )
+        csv_response = StreamingHttpResponse(
+            lines, content_type="text/csv; charset=utf-8"
+        )
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        csv_response["Content-Disposition"] = (
+            f'attachment; filename="audit-trail-{stamp}.csv"'
+        )
+        csv_response["Cache-Control"] = "no-store"
+        return csv_response
     verification = (
         audit_verify_job(principal=principal, pk=request.GET["verification"])
         if may_verify and request.GET.get("verification")

@@ -16,7 +16,9 @@ app_name = "web"
 
 urlpatterns = [
     path("cases/", cases.case_list, name="case-list"),
+    path("cases/assign", cases.cases_assign_view, name="cases-assign"),
     path("cases/<int:pk>/", cases.case_detail, name="case-detail"),
+    path("cases/<int:pk>/assign", cases.case_assign_view, name="case-assign"),
     path("cases/<int:pk>/review", cases.case_review, name="case-review"),
     path("cases/<int:pk>/drill", cases.case_drill, name="case-drill"),
     path("cases/<int:pk>/confirm", cases.case_confirm, name="case-confirm"),

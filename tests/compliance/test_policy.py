@@ -30,6 +30,7 @@ from compliance.principals import (
 )
 from compliance.registry import services as registry
 from compliance.reviews import preliminary_view_record, review_record
+from compliance.reviews.assignment import case_assign, cases_assign_bulk
 from compliance.tenancy import services as tenancy
 from tests import factories
 
@@ -43,6 +44,15 @@ def test_the_table_answers_by_role():
     assert policy.can(_p(AUDITOR), "audit.read")
     assert not policy.can(_p(AUDITOR), "review.record")
     assert not policy.can(_p(CLIENT), "case.read")
+    assert policy.can(_p(OFFICER), "case.assign_self")
+    assert not policy.can(_p(OFFICER), "case.assign")
+    assert policy.can(_p(ADMIN), "case.assign")
+    assert not policy.can(_p(AUDITOR), "case.assign_self")
+    assert not policy.can(_p(CLIENT), "case.assign_self")
+    assert not policy.can(_p(AUDITOR), "case.assignee")
+    assert policy.can(_p(AUDITOR), "case.export")
+    assert not policy.can(_p(CLIENT), "case.export")
+    assert not policy.can(_p(CLIENT), "audit.export")
     assert policy.can(Operator(role=PLATFORM_ADMIN), "api_key.revoke")
     assert not policy.can(Operator(role="staff"), "api_key.revoke")
     assert not policy.can(None, "decision.read")
@@ -123,6 +133,18 @@ def _write_services(world: Any) -> list[tuple[str, Callable[[Any], Any], Any]]:
             auditor,
         ),
         (
+            "case_assign",
+            lambda p: case_assign(principal=p, decision=decision, assignee=None),
+            auditor,
+        ),
+        (
+            "cases_assign_bulk (to someone else)",
+            lambda p: cases_assign_bulk(
+                principal=p, decisions=[decision], assignee=world.admin
+            ),
+            officer,
+        ),
+        (
             "ai_system_register",
             lambda p: registry.ai_system_register(
                 principal=p, name="Denied", provider="x", intended_purpose="x"
@@ -189,7 +211,7 @@ def test_every_write_service_refuses_a_principal_the_policy_denies(world):
         writes = [q["sql"] for q in queries.captured_queries if WRITE.match(q["sql"])]
         assert writes == [], f"{name} wrote before asking the policy: {writes}"
         refused.append(name)
-    assert len(refused) == 11
+    assert len(refused) == 13
 
 
 def test_the_system_operator_may_run_platform_work(world):

@@ -67,6 +67,8 @@ ROUTE_ACTIONS: dict[str, dict[str, str]] = {
     "web:case-notice-preview": {"get": "notice.read"},
     "web:case-notice-issue": {"post": "notice.request"},
     "web:case-list": {"get": "case.read"},
+    "web:case-assign": {"post": "case.assign_self"},
+    "web:cases-assign": {"post": "case.assign_self"},
     "web:case-detail": {"get": "case.read"},
     "web:case-review": {"post": "review.record"},
     "web:case-drill": {"post": "drill.create"},

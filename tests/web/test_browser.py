@@ -121,7 +121,7 @@ def test_an_officer_and_an_auditor_work_a_denied_credit_case(demo_bank, browser_
     page = context.new_page()
 
     _sign_in(page, base, "bb-officer")
-    page.get_by_label("Outcome").fill("bad")
+    page.get_by_label("Outcome").select_option("bad")
     page.get_by_role("button", name="Filter").click()
     page.wait_for_url("**/cases/?*outcome=bad*")
     assert page.locator("table.cases tbody tr").count() >= 1
