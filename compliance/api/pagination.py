@@ -18,6 +18,20 @@ def _one_whole_number(raw: list[str]) -> int | None:
     return whole_number(raw[0], cap=_LARGEST_PAGE) if len(raw) == 1 else None
 
 
+def _page_size_schema(largest: int) -> dict[str, Any]:
+    return {"type": "integer", "minimum": 1, "maximum": largest}
+
+
+def _typed(
+    parameters: list[dict[str, Any]], schemas: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The paginator's query parameters with the schemas their checks enforce."""
+    for parameter in parameters:
+        if parameter["name"] in schemas:
+            parameter["schema"] = schemas[parameter["name"]]
+    return parameters
+
+
 class StandardPagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
@@ -53,17 +67,13 @@ class StandardPagination(PageNumberPagination):
         return number
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": self.max_page_size,
-                }
-            elif parameter["name"] == self.page_query_param:
-                parameter["schema"] = {"type": "integer", "minimum": 1}
-        return parameters
+        return _typed(
+            super().get_schema_operation_parameters(view),
+            {
+                self.page_size_query_param: _page_size_schema(self.max_page_size),
+                self.page_query_param: {"type": "integer", "minimum": 1},
+            },
+        )
 
 
 class StableCursorPagination(CursorPagination):
@@ -83,17 +93,13 @@ class StableCursorPagination(CursorPagination):
         return StandardPagination.get_page_size(self, request)  # type: ignore[arg-type]
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_size_query_param:
-                parameter["schema"] = {
-                    "type": "integer",
-                    "minimum": 1,
-                    "maximum": self.max_page_size,
-                }
-            elif parameter["name"] == self.cursor_query_param:
-                parameter["schema"] = {"type": "string", "pattern": _CURSOR_PATTERN}
-        return parameters
+        return _typed(
+            super().get_schema_operation_parameters(view),
+            {
+                self.page_size_query_param: _page_size_schema(self.max_page_size),
+                self.cursor_query_param: {"type": "string", "pattern": _CURSOR_PATTERN},
+            },
+        )
 
     def decode_cursor(self, request: Any) -> Any:
         raw = request.query_params.getlist(self.cursor_query_param)
