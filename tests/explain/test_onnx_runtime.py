@@ -1,0 +1,117 @@
+"""The onnxruntime path (issue 18, item 2): the perturbation methods give the same
+attributions through an ONNX export run by onnxruntime as on the torch model with the
+same weights; gradient methods are not offered for it."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnxruntime", reason="onnxruntime is pinned in requirements.txt")
+# the test exports with torch's TorchScript exporter (no onnxscript needed)
+pytestmark = pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript")
+
+import explain  # noqa: E402
+from explain.onnx_check import onnx_model_check  # noqa: E402
+from explain.onnx_runtime import (  # noqa: E402
+    PERTURBATION_METHODS,
+    OnnxRuntimeModel,
+    methods_available,
+)
+from tests import factories  # noqa: E402
+from tests.schemas import TINY_BASELINE, TINY_SCHEMA, VALID_FEATURES  # noqa: E402
+
+
+def _export(model: torch.nn.Module, width: int, *, probability: bool = False) -> bytes:
+    class Probability(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.sigmoid(self.inner(x)).unsqueeze(-1)
+
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        Probability(model) if probability else model,
+        (torch.zeros(2, width),),
+        buffer,
+        dynamo=False,
+        input_names=["x"],
+        output_names=["score"],
+        dynamic_axes={"x": {0: "N"}, "score": {0: "N"}},
+    )
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def models() -> tuple[torch.nn.Module, explain.FeatureSchema]:
+    schema = explain.parse_feature_schema({**TINY_SCHEMA, "baseline": TINY_BASELINE})
+    model = explain.load_model(
+        architecture="logistic_regression",
+        schema=schema,
+        hyperparameters={},
+        weights=factories.tiny_weights(),
+        expected_sha256=None,
+    )
+    return model, schema
+
+
+@pytest.mark.parametrize("probability", [False, True])
+def test_perturbation_methods_match_the_torch_model(models, probability):
+    torch_model, schema = models
+    data = _export(torch_model, schema.input_width, probability=probability)
+    baseline = (
+        schema.encode([schema.baseline_row()])[0].tolist()
+        if hasattr(schema, "baseline_row")
+        else [0.0] * schema.input_width
+    )
+    onnx_model_check(data, width=schema.input_width, baseline_row=baseline)
+    runtime = OnnxRuntimeModel(
+        data, output_kind="probability" if probability else "logit"
+    )
+    rows = [
+        VALID_FEATURES,
+        {**VALID_FEATURES, "income": 900.0, "age": 23},
+        {**VALID_FEATURES, "purpose": "car", "has_guarantor": True},
+    ]
+    encoded = schema.encode(rows)
+    assert torch.allclose(runtime(encoded), torch_model(encoded), atol=1e-5)
+    kwargs = dict(
+        schema=schema,
+        class_labels=["good", "bad"],
+        favourable_class="good",
+        threshold=0.5,
+        methods=list(PERTURBATION_METHODS),
+        parameters={"seed": 7},
+    )
+    ours = explain.explain_batch(runtime, rows, **kwargs)
+    reference = explain.explain_batch(torch_model, rows, **kwargs)
+    for got, want in zip(ours, reference, strict=True):
+        for method in PERTURBATION_METHODS:
+            a = got.methods[method].attributions
+            b = want.methods[method].attributions
+            assert set(a) == set(b)
+            for feature in a:
+                assert a[feature] == pytest.approx(b[feature], abs=1e-4), (
+                    method,
+                    feature,
+                )
+
+
+def test_gradient_methods_are_not_offered_for_an_onnxruntime_model(models):
+    torch_model, schema = models
+    runtime = OnnxRuntimeModel(_export(torch_model, schema.input_width))
+    assert methods_available(runtime) == PERTURBATION_METHODS
+    assert "integrated_gradients" in methods_available(torch_model)
+
+
+def test_a_batch_of_any_size_runs(models):
+    torch_model, schema = models
+    runtime = OnnxRuntimeModel(_export(torch_model, schema.input_width))
+    big = torch.rand(5000, schema.input_width)
+    assert runtime(big).shape == (5000,)
+    assert np.isfinite(runtime(big).numpy()).all()
