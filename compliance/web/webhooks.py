@@ -131,6 +131,12 @@ def webhook_change(request: HttpRequest, pk: int) -> HttpResponse:
                 {"principal": principal, "endpoint": endpoint, "secret": secret},
             )
         elif action == "delete":
+            if request.POST.get("confirm") != "yes":  # say what it does, ask again
+                return render(
+                    request,
+                    "webhooks/confirm_delete.html",
+                    {"principal": principal, "endpoint": endpoint},
+                )
             endpoint_delete(principal=principal, endpoint=endpoint)
             messages.success(request, "Endpoint deleted; its log stays here.")
         else:

@@ -234,3 +234,14 @@ def test_the_web_page_is_read_only_for_auditors(world, client, hook, delivery):
     )
     client.force_login(world.officer)
     assert client.get("/webhooks/").status_code == 403
+
+
+def test_deleting_on_the_web_page_asks_first(world, client, hook):
+    client.force_login(world.admin)
+    asked = client.post(f"/webhooks/{hook.pk}/change", {"action": "delete"})
+    assert asked.status_code == 200 and "Delete it" in asked.content.decode()
+    hook.refresh_from_db()
+    assert hook.deleted_at is None  # nothing happened yet
+    client.post(f"/webhooks/{hook.pk}/change", {"action": "delete", "confirm": "yes"})
+    hook.refresh_from_db()
+    assert hook.deleted_at is not None
