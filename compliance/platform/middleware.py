@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, resolve
+
+from compliance.platform.dependencies import (
+    DEPENDENCY_ERRORS,
+    DEPENDENCY_RETRY_AFTER_SECONDS,
+)
+
+request_logger = logging.getLogger("django.request")
 
 MODEL_UPLOAD_PATHS = ("/api/v1/model-versions/",)
 # POSTs that carry a dossier to verify: bounded by DOSSIER_VERIFY_MAX_BYTES (plus room
@@ -136,3 +144,23 @@ class ApiNotFoundMiddleware:
                     "(mind the trailing slash).",
                 )
         return self.get_response(request)
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponse | None:
+        """In DEBUG too, an unexpected error under /api/ is the JSON envelope, not
+        Django's technical page (outside DEBUG, handler500 answers the same)."""
+        if not (settings.DEBUG and request.path_info.startswith("/api/")):
+            return None
+        if isinstance(exception, DEPENDENCY_ERRORS):
+            response = _json_error(
+                503,
+                "unavailable",
+                "A service this request needs is unavailable; try again shortly.",
+            )
+            response["Retry-After"] = str(DEPENDENCY_RETRY_AFTER_SECONDS)
+            return response
+        request_logger.error(
+            "Internal Server Error: %s", request.path, exc_info=exception
+        )
+        return _json_error(500, "server_error", "Internal error; it has been logged.")

@@ -61,3 +61,22 @@ def test_every_api_route_ends_with_a_slash() -> None:
     )
     routes = [str(p.pattern) for p in api.url_patterns]
     assert routes and all(route.endswith("/") for route in routes), routes
+
+
+@pytest.mark.django_db
+def test_an_unexpected_error_under_the_api_is_json_in_debug_too(
+    world: Any, settings: Any
+) -> None:
+    from unittest import mock
+
+    settings.DEBUG = True
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Api-Key {world.client_key}")
+    with mock.patch(
+        "compliance.api.views.AISystemListApi.list", side_effect=RuntimeError("boom")
+    ):
+        response = api.get("/api/v1/ai-systems/")
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "server_error"
+    assert "boom" not in response.content.decode()
