@@ -238,10 +238,13 @@ def properties_type(schemas: dict[str, Any]) -> None:
     for (component, prop), schema in PROPERTY_TYPES.items():
         properties = schemas.get(component, {}).get("properties", {})
         if prop in properties:
-            described = properties[prop].get("description")
-            properties[prop] = dict(schema)
-            if described and "description" not in schema:
-                properties[prop]["description"] = described
+            # the type from here; what the serializer said of the field (its own
+            # description, readOnly) stays
+            before = properties[prop]
+            properties[prop] = {
+                **schema,
+                **{k: before[k] for k in ("description", "readOnly") if k in before},
+            }
 
 
 def headers_declare(path: str, method: str, responses: dict[str, Any]) -> None:
