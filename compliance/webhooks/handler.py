@@ -222,6 +222,13 @@ def _retry_or_give_up(
     ]
 
 
+def deliveries_stop(endpoint: WebhookEndpoint, why: str) -> int:
+    """Fail the endpoint's pending deliveries (its jobs then skip them); how many."""
+    return WebhookDelivery.objects.filter(
+        endpoint=endpoint, status=Status.PENDING
+    ).update(status=Status.FAILED, next_attempt_at=None, last_error=why)
+
+
 def endpoint_disable(
     endpoint: WebhookEndpoint, *, actor: str, at: datetime, reason: str = ""
 ) -> list[AuditEntry]:
@@ -235,13 +242,7 @@ def endpoint_disable(
         )
     endpoint.enabled, endpoint.disabled_at = False, at
     endpoint.disabled_reason = reason[:300]
-    stopped = WebhookDelivery.objects.filter(
-        endpoint=endpoint, status=Status.PENDING
-    ).update(
-        status=Status.FAILED,
-        next_attempt_at=None,
-        last_error="The endpoint was disabled.",
-    )
+    stopped = deliveries_stop(endpoint, "The endpoint was disabled.")
     return [
         {
             "actor": actor,

@@ -18,7 +18,7 @@ from compliance.platform.text_limits import SHORT_TEXT, text_limits_check
 from compliance.policy import require
 from compliance.principals import Principal
 from compliance.webhooks.events import attempts_queue
-from compliance.webhooks.handler import endpoint_disable
+from compliance.webhooks.handler import deliveries_stop, endpoint_disable
 from compliance.webhooks.signing import secret_new
 from compliance.webhooks.targets import TargetRefused, target_check
 
@@ -168,15 +168,12 @@ def endpoint_update(
             endpoint.consecutive_failures, endpoint.failing_since = 0, None
             events.append(_event(principal, endpoint, "enabled"))
         elif enabled is False and endpoint.enabled:
-            events += [
-                {**e, "actor": principal.actor}
-                for e in endpoint_disable(
-                    endpoint,
-                    actor=principal.actor,
-                    at=timezone.now(),
-                    reason=f"Disabled by {principal.actor}.",
-                )
-            ]
+            events += endpoint_disable(
+                endpoint,
+                actor=principal.actor,
+                at=timezone.now(),
+                reason=f"Disabled by {principal.actor}.",
+            )
         endpoint.save()
         audit_events_append(events)
     return endpoint
@@ -189,13 +186,7 @@ def endpoint_delete(*, principal: Principal, endpoint: WebhookEndpoint) -> None:
         endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
         if endpoint.deleted_at is not None:
             return
-        stopped = WebhookDelivery.objects.filter(
-            endpoint=endpoint, status=Status.PENDING
-        ).update(
-            status=Status.FAILED,
-            next_attempt_at=None,
-            last_error="The endpoint was deleted.",
-        )
+        stopped = deliveries_stop(endpoint, "The endpoint was deleted.")
         endpoint.deleted_at, endpoint.enabled = timezone.now(), False
         endpoint.save(update_fields=["deleted_at", "enabled", "updated_at"])
         audit_event_append(
