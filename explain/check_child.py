@@ -8,7 +8,10 @@ child (which the parent reports as a refusal) and never the web worker.
 Protocol: stdin is one line of JSON (``architecture``, ``feature_schema``,
 ``hyperparameters``, ``memory_bytes``, ``cpu_seconds``) followed by the weights' bytes;
 stdout is one line of JSON: ``{"ok": true, "parameters": N}`` or
-``{"ok": false, "error": "<why, for the client>"}``. Any other exit means the child
+``{"ok": false, "error": "<why, for the client>"}``. For an ONNX model (architecture
+``onnx``; ``hyperparameters.output`` its output declaration) the child checks the file
+and plans its execution (``explain.onnx_models.onnx_model_plan``): ``{"ok": true,
+"plan": {...}}`` or ``{"ok": false, "code": "<rule>", "error": "..."}``. Any other exit means the child
 died (out of memory, out of CPU time): the parent says so.
 """
 
@@ -27,6 +30,28 @@ def _limit(memory_bytes: int, cpu_seconds: int) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
 
 
+def _onnx_plan(request: dict, data: bytes) -> dict:  # type: ignore[type-arg]
+    import explain
+    from explain.onnx_check import OnnxRefused
+    from explain.onnx_models import onnx_model_plan
+
+    output = request["hyperparameters"]["output"]
+    try:
+        plan = onnx_model_plan(
+            data,
+            schema=explain.parse_feature_schema(request["feature_schema"]),
+            output_index=output["index"],
+            output_kind=output["kind"],
+            max_bytes=request.get("max_bytes"),
+            smoke_seconds=request.get("smoke_seconds"),
+        )
+    except OnnxRefused as exc:
+        return {"ok": False, "code": exc.code, "error": exc.message}
+    except explain.ExplainError as exc:
+        return {"ok": False, "code": "invalid", "error": str(exc)}
+    return {"ok": True, "plan": plan.manifest()}
+
+
 def main() -> int:
     stdin = sys.stdin.buffer
     request = json.loads(stdin.readline())
@@ -36,6 +61,11 @@ def main() -> int:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import explain
 
+    if request["architecture"] == "onnx":
+        answer = _onnx_plan(request, weights)
+        sys.stdout.write(json.dumps(answer) + "\n")
+        sys.stdout.flush()
+        return 0
     try:
         schema = explain.parse_feature_schema(request["feature_schema"])
         model = explain.load_model(

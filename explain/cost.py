@@ -206,6 +206,10 @@ def method_evaluations(
         return _shapley_evaluations(
             method, params, m, adaptive
         ) * _kernel_shap_references(params, background_size)
+    if method == "tree_shap":
+        # no model evaluation: one pass over the trees per reference row, counted
+        # as one evaluation each
+        return _kernel_shap_references(params, background_size)
     raise BadParameter(f"No cost model for method {method}.")
 
 
@@ -229,6 +233,7 @@ _DRIVERS: Mapping[str, tuple[str, ...]] = {
     "gradient_shap": ("n_samples", "max_n_samples"),
     "shapley_sampling": ("n_samples", "max_n_samples"),
     "kernel_shap": ("n_samples", "max_n_samples", "background_rows"),
+    "tree_shap": ("background_rows",),
 }
 
 

@@ -33,6 +33,7 @@ from explain.methods import (
     NO_BASELINE,
     MethodOutput,
     MethodSpec,
+    methods_available,
     rows_are_independent,
     run_method,
 )
@@ -182,6 +183,18 @@ def _device_name(device: torch.device) -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
+def _execution(model: nn.Module) -> dict[str, Any]:
+    """How the model ran, for the manifest: the registry's torch module, an ONNX
+    network converted to torch, or onnxruntime (with its version)."""
+    execution = str(getattr(model, "execution", "torch"))
+    found: dict[str, Any] = {"execution": execution}
+    if execution == "onnx_runtime":
+        import onnxruntime
+
+        found["onnxruntime"] = onnxruntime.__version__
+    return found
+
+
 def _validate_methods(methods: Any) -> list[str]:
     if isinstance(methods, str) or not isinstance(methods, (list, tuple)):
         raise BadParameter("methods must be a list of method identifiers.")
@@ -195,6 +208,33 @@ def _validate_methods(methods: Any) -> list[str]:
     if len(set(methods)) != len(methods):
         raise BadParameter("methods must not repeat a method.")
     return list(methods)
+
+
+def methods_check(model: nn.Module, methods: list[str] | tuple[str, ...]) -> None:
+    """Raise BadParameter naming each requested method the model cannot run
+    (``methods_available``: gradient methods need gradients, ``tree_shap`` trees)."""
+    available = methods_available(model)
+    refused = [m for m in methods if m not in available]
+    if refused:
+        raise BadParameter(methods_refusal(refused, available))
+
+
+def methods_refusal(refused: list[str], available: tuple[str, ...]) -> str:
+    """Why methods are refused for a model, and what it offers instead."""
+    needs_gradients = [m for m in refused if METHOD_SPECS[m].gradients]
+    needs_trees = [m for m in refused if METHOD_SPECS[m].trees]
+    parts = []
+    if needs_gradients:
+        parts.append(
+            f"{', '.join(needs_gradients)} need the model's gradients, and this model "
+            "runs in onnxruntime, which has none"
+        )
+    if needs_trees:
+        parts.append(
+            f"{', '.join(needs_trees)} reads a tree ensemble's structure, and this "
+            "model is not one"
+        )
+    return f"{'; '.join(parts)}. This model offers: {', '.join(available)}."
 
 
 def _check_integer(key: str, value: Any, low: int, high: int) -> None:
@@ -465,6 +505,7 @@ def _prepare(
             "weights_sha256": weights_sha256,
             "output_units": OUTPUT_UNITS,
             "fast_gradients": fast,
+            **_execution(model),
         },
         row_hashes=(
             _row_hashes(row_dicts)
@@ -523,6 +564,7 @@ def explain_batch(
         'credit_amount'
     """
     methods, per_method, general = resolve_request(methods, parameters)
+    methods_check(model, methods)
     batch = _prepare(
         model,
         rows,

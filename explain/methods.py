@@ -186,6 +186,10 @@ class MethodSpec:
             errors; the engine doubles the budget up to ``max_n_samples`` (or
             ``n_samples`` when that is larger) until the reasons are separated
             beyond their confidence intervals.
+        gradients: the method needs the model's gradients (not offered for a model
+            run by onnxruntime).
+        trees: the method reads the model's tree structure (``tree_shap``: only for
+            a tree ensemble read from its ONNX graph).
     """
 
     id: str
@@ -204,6 +208,8 @@ class MethodSpec:
     drives_reasons: bool = True
     exact_efficiency: bool = False
     sampled: bool = False
+    gradients: bool = False
+    trees: bool = False
 
     def resolve_parameters(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
         """Fill defaults and validate the parameters; raise BadParameter."""
@@ -449,6 +455,35 @@ def _kernel_shap(call: MethodCall) -> MethodOutput:
     return _shapley_output(estimate, call.inputs.dtype)
 
 
+def _tree_shap(call: MethodCall) -> MethodOutput:
+    """Exact interventional Shapley values from the tree structure (each feature's
+    one-hot columns one player), against the single baseline or the mean over the
+    background rows: no sample, so no standard error."""
+    from explain.tree_shap import tree_shap_batch
+
+    ensemble = getattr(call.model, "tree_ensemble", None)
+    if ensemble is None:
+        raise BadParameter("tree_shap needs a tree ensemble model.")
+    players = [0] * call.inputs.shape[1]
+    for g, cols in enumerate(call.groups):
+        for c in cols:
+            players[c] = g
+    values = tree_shap_batch(
+        ensemble,
+        call.inputs.detach().cpu().numpy(),
+        call.baselines.reshape(-1, call.inputs.shape[1]).detach().cpu().numpy(),
+        players=players,
+    )
+    n, m = values.shape
+    return MethodOutput(
+        torch.from_numpy(values).to(call.inputs.dtype).to(call.inputs.device),
+        None,
+        grouped=True,
+        standard_errors=torch.zeros(n, m, dtype=torch.float64),
+        exact=torch.ones(n, dtype=torch.bool),
+    )
+
+
 def _check_integrated_gradients(resolved: Mapping[str, Any]) -> None:
     if resolved["max_n_steps"] < resolved["n_steps"]:
         raise BadParameter("integrated_gradients.max_n_steps must be at least n_steps.")
@@ -461,6 +496,7 @@ def _baseline(choices: tuple[str, ...]) -> ParameterSpec:
 _SPECS = (
     MethodSpec(
         id="integrated_gradients",
+        gradients=True,
         name="Integrated Gradients",
         runner=_integrated_gradients,
         default_baseline="training",
@@ -477,6 +513,7 @@ _SPECS = (
     ),
     MethodSpec(
         id="gradient_shap",
+        gradients=True,
         name="Gradient SHAP",
         runner=_gradient_shap,
         default_baseline="training",
@@ -491,6 +528,7 @@ _SPECS = (
     ),
     MethodSpec(
         id="deeplift",
+        gradients=True,
         name="DeepLIFT",
         runner=_deeplift,
         default_baseline="training",
@@ -499,6 +537,7 @@ _SPECS = (
     ),
     MethodSpec(
         id="input_x_gradient",
+        gradients=True,
         name="Input X Gradient",
         runner=_input_x_gradient,
         default_baseline=NO_BASELINE,
@@ -508,6 +547,7 @@ _SPECS = (
     ),
     MethodSpec(
         id="saliency",
+        gradients=True,
         name="Saliency",
         runner=_saliency,
         default_baseline=NO_BASELINE,
@@ -564,10 +604,42 @@ _SPECS = (
         exact_efficiency=True,
         sampled=True,
     ),
+    MethodSpec(
+        id="tree_shap",
+        name="TreeSHAP (exact, interventional)",
+        runner=_tree_shap,
+        default_baseline="training",
+        agreement=True,
+        parameters={
+            "baseline": _baseline(BASELINE_CHOICES),
+            "background_rows": ParameterSpec(100, int, 1, 1000),
+        },
+        reports_attribution_sum=True,
+        exact_efficiency=True,
+        trees=True,
+    ),
 )
 METHOD_SPECS: Mapping[str, MethodSpec] = MappingProxyType({s.id: s for s in _SPECS})
 METHODS: tuple[str, ...] = tuple(METHOD_SPECS)
 DEFAULT_METHOD = "integrated_gradients"
+# what a registry network (or an ONNX network converted to torch) offers: every
+# method but the one that reads trees
+NETWORK_METHODS: tuple[str, ...] = tuple(
+    m for m in METHODS if not METHOD_SPECS[m].trees
+)
+
+
+def methods_available(model: nn.Module) -> tuple[str, ...]:
+    """The methods that can run on ``model``: gradient methods need a differentiable
+    model (``differentiable``, True unless it says otherwise), ``tree_shap`` a tree
+    ensemble (``tree_ensemble``)."""
+    differentiable = getattr(model, "differentiable", True)
+    has_trees = getattr(model, "tree_ensemble", None) is not None
+    return tuple(
+        m
+        for m, spec in METHOD_SPECS.items()
+        if (differentiable or not spec.gradients) and (has_trees or not spec.trees)
+    )
 
 
 def resolve_parameters(method: str, given: Mapping[str, Any] | None) -> dict[str, Any]:

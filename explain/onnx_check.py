@@ -209,8 +209,11 @@ def run_limited(session: Any, feeds: dict[str, Any], seconds: float) -> list[Any
         return list(session.run(None, feeds, options))
     except Exception as exc:
         if getattr(options, "terminate", False):
+            rows = sum(len(v) for v in feeds.values())
             raise OnnxRefused(
-                "time_limit", f"The model ran longer than {seconds:g} s on one row."
+                "time_limit",
+                f"The model ran longer than {seconds:g} s on {rows} row(s) and was "
+                "stopped.",
             ) from None
         raise OnnxRefused("run_failed", f"The model failed to run ({exc}).") from None
     finally:

@@ -15,8 +15,10 @@ import torch
 from torch import nn
 
 from explain.errors import ExplainError
-from explain.methods import METHODS
+from explain.methods import methods_available
 from explain.onnx_check import run_limited
+
+__all__ = ["PERTURBATION_METHODS", "OnnxRuntimeModel", "methods_available"]
 
 PERTURBATION_METHODS: tuple[str, ...] = (
     "feature_ablation",
@@ -31,6 +33,7 @@ class OnnxRuntimeModel(nn.Module):
     """An onnxruntime session as a module: forward only (``differentiable`` False)."""
 
     differentiable = False
+    execution = "onnx_runtime"
 
     def __init__(
         self,
@@ -65,15 +68,22 @@ class OnnxRuntimeModel(nn.Module):
         self.output_index = output_index
         self.output_kind: OutputKind = output_kind
         self.time_limit_seconds = time_limit_seconds
+        # a tree ensemble read from the graph (explain.onnx_trees), checked against
+        # this session by the caller: tree_shap reads it; None for anything else
+        self.tree_ensemble: Any = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def declared_output(self, x: torch.Tensor) -> np.ndarray:
+        """The scored class's value as the model gives it (probability or logit)."""
         rows = x.detach().to("cpu").numpy().astype(self.dtype, copy=False)
         if rows.ndim == 1:
             rows = rows[None, :]
         outputs = run_limited(
             self.session, {self.input_name: rows}, self.time_limit_seconds
         )
-        scored = _scored_column(outputs[self.output_index], len(rows))
+        return _scored_column(outputs[self.output_index], len(rows))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scored = self.declared_output(x)
         if self.output_kind == "probability":
             p = np.clip(scored, _EPS, 1.0 - _EPS)
             scored = np.log(p) - np.log1p(-p)
@@ -92,11 +102,3 @@ def _scored_column(value: Any, n: int) -> np.ndarray:
     raise ExplainError(
         f"The model's output has shape {array.shape}; expected [N], [N, 1] or [N, 2]."
     )
-
-
-def methods_available(model: nn.Module) -> tuple[str, ...]:
-    """The engine's methods that can run on ``model``: all of them on a differentiable
-    network, the perturbation methods on anything else."""
-    if getattr(model, "differentiable", True):
-        return METHODS
-    return PERTURBATION_METHODS

@@ -119,6 +119,27 @@ class FeatureSchemaField(serializers.JSONField):
 
 class ModelVersionOutputSerializer(serializers.ModelSerializer):
     scored_class = serializers.CharField(read_only=True)
+    execution = serializers.CharField(
+        read_only=True,
+        help_text="How the model runs: torch (a registry architecture), onnx_torch "
+        "(an ONNX network converted to torch: every method) or onnx_runtime (an "
+        "ONNX model run by onnxruntime: the perturbation methods, and tree_shap for "
+        "a tree ensemble).",
+    )
+    available_methods = serializers.ListField(
+        source="methods",
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="The attribution methods this version offers; others are refused "
+        "with a 400 naming why.",
+    )
+    onnx_plan = serializers.JSONField(
+        read_only=True,
+        help_text="For an ONNX version: its operators and opsets, the execution "
+        "path, and how closely that path reproduced onnxruntime at registration "
+        "(largest relative difference on the baseline and background rows); empty "
+        "otherwise.",
+    )
     feature_schema = FeatureSchemaField(read_only=True)
     proxy_analysis = serializers.JSONField(
         read_only=True,
@@ -157,16 +178,27 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
             "integrity_suspended_reason",
             "proxy_analysis",
             "training_distribution",
+            "execution",
+            "available_methods",
+            "onnx_plan",
         ]
         read_only_fields = fields
 
 
 class ModelVersionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
-    """Multipart form: JSON-valued fields are JSON strings; ``weights`` is a safetensors file."""
+    """Multipart form: JSON-valued fields are JSON strings. The model is either a
+    registry ``architecture`` with ``hyperparameters`` and a safetensors ``weights``
+    file, or an ``onnx`` file with its ``output`` declaration."""
 
     ai_system = serializers.IntegerField(min_value=1)
     version = StrictCharField(max_length=50)
-    architecture = StrictCharField(max_length=50)
+    architecture = StrictCharField(
+        max_length=50,
+        required=False,
+        default="",
+        help_text="A registry architecture (logistic_regression, mlp), sent with "
+        "weights; leave out for an ONNX model.",
+    )
     hyperparameters = JSONValueField(expected=dict, required=False, default=dict)
     feature_schema = JSONValueField(
         expected=dict,
@@ -189,7 +221,27 @@ class ModelVersionInputSerializer(RejectUnknownFieldsMixin, serializers.Serializ
         "the schema's background rows stand in.",
     )
     weights = serializers.FileField(
-        help_text="A .safetensors file; pickles are refused."
+        required=False,
+        default=None,
+        help_text="A .safetensors file for the registry architecture; pickles are "
+        "refused.",
+    )
+    onnx = serializers.FileField(
+        required=False,
+        default=None,
+        help_text="An .onnx model instead of architecture and weights: one float "
+        "input [N, encoded width of the feature schema], operators from the default "
+        "and ai.onnx.ml domains only, no external data; checked, smoke-run on the "
+        "schema's baseline row, and run converted to torch (networks) or in "
+        "onnxruntime (anything else, tree ensembles included).",
+    )
+    output = JSONValueField(
+        expected=dict,
+        required=False,
+        default=None,
+        help_text='JSON text, with onnx: {"kind": "probability" or "logit", '
+        '"index": n}: which output of the graph is the scored class\'s probability '
+        "or logit (index 0 when left out).",
     )
 
     def validate_decision_threshold(self, value: float) -> float:

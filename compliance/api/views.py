@@ -153,10 +153,14 @@ class ModelVersionListApi(PrincipalMixin, generics.ListAPIView):
             raise ValidationFailed(
                 "Unknown AI system.", {"ai_system": ["Unknown AI system."]}
             )
-        upload = data.pop("weights")
+        weights, onnx = data.pop("weights"), data.pop("onnx")
         data.pop("ai_system")
         mv = model_version_register(
-            principal=self.principal, ai_system=ai_system, weights=upload.read(), **data
+            principal=self.principal,
+            ai_system=ai_system,
+            weights=b"" if weights is None else weights.read(),
+            onnx=None if onnx is None else onnx.read(),
+            **data,
         )
         return _created(
             request, ModelVersionOutputSerializer(mv).data, "model-version", mv.pk

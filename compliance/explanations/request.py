@@ -14,6 +14,7 @@ from compliance.models import Decision, Job
 from compliance.platform.text import hostile_text_refuse
 from compliance.policy import require
 from compliance.principals import Operator, Principal
+from explain.engine import methods_refusal
 
 
 def explanation_request_check(
@@ -33,13 +34,22 @@ def explanation_request_check(
 
 
 def _request_checked(
-    methods: Any, parameters: Any, feature_schema: Any, budget: int | None
+    methods: Any,
+    parameters: Any,
+    feature_schema: Any,
+    budget: int | None,
+    available: list[str] | None = None,
 ) -> tuple[list[str], dict[str, Any], explain.CostEstimate]:
     if parameters is None:
         parameters = {}
     hostile_text_refuse(json={"methods": methods, "parameters": parameters})
     try:
         methods, per_method, general = explain.resolve_request(methods, parameters)
+        if available is not None:
+            refused = [m for m in methods if m not in available]
+            if refused:
+                message = methods_refusal(refused, tuple(available))
+                raise ValidationFailed(message, {"methods": [message]})
         if feature_schema is not None:
             schema = explain.parse_feature_schema(feature_schema)
             explain.baselines_check(schema, per_method)
@@ -87,10 +97,11 @@ def explanation_request(
     mv = decision.model_version
     budget = mv.ai_system.explanation_cost_limit
     methods, parameters, estimate = _request_checked(
-        [explain.METHODS[0]] if methods is None else methods,
+        mv.methods[:1] if methods is None else methods,
         parameters,
         mv.feature_schema,
         budget,
+        mv.methods,
     )
     if not mv.is_active:
         raise Conflict(

@@ -110,7 +110,12 @@ class AISystem(models.Model):
 
 
 def _weights_upload_to(instance: ModelVersion, filename: str) -> str:
-    return f"weights/{instance.weights_sha256}.safetensors"
+    suffix = "onnx" if instance.architecture == ONNX else "safetensors"
+    return f"weights/{instance.weights_sha256}.{suffix}"
+
+
+# the architecture of a model version uploaded as an ONNX file (issue 18)
+ONNX = "onnx"
 
 
 class ModelVersion(models.Model):
@@ -163,6 +168,15 @@ class ModelVersion(models.Model):
         "and shares; categorical: shares per category); the reference for drift.",
     )
 
+    # how the model runs (explain.onnx_models): "torch" (a registry architecture),
+    # "onnx_torch" (an ONNX network converted to torch) or "onnx_runtime"
+    execution = models.CharField(max_length=20, default="torch")
+    # the methods it offers; empty: every network method (registry versions)
+    available_methods = models.JSONField(default=list, blank=True)
+    # an ONNX version's checks at registration: operators, opsets, the execution
+    # path's comparison with onnxruntime
+    onnx_plan = models.JSONField(default=dict, blank=True)
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -176,3 +190,14 @@ class ModelVersion(models.Model):
     @property
     def scored_class(self) -> str:
         return self.class_labels[-1]
+
+    @property
+    def is_onnx(self) -> bool:
+        return self.architecture == ONNX
+
+    @property
+    def methods(self) -> list[str]:
+        """The attribution methods this version offers."""
+        from explain.methods import NETWORK_METHODS
+
+        return list(self.available_methods or NETWORK_METHODS)

@@ -10,6 +10,7 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from prometheus_client import Counter
@@ -18,6 +19,7 @@ import explain
 from compliance.audit import audit_event_append
 from compliance.models import ModelVersion
 from compliance.principals import SYSTEM_ACTOR
+from explain.onnx_models import onnx_model_load
 from explain.proxies import proxy_map
 
 logger = logging.getLogger(__name__)
@@ -71,14 +73,7 @@ def model_version_load(
         proxies=proxy_map(model_version.proxy_analysis),
     )
     try:
-        model = explain.load_model(
-            architecture=model_version.architecture,
-            schema=schema,
-            hyperparameters=model_version.hyperparameters,
-            weights=data,
-            expected_sha256=model_version.weights_sha256,
-            device=device,
-        )
+        model = _model_build(model_version, schema, data, device)
     except explain.WeightsHashMismatch:
         model_version_integrity_fail(model_version, hashlib.sha256(data).hexdigest())
         raise
@@ -87,6 +82,33 @@ def model_version_load(
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
     return model, schema
+
+
+def _model_build(
+    model_version: ModelVersion, schema: explain.FeatureSchema, data: bytes, device: Any
+) -> Any:
+    """A registry architecture with its weights, or an ONNX model the way its plan
+    says (converted to torch, or in onnxruntime with a time limit per batch)."""
+    if model_version.is_onnx:
+        output = model_version.hyperparameters["output"]
+        model = onnx_model_load(
+            data,
+            execution=model_version.execution,
+            output_index=int(output["index"]),
+            output_kind=str(output["kind"]),
+            tree_ensemble="tree_shap" in model_version.methods,
+            expected_sha256=model_version.weights_sha256,
+            time_limit_seconds=float(settings.ONNX_BATCH_SECONDS),
+        )
+        return model.to(device)
+    return explain.load_model(
+        architecture=model_version.architecture,
+        schema=schema,
+        hyperparameters=model_version.hyperparameters,
+        weights=data,
+        expected_sha256=model_version.weights_sha256,
+        device=device,
+    )
 
 
 def model_version_integrity_fail(

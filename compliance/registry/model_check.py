@@ -21,6 +21,8 @@ from django.conf import settings
 
 import explain
 from compliance.platform.child import ChildTimeout, child_run
+from explain.onnx_check import OnnxRefused
+from explain.onnx_models import onnx_model_plan
 
 logger = logging.getLogger(__name__)
 # run as a script (-P: its folder is not put on sys.path), so that its limits are set
@@ -102,3 +104,64 @@ def model_build_check(
     if settings.MODEL_CHECK_ISOLATED:
         return _isolated(architecture, feature_schema, hyperparameters, weights)
     return _in_process(architecture, schema, hyperparameters, weights)
+
+
+def onnx_plan_check(
+    *, schema: Any, feature_schema: Any, output: dict[str, Any], data: bytes
+) -> dict[str, Any]:
+    """Check an uploaded ONNX model and plan how it runs (``explain.onnx_models``),
+    in the child process like any other upload (a hostile graph can at worst exhaust
+    the child); the plan's manifest, or ``OnnxRefused`` naming the rule it broke."""
+    max_bytes = int(settings.MODEL_UPLOAD_MAX_BYTES)
+    smoke = float(settings.ONNX_SMOKE_SECONDS)
+    if not settings.MODEL_CHECK_ISOLATED:
+        plan = onnx_model_plan(
+            data,
+            schema=schema,
+            output_index=output["index"],
+            output_kind=output["kind"],
+            max_bytes=max_bytes,
+            smoke_seconds=smoke,
+        )
+        return plan.manifest()
+    timeout = float(settings.MODEL_CHECK_TIMEOUT_SECONDS)
+    memory = int(settings.MODEL_CHECK_MEMORY_BYTES)
+    header = json.dumps(
+        {
+            "architecture": "onnx",
+            "feature_schema": feature_schema,
+            "hyperparameters": {"output": output},
+            "memory_bytes": memory,
+            "cpu_seconds": int(timeout) + 1,
+            "max_bytes": max_bytes,
+            "smoke_seconds": smoke,
+        }
+    ).encode()
+    try:
+        result = child_run(
+            [sys.executable, "-P", str(CHILD)], header + b"\n" + data, timeout=timeout
+        )
+    except ChildTimeout:
+        raise OnnxRefused(
+            "time_limit",
+            f"Checking the model took longer than {timeout:g} s "
+            "(MODEL_CHECK_TIMEOUT_SECONDS) and was stopped.",
+        ) from None
+    line = result.stdout.split(b"\n", 1)[0]
+    if result.returncode != 0 or not line:
+        logger.warning(
+            "The ONNX check child exited with %s after %.1f s: %s",
+            result.returncode,
+            result.seconds,
+            result.last_error_line(),
+        )
+        raise OnnxRefused(
+            "resources",
+            "The model could not be checked within the checker's limits "
+            f"({memory / 2**30:g} GiB of memory, {timeout:g} s; exit status "
+            f"{result.returncode}).",
+        )
+    answer = json.loads(line)
+    if not answer["ok"]:
+        raise OnnxRefused(str(answer["code"]), str(answer["error"]))
+    return dict(answer["plan"])

@@ -16,6 +16,7 @@ import explain
 from compliance.audit import audit_event_append, canonical_json
 from compliance.errors import Conflict, ValidationFailed
 from compliance.models import AISystem, ModelVersion
+from compliance.models.registry import ONNX
 from compliance.platform.text import hostile_text_refuse
 from compliance.platform.text_limits import (
     AI_SYSTEM_TEXT_MAX,
@@ -24,7 +25,10 @@ from compliance.platform.text_limits import (
 )
 from compliance.policy import require
 from compliance.principals import Operator, Principal
-from compliance.registry.model_check import model_build_check
+from compliance.registry.model_check import model_build_check, onnx_plan_check
+from explain.engine import methods_refusal
+from explain.onnx_check import OnnxRefused
+from explain.onnx_models import OUTPUT_KINDS
 from explain.proxies import proxy_analysis
 from explain.reason_vocabulary import reason_texts_check
 
@@ -316,6 +320,57 @@ def _methods_check(methods: list[str]) -> None:
         raise ValidationFailed(str(exc), {field: [str(exc)]}) from exc
 
 
+def onnx_output_check(output: Any) -> dict[str, Any]:
+    """An ONNX model's output declaration: ``{"kind": "probability" | "logit",
+    "index": n}`` (index 0 when left out); the normalised declaration, or
+    ValidationFailed naming ``output``."""
+    kinds = ", ".join(OUTPUT_KINDS)
+    if not isinstance(output, dict) or set(output) - {"kind", "index"}:
+        message = (
+            'Declare the output as {"kind": "probability" or "logit", "index": n}: '
+            "which output of the graph is the scored class's probability or logit."
+        )
+        raise ValidationFailed(message, {"output": [message]})
+    kind, index = output.get("kind"), output.get("index", 0)
+    if kind not in OUTPUT_KINDS:
+        message = f"output.kind must be one of {kinds}."
+        raise ValidationFailed(message, {"output.kind": [message]})
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 64:
+        message = "output.index must be a whole number from 0 to 63."
+        raise ValidationFailed(message, {"output.index": [message]})
+    return {"kind": kind, "index": index}
+
+
+def _onnx_check(
+    *,
+    schema: Any,
+    feature_schema: Any,
+    output: dict[str, Any],
+    data: bytes,
+    ai_system: AISystem,
+) -> dict[str, Any]:
+    """Check the ONNX file and plan how it runs (in the checker's child process);
+    a refusal is a 400 on ``onnx`` naming its rule."""
+    try:
+        plan = onnx_plan_check(
+            schema=schema, feature_schema=feature_schema, output=output, data=data
+        )
+    except OnnxRefused as exc:
+        message = f"The ONNX model is refused ({exc.code}): {exc.message}"
+        raise ValidationFailed(message, {"onnx": [message]}) from exc
+    wanted = list(ai_system.default_explanation_methods or [])
+    missing = [m for m in wanted if m not in plan["available_methods"]]
+    if ai_system.explain_on_receipt and missing:
+        message = (
+            f"The AI system explains every decision on receipt with "
+            f"{', '.join(wanted)}; this model offers "
+            f"{', '.join(plan['available_methods'])}. "
+            + methods_refusal(missing, tuple(plan["available_methods"]))
+        )
+        raise ValidationFailed(message, {"onnx": [message]})
+    return plan
+
+
 def _model_version_check(
     *,
     architecture: str,
@@ -337,7 +392,9 @@ def _model_version_check(
         # a reason text may not name a quantity its feature does not measure
         for path, messages in reason_texts_check(schema).items():
             errors[f"feature_schema.{path}"] = messages
-    if architecture not in explain.ARCHITECTURES:
+    if architecture == ONNX:
+        pass  # the file is checked on its own (_onnx_check)
+    elif architecture not in explain.ARCHITECTURES:
         errors["architecture"] = [
             f"Unknown architecture; known: {', '.join(sorted(explain.ARCHITECTURES))}."
         ]
@@ -360,6 +417,8 @@ def _model_version_check(
         errors["decision_threshold"] = ["Must be a number strictly between 0 and 1."]
     if not isinstance(hyperparameters, dict):
         errors["hyperparameters"] = ["Must be a JSON object."]
+    elif architecture == ONNX:
+        pass
     elif schema is not None and "architecture" not in errors:
         # bound what the model would allocate before building anything
         try:
@@ -368,6 +427,7 @@ def _model_version_check(
             errors["hyperparameters"] = [str(exc)]
     if (
         schema is not None
+        and architecture != ONNX
         and "architecture" not in errors
         and "hyperparameters" not in errors
     ):
@@ -390,19 +450,26 @@ def model_version_register(
     principal: Principal,
     ai_system: AISystem,
     version: str,
-    architecture: str,
-    hyperparameters: dict[str, Any],
     feature_schema: Any,
     class_labels: Any,
     favourable_class: str,
     decision_threshold: float,
-    weights: bytes,
+    architecture: str = "",
+    hyperparameters: dict[str, Any] | None = None,
+    weights: bytes = b"",
+    onnx: bytes | None = None,
+    output: Any = None,
     training_data_summary: str = "",
     performance_metrics: dict[str, Any] | None = None,
     training_distribution: Any = None,
 ) -> ModelVersion:
-    """Validate the schema and weights (safetensors only), measure which features
-    are proxies of a protected attribute (``explain.proxies``), store them, audit it."""
+    """Validate the schema and the model, measure which features are proxies of a
+    protected attribute (``explain.proxies``), store them, audit it.
+
+    The model is a registry ``architecture`` with its ``hyperparameters`` and
+    safetensors ``weights``, or an ``onnx`` file with its ``output`` declaration
+    (``{"kind": "probability" | "logit", "index": n}``), checked and planned by
+    ``explain.onnx_models`` (its execution path and methods are stored with it)."""
     require(principal, "model_version.register")
     if ai_system.organization_id != principal.organization.pk:
         raise ValidationFailed(
@@ -425,6 +492,40 @@ def model_version_register(
     _text_limits_refuse(
         {"training_data_summary": (training_data_summary, TRAINING_DATA_SUMMARY)}
     )
+    hyperparameters = {} if hyperparameters is None else hyperparameters
+    if onnx is not None:
+        if architecture not in ("", ONNX) or hyperparameters or weights:
+            message = (
+                "Send either an ONNX file (onnx, with its output declaration) or a "
+                "registry architecture with its weights, not both."
+            )
+            fields = [
+                f
+                for f, given in (
+                    ("architecture", architecture not in ("", ONNX)),
+                    ("hyperparameters", bool(hyperparameters)),
+                    ("weights", bool(weights)),
+                )
+                if given
+            ]
+            raise ValidationFailed(message, {f: [message] for f in fields})
+        architecture, weights = ONNX, onnx
+        declared = onnx_output_check(output)
+        hyperparameters = {"output": declared}
+    elif not architecture or not weights:
+        message = (
+            "Send a registry architecture with its safetensors weights, or an ONNX "
+            "file (onnx) with its output declaration."
+        )
+        missing = [
+            f
+            for f, v in (("architecture", architecture), ("weights", weights))
+            if not v
+        ]
+        raise ValidationFailed(message, {f: [message] for f in missing})
+    elif output is not None:
+        message = "output declares an ONNX model's output; send it with onnx."
+        raise ValidationFailed(message, {"output": [message]})
     _model_version_check(
         architecture=architecture,
         hyperparameters=hyperparameters,
@@ -438,6 +539,15 @@ def model_version_register(
     # which features stand in for a protected attribute, from the schema's
     # background rows (the explanation warning watches them like protected ones)
     parsed = explain.parse_feature_schema(feature_schema)
+    plan: dict[str, Any] = {}
+    if architecture == ONNX:
+        plan = _onnx_check(
+            schema=parsed,
+            feature_schema=feature_schema,
+            output=hyperparameters["output"],
+            data=weights,
+            ai_system=ai_system,
+        )
     proxies = proxy_analysis(parsed)
     # the reference of drift monitoring: the trainer's, else the background rows'
     if training_distribution is None:
@@ -468,6 +578,9 @@ def model_version_register(
         performance_metrics=performance_metrics or {},
         proxy_analysis=proxies,
         training_distribution=training_distribution,
+        execution=plan.get("execution", "torch"),
+        available_methods=plan.get("available_methods", []),
+        onnx_plan=plan,
     )
     try:
         with transaction.atomic():
@@ -484,7 +597,8 @@ def model_version_register(
                 )
             # the storage names a new file (a suffix when the name is taken), so the
             # file deleted on failure below is only ever the one this call saved
-            mv.weights.save(f"{sha}.safetensors", ContentFile(weights), save=False)
+            suffix = "onnx" if architecture == ONNX else "safetensors"
+            mv.weights.save(f"{sha}.{suffix}", ContentFile(weights), save=False)
             mv.save()
             audit_event_append(
                 actor=principal.actor,
@@ -497,6 +611,15 @@ def model_version_register(
                     "version": version,
                     "architecture": architecture,
                     "weights_sha256": sha,
+                    **(
+                        {
+                            "execution": mv.execution,
+                            "available_methods": mv.available_methods,
+                            "output": hyperparameters["output"],
+                        }
+                        if architecture == ONNX
+                        else {}
+                    ),
                     "feature_schema_sha256": hashlib.sha256(
                         canonical_json(feature_schema).encode()
                     ).hexdigest(),

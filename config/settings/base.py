@@ -235,6 +235,10 @@ MODEL_UPLOAD_MAX_BYTES = env_int("MODEL_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
 MODEL_CHECK_ISOLATED = env_bool("MODEL_CHECK_ISOLATED", True)
 MODEL_CHECK_MEMORY_BYTES = env_int("MODEL_CHECK_MEMORY_BYTES", 3 * 1024**3)
 MODEL_CHECK_TIMEOUT_SECONDS = env_int("MODEL_CHECK_TIMEOUT_SECONDS", 60)
+# ONNX models (issue 18): the smoke run on the baseline row at registration, and each
+# batch a worker runs in onnxruntime, are stopped after these many seconds
+ONNX_SMOKE_SECONDS = env_int("ONNX_SMOKE_SECONDS", 5)
+ONNX_BATCH_SECONDS = env_int("ONNX_BATCH_SECONDS", 60)
 # The largest file any dossier verification (API, public API, both web pages) accepts:
 # a bit above the largest dossier we issue. Bodies above it are refused (413) before
 # they are read; uploads are hashed in chunks, never read whole.

@@ -1,0 +1,218 @@
+"""A client's ONNX model: which way it runs, decided once at registration, and loading
+it that way (issue 18, item 2).
+
+``onnx_model_plan`` checks the file (``explain.onnx_check``), then:
+
+- a graph of differentiable operators converts to torch (``explain.onnx_torch``) and is
+  accepted on that path only when it reproduces onnxruntime on the baseline row and a
+  sample of background rows within ``CONVERSION_TOLERANCE``: every method runs;
+- anything else runs in onnxruntime (``explain.onnx_runtime``): the perturbation
+  methods; and when the graph is a tree ensemble whose trees, read from the graph,
+  reproduce onnxruntime within the same tolerance, ``tree_shap`` as well.
+
+The plan (execution path, methods, measured differences) is stored with the model
+version and written into every explanation's manifest; ``onnx_model_load`` rebuilds
+the model from the stored bytes the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from explain.errors import ExplainError, WeightsHashMismatch
+from explain.loading import sha256_hex
+from explain.methods import NETWORK_METHODS, methods_available
+from explain.onnx_check import OnnxInfo, OnnxRefused, onnx_model_check
+from explain.onnx_runtime import OnnxRuntimeModel
+from explain.onnx_torch import OnnxTorchModel, convertible
+from explain.schema import FeatureSchema
+
+# largest |converted - onnxruntime| accepted, relative to max(1, |value|)
+CONVERSION_TOLERANCE = 1e-5
+OUTPUT_KINDS = ("probability", "logit")
+Execution = Literal["onnx_torch", "onnx_runtime"]
+# seconds one batch may run in onnxruntime before it is stopped
+BATCH_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class OnnxPlan:
+    """How an accepted ONNX model runs and what it offers."""
+
+    execution: Execution
+    methods: tuple[str, ...]
+    tree_ensemble: bool
+    info: OnnxInfo
+    # what was compared with onnxruntime: rows and the largest difference
+    checks: dict[str, Any] = field(default_factory=dict)
+
+    def manifest(self) -> dict[str, Any]:
+        """The plan as stored with the model version."""
+        return {
+            "execution": self.execution,
+            "available_methods": list(self.methods),
+            "tree_ensemble": self.tree_ensemble,
+            "operators": list(self.info.operators),
+            "opsets": self.info.opsets,
+            "checks": self.checks,
+        }
+
+
+def _difference(ours: np.ndarray, reference: np.ndarray) -> float:
+    ours = np.asarray(ours, dtype=np.float64).reshape(-1)
+    reference = np.asarray(reference, dtype=np.float64).reshape(-1)
+    scale = np.maximum(1.0, np.abs(reference))
+    return float(np.max(np.abs(ours - reference) / scale))
+
+
+def _sample_rows(schema: FeatureSchema, limit: int = 64) -> torch.Tensor:
+    """The baseline row and up to ``limit`` background rows, encoded."""
+    rows = [schema.baseline] if schema.baseline is not None else []
+    rows += list(schema.background or [])[:limit]
+    if not rows:
+        return torch.zeros(1, schema.input_width)
+    return schema.encode(rows)
+
+
+def _output_declaration_check(info: OnnxInfo, output_index: int, kind: str) -> None:
+    if kind not in OUTPUT_KINDS:
+        raise OnnxRefused(
+            "output_kind",
+            f"Declare the output as one of {', '.join(OUTPUT_KINDS)} (the scored "
+            "class's probability, or its logit).",
+        )
+    if not 0 <= output_index < len(info.outputs):
+        raise OnnxRefused(
+            "output_index",
+            f"The model has {len(info.outputs)} output(s) ({', '.join(info.outputs)}); "
+            f"output {output_index} does not exist.",
+        )
+
+
+def onnx_model_plan(
+    data: bytes,
+    *,
+    schema: FeatureSchema,
+    output_index: int,
+    output_kind: str,
+    max_bytes: int | None = None,
+    smoke_seconds: float | None = None,
+) -> OnnxPlan:
+    """Check an uploaded ONNX model against its feature schema and choose its path.
+
+    Raises:
+        OnnxRefused: naming the problem (``code``) and how to fix it.
+    """
+    baseline = _sample_rows(schema, limit=0)[0].tolist()
+    limits: dict[str, Any] = {}
+    if max_bytes is not None:
+        limits["max_bytes"] = max_bytes
+    if smoke_seconds is not None:
+        limits["smoke_seconds"] = smoke_seconds
+    info = onnx_model_check(
+        data, width=schema.input_width, baseline_row=baseline, **limits
+    )
+    _output_declaration_check(info, output_index, output_kind)
+    rows = _sample_rows(schema)
+    runtime = OnnxRuntimeModel(
+        data,
+        output_index=output_index,
+        output_kind=output_kind,  # type: ignore[arg-type]
+        time_limit_seconds=smoke_seconds or BATCH_SECONDS,
+    )
+    reference = runtime.declared_output(rows)
+    scored_check(reference, output_kind)
+    checks: dict[str, Any] = {"rows": int(rows.shape[0])}
+    model = onnx.ModelProto()
+    model.ParseFromString(data)
+    if convertible(model):
+        converted = OnnxTorchModel(
+            data, output_index=output_index, output_kind=output_kind
+        )
+        difference = _difference(converted.declared_output(rows), reference)
+        checks["torch_difference"] = difference
+        if difference <= CONVERSION_TOLERANCE:
+            return OnnxPlan("onnx_torch", NETWORK_METHODS, False, info, checks)
+    ensemble = _tree_ensemble(data)
+    if ensemble is not None:
+        from explain.onnx_trees import tree_ensemble_check
+
+        difference = tree_ensemble_check(ensemble, data, rows.numpy())
+        checks["trees_difference"] = difference
+        if difference <= CONVERSION_TOLERANCE:
+            runtime.tree_ensemble = ensemble
+    return OnnxPlan(
+        "onnx_runtime",
+        methods_available(runtime),
+        runtime.tree_ensemble is not None,
+        info,
+        checks,
+    )
+
+
+def scored_check(values: np.ndarray, output_kind: str) -> None:
+    """The declared output must be a number per row, and a probability in [0, 1]."""
+    if not np.isfinite(values).all():
+        raise OnnxRefused(
+            "not_finite",
+            "The model gave NaN or infinity on the baseline or sample rows.",
+        )
+    if output_kind == "probability" and ((values < 0) | (values > 1)).any():
+        raise OnnxRefused(
+            "output_kind",
+            "The output declared a probability has values outside [0, 1]; declare "
+            "it a logit, or name the probability output.",
+        )
+
+
+def _tree_ensemble(data: bytes) -> Any:
+    try:
+        from explain.onnx_trees import onnx_tree_ensemble
+    except ImportError:  # pragma: no cover - the module ships with the engine
+        return None
+    return onnx_tree_ensemble(data)
+
+
+def onnx_model_load(
+    data: bytes,
+    *,
+    execution: str,
+    output_index: int,
+    output_kind: str,
+    tree_ensemble: bool,
+    expected_sha256: str | None,
+    device: torch.device | str = "cpu",
+    time_limit_seconds: float = BATCH_SECONDS,
+) -> nn.Module:
+    """The model as its plan says, hash-checked; ``WeightsHashMismatch`` when the
+    stored bytes changed."""
+    if expected_sha256 is not None and sha256_hex(data) != expected_sha256.lower():
+        raise WeightsHashMismatch(
+            f"The ONNX file's sha256 {sha256_hex(data)} does not match the recorded "
+            f"{expected_sha256}; the file was changed or replaced."
+        )
+    if execution == "onnx_torch":
+        return (
+            OnnxTorchModel(data, output_index=output_index, output_kind=output_kind)
+            .to(device)
+            .eval()
+        )
+    if execution != "onnx_runtime":
+        raise ExplainError(f"Unknown execution path '{execution}'.")
+    model = OnnxRuntimeModel(
+        data,
+        output_index=output_index,
+        output_kind=output_kind,  # type: ignore[arg-type]
+        time_limit_seconds=time_limit_seconds,
+    )
+    if tree_ensemble:
+        model.tree_ensemble = _tree_ensemble(data)
+        if model.tree_ensemble is None:
+            raise ExplainError("The model's tree ensemble can no longer be read.")
+    return model.eval()
