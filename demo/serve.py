@@ -93,23 +93,56 @@ def submit_samples(summary: dict[str, Any], models_dir: Path) -> list[tuple[str,
     for manifest_path in sorted(models_dir.glob("*.json")):
         manifest = json.loads(manifest_path.read_text())
         org = manifest["organization"]
-        key, mv_id = summary["keys"][org], summary["model_versions"][org]
-        counts: dict[int, int] = {}
-        for sample in manifest["sample_decisions"]:
-            status, body = _request(
-                "POST", "/api/v1/decisions/", key, {"model_version": mv_id, **sample}
-            )
-            counts[status] = counts.get(status, 0) + 1
-            if status in (200, 201):
-                submitted.append((org, body["id"]))
-            else:
-                print(f"  ! {sample['external_id']}: {status} {body}", file=sys.stderr)
-        described = ", ".join(
-            f"{n} {'new' if s == 201 else 'already present' if s == 200 else f'failed ({s})'}"
-            for s, n in sorted(counts.items())
+        submitted += submit_decisions(
+            org,
+            summary["keys"][org],
+            summary["model_versions"][org],
+            manifest["sample_decisions"],
         )
-        print(f"Submitted {org}'s sample decisions through the API: {described}")
     return submitted
+
+
+def submit_decisions(
+    org: str, key: str, mv_id: int, samples: list[dict[str, Any]], what: str = ""
+) -> list[tuple[str, int]]:
+    """Submit decisions of one model version with the client's key; (org, id) pairs."""
+    submitted: list[tuple[str, int]] = []
+    counts: dict[int, int] = {}
+    for sample in samples:
+        status, body = _request(
+            "POST", "/api/v1/decisions/", key, {"model_version": mv_id, **sample}
+        )
+        counts[status] = counts.get(status, 0) + 1
+        if status in (200, 201):
+            submitted.append((org, body["id"]))
+        else:
+            print(f"  ! {sample['external_id']}: {status} {body}", file=sys.stderr)
+    described = ", ".join(
+        f"{n} {'new' if s == 201 else 'already present' if s == 200 else f'failed ({s})'}"
+        for s, n in sorted(counts.items())
+    )
+    print(f"Submitted {org}'s {what}sample decisions through the API: {described}")
+    return submitted
+
+
+def onnx_demo(summary: dict[str, Any], models_dir: Path) -> None:
+    """The bring-your-own-model demo: demo-bank's admin registers its ONNX tree
+    model through the API; its sample decisions are submitted, explained with
+    tree_shap and Kernel SHAP, and given a dossier and notices like the others."""
+    from demo.onnx_client import register_onnx_models
+
+    for manifest in register_onnx_models(BASE, summary, models_dir):
+        org = manifest["organization"]
+        submitted = submit_decisions(
+            org,
+            summary["keys"][org],
+            manifest["model_version_id"],
+            manifest["sample_decisions"],
+            what=f"{manifest['ai_system']['name']} ",
+        )
+        explain_samples(summary, submitted, manifest["methods"])
+        issue_dossiers(summary, submitted)
+        issue_notices(summary, submitted)
 
 
 def submit_population(summary: dict[str, Any], models_dir: Path) -> None:
@@ -159,7 +192,11 @@ def submit_population(summary: dict[str, Any], models_dir: Path) -> None:
         )
 
 
-def explain_samples(summary: dict[str, Any], submitted: list[tuple[str, int]]) -> None:
+def explain_samples(
+    summary: dict[str, Any],
+    submitted: list[tuple[str, int]],
+    methods: list[str] = DEMO_METHODS,
+) -> None:
     """Ask for explanations over the API and follow the jobs until they finish."""
     jobs: dict[str, str] = {}  # job path -> org
     for org, decision_id in submitted:
@@ -167,7 +204,7 @@ def explain_samples(summary: dict[str, Any], submitted: list[tuple[str, int]]) -
             "POST",
             f"/api/v1/decisions/{decision_id}/explanations/",
             summary["keys"][org],
-            {"methods": DEMO_METHODS},
+            {"methods": methods},
         )
         if status != 202:
             print(
@@ -195,7 +232,7 @@ def explain_samples(summary: dict[str, Any], submitted: list[tuple[str, int]]) -
     pending = [p for p, s in states.items() if s not in ("done", "failed")]
     print(
         f"Explained {len(jobs) - len(failed) - len(pending)} decisions "
-        f"({len(failed)} failed, {len(pending)} still pending) with {', '.join(DEMO_METHODS)}."
+        f"({len(failed)} failed, {len(pending)} still pending) with {', '.join(methods)}."
     )
     if submitted:
         org, decision_id = submitted[0]
@@ -445,6 +482,7 @@ def main() -> None:
         explain_samples(summary, submitted)
         issue_dossiers(summary, submitted)
         issue_notices(summary, submitted)
+        onnx_demo(summary, DATA / "demo_models")
         # the monitoring demo: every applicant, six months of review by three
         # officers, drills, alerts and the last month's oversight report
         submit_population(summary, DATA / "demo_models")

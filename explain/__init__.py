@@ -7,7 +7,8 @@ Public API:
     models: ARCHITECTURES, MAX_PARAMETERS, build_model, parameter_count, load_model,
         predict_proba, model_to_safetensors, sha256_hex, default_device
     explanations: explain_batch, resolve_request, baselines_check, METHODS, METHOD_SPECS,
-        MethodSpec, OUTPUT_UNITS, RowExplanation, MethodExplanation
+        MethodSpec, OUTPUT_UNITS, RowExplanation, MethodExplanation; NETWORK_METHODS
+        (every method but tree_shap) and methods_available(model) (what a model can run)
     counterfactuals: counterfactual_search, counterfactual_search_batch
     cost: request_cost, schema_cost, cost_check, CostEstimate, CostExceeded (model
         evaluations per decision of a request, checked against a budget)
@@ -55,7 +56,13 @@ from explain.errors import (
     WeightsIncompatible,
 )
 from explain.loading import load_model, model_to_safetensors, predict_proba, sha256_hex
-from explain.methods import METHOD_SPECS, METHODS, MethodSpec
+from explain.methods import (
+    METHOD_SPECS,
+    METHODS,
+    NETWORK_METHODS,
+    MethodSpec,
+    methods_available,
+)
 from explain.models import (
     ARCHITECTURES,
     MAX_PARAMETERS,
@@ -78,6 +85,8 @@ __all__ = [
     "ARCHITECTURES",
     "FEATURE_SCHEMA_JSON_SCHEMA",
     "METHODS",
+    "NETWORK_METHODS",
+    "methods_available",
     "METHOD_SPECS",
     "OUTPUT_UNITS",
     "BadInput",

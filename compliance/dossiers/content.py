@@ -223,9 +223,33 @@ def _texts(decision: Decision) -> dict[str, str]:
         "mv_version": clip(mv.version, b.SHORT),
         "architecture": clip(mv.architecture, b.SHORT),
         "hyperparameters": clip(mv.hyperparameters, b.HYPERPARAMETERS),
+        "model_type": clip(model_type(mv), b.HYPERPARAMETERS),
         "training_data_summary": clip(mv.training_data_summary, b.LONG_TEXT),
         "scored_class": clip(mv.class_labels[-1], b.SHORT),
     }
+
+
+EXECUTION_TEXT = {
+    "onnx_torch": "converted to torch (every attribution method)",
+    "onnx_runtime": "run in onnxruntime (perturbation methods only: no gradients)",
+}
+
+
+def model_type(mv: Any) -> str:
+    """What the model is, for section 7: a registry architecture with its
+    hyperparameters, or an ONNX model with its operators and how it runs."""
+    if not mv.is_onnx:
+        return f"{mv.architecture} {mv.hyperparameters}"
+    operators = sorted(
+        {op.split(":", 1)[-1] for op in mv.onnx_plan.get("operators", [])}
+    )
+    output = mv.hyperparameters.get("output", {})
+    shown = ", ".join(operators[:8]) + (" ..." if len(operators) > 8 else "")
+    return (
+        f"ONNX model ({shown}), {EXECUTION_TEXT.get(mv.execution, mv.execution)}; "
+        f"output {output.get('index', 0)} is the scored class's "
+        f"{output.get('kind', 'value')}"
+    )
 
 
 def _review_row(review: Review) -> dict[str, Any]:

@@ -51,7 +51,7 @@ from compliance.explanations.presentation import (
     standard_error_text,
 )
 from compliance.explanations.selectors import explanation_list
-from compliance.models import Decision, Drill, Explanation, Review
+from compliance.models import Decision, Drill, Explanation, ModelVersion, Review
 from compliance.notices import notice_languages
 from compliance.notices.selectors import decision_notices
 from compliance.platform import text_limits
@@ -83,6 +83,19 @@ from compliance.web.access import can_review, member_required
 
 PAGE_SIZE = 25
 UI_METHODS = ["integrated_gradients", "deeplift", "kernel_shap"]
+# a model run by onnxruntime has no gradients: exact TreeSHAP for a tree ensemble,
+# Kernel SHAP and feature ablation otherwise
+UI_METHODS_WITHOUT_GRADIENTS = ["tree_shap", "kernel_shap", "feature_ablation"]
+
+
+def ui_methods(model_version: ModelVersion) -> list[str]:
+    """The methods the case page's "Explain" button asks for, of those the model
+    version offers (three at most)."""
+    offered = model_version.methods
+    wanted = [m for m in UI_METHODS if m in offered]
+    if len(wanted) < 2:
+        wanted = [m for m in UI_METHODS_WITHOUT_GRADIENTS if m in offered]
+    return wanted[:3] or offered[:1]
 
 
 @require_GET
@@ -351,7 +364,7 @@ def case_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "actions": Review.Action.choices,
             "min_justification": MIN_JUSTIFICATION,
             "limits": text_limits,  # maxlength of each text box, as the services cap
-            "ui_methods": UI_METHODS,
+            "ui_methods": ui_methods(decision.model_version),
             "blind": blind,
             "job_id": request.GET.get("job", ""),
             "opened_stamp": _opened_stamp(decision, principal.user),
@@ -551,7 +564,7 @@ def case_explain(request: HttpRequest, pk: int) -> HttpResponse:
         job, _ = explanation_request(
             principal=request.principal,  # type: ignore[attr-defined]
             decision=decision,
-            methods=UI_METHODS,
+            methods=ui_methods(decision.model_version),
         )
         return f"/cases/{decision.pk}/?job={job.pk}"
 

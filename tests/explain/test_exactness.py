@@ -246,7 +246,7 @@ def test_an_efficiency_miss_is_flagged_for_review(monkeypatch):
 @pytest.mark.parametrize(
     "methods",
     [
-        list(explain.METHODS),
+        list(explain.NETWORK_METHODS),
         ["kernel_shap", "shapley_sampling", "gradient_shap"],
     ],
 )

@@ -80,7 +80,9 @@ def test_methods_are_listed_in_a_stable_order_with_a_spec_each():
         "feature_ablation",
         "shapley_sampling",
         "kernel_shap",
+        "tree_shap",
     )
+    assert explain.NETWORK_METHODS == explain.METHODS[:-1]
     assert tuple(explain.METHOD_SPECS) == explain.METHODS
     names = {m: s.name for m, s in explain.METHOD_SPECS.items()}
     assert names["integrated_gradients"] == "Integrated Gradients"

@@ -73,7 +73,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
 ):
     settings.JOB_LEASE_SECONDS = 3
     ai = pipeline_world["mv"].ai_system
-    ai.default_explanation_methods = list(explain.METHODS)
+    ai.default_explanation_methods = list(explain.NETWORK_METHODS)
     ai.save(update_fields=["default_explanation_methods"])
     api = _api(pipeline_world["key"])
     n = 120
@@ -106,7 +106,7 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
         on_tick=jobs_sweep,  # what beat runs in production
     )
     assert done, (jobs_by_status(), workers.log(1)[-3000:])
-    _assert_each_job_done_exactly_once(n, len(explain.METHODS))
+    _assert_each_job_done_exactly_once(n, len(explain.NETWORK_METHODS))
     retried = Job.objects.filter(attempts=2).count()
     print(
         f"\nSIGKILL: {n} jobs, {orphaned} orphaned mid-batch and reclaimed, "

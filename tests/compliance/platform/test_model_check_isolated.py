@@ -74,3 +74,42 @@ def test_a_check_over_its_memory_is_refused_and_the_web_process_lives_on(db, iso
     message = refused.value.errors["weights"][0]
     assert "could not be built within the checker's limits" in message
     assert "0.0625 GiB" in message
+
+
+def _register_onnx(ai, data: bytes, version: str = "onnx-1") -> ModelVersion:
+    return registry.model_version_register(
+        principal=Principal(organization=ai.organization, role="admin"),
+        ai_system=ai,
+        version=version,
+        onnx=data,
+        output={"kind": "probability"},
+        feature_schema={**factories.TINY_SCHEMA, "baseline": factories.TINY_BASELINE},
+        class_labels=["good", "bad"],
+        favourable_class="good",
+        decision_threshold=0.5,
+    )
+
+
+def test_an_onnx_model_is_checked_and_planned_in_the_child(db, isolated, monkeypatch):
+    """The web process never runs the client's graph: the plan comes from the child,
+    and a graph that loops forever is stopped there and refused by name."""
+    from compliance.registry import model_check
+    from tests.hostile_onnx import build as hostile
+
+    def refuse(*_, **__):
+        raise AssertionError("the ONNX model was run in the web process")
+
+    monkeypatch.setattr(model_check, "onnx_model_plan", refuse)
+    isolated.ONNX_SMOKE_SECONDS = 1
+    ai = factories.make_ai_system(factories.make_org())
+    weights = hostile.WEIGHTS  # a well-formed logistic model of the same width
+    from onnx import numpy_helper
+
+    mv = _register_onnx(
+        ai, hostile._matmul_sigmoid(numpy_helper.from_array(weights, "w"))
+    )
+    assert mv.execution == "onnx_torch" and mv.onnx_plan["checks"]["rows"] == 1
+    with pytest.raises(ValidationFailed) as refused:
+        _register_onnx(ai, hostile.loop_never_ends(), version="onnx-2")
+    assert "(time_limit)" in refused.value.errors["onnx"][0]
+    assert not ModelVersion.objects.filter(ai_system=ai, version="onnx-2").exists()
