@@ -49,6 +49,11 @@ def _ints(value: Any) -> list[int]:
 
 def _gemm(inputs: list[Any], attrs: dict[str, Any]) -> list[Any]:
     a, b = inputs[0], inputs[1]
+    bias = inputs[2] if len(inputs) > 2 else None
+    plain = attrs.get("alpha", 1.0) == 1.0 and attrs.get("beta", 1.0) == 1.0
+    if plain and not attrs.get("transA", 0) and attrs.get("transB", 0):
+        # what exporters write for nn.Linear: the same kernel as the registry's
+        return [nn.functional.linear(a, b, bias)]
     if attrs.get("transA", 0):
         a = a.transpose(0, 1)
     if attrs.get("transB", 0):
@@ -268,8 +273,11 @@ class OnnxTorchModel(nn.Module):
     def _run(self, x: torch.Tensor, wanted: str) -> torch.Tensor:
         device = x.device
         values: dict[str, Any] = {"": None, self.input_name: x.to(torch.float32)}
-        for name, tensor in self.constants.items():
-            values[name] = tensor if tensor.device == device else tensor.to(device)
+        if self.constants and next(iter(self.constants.values())).device == device:
+            values.update(self.constants)
+        else:
+            for name, tensor in self.constants.items():
+                values[name] = tensor.to(device)
         for op, inputs, outputs, attrs in self.nodes:
             if "_module" in attrs:
                 results = [self.activations[attrs["_module"]](values[inputs[0]])]
