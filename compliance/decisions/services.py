@@ -20,12 +20,13 @@ from compliance.policy import require
 from compliance.principals import Principal
 from compliance.registry.loading import SCORE_TOLERANCE, score_reproduce
 
-_SCHEMAS: dict[tuple[int, str], explain.FeatureSchema] = {}
+_SCHEMAS: dict[tuple[int, str, Any], explain.FeatureSchema] = {}
 
 
 def feature_schema_of(mv: ModelVersion) -> explain.FeatureSchema:
-    """The parsed feature schema of a version (kept per version and weights hash)."""
-    key = (mv.pk, mv.weights_sha256)
+    """The parsed feature schema of a version (kept per version, weights hash and
+    creation time: a database rebuilt from scratch reuses primary keys)."""
+    key = (mv.pk, mv.weights_sha256, mv.created_at)
     schema = _SCHEMAS.get(key)
     if schema is None:
         if len(_SCHEMAS) > 256:
