@@ -115,3 +115,16 @@ def test_a_batch_of_any_size_runs(models):
     big = torch.rand(5000, schema.input_width)
     assert runtime(big).shape == (5000,)
     assert np.isfinite(runtime(big).numpy()).all()
+
+
+def test_each_batch_runs_under_a_time_limit():
+    """A worker's batch is stopped, not hung, when the graph does not finish: the job
+    fails with the reason (explain.onnx_check.run_limited)."""
+    from explain.onnx_check import OnnxRefused
+    from tests.hostile_onnx import build as hostile
+
+    runtime = OnnxRuntimeModel(hostile.loop_never_ends(), time_limit_seconds=0.3)
+    with pytest.raises(OnnxRefused) as stopped:
+        runtime(torch.zeros(7, hostile.WIDTH))
+    assert stopped.value.code == "time_limit"
+    assert "0.3 s on 7 row(s)" in stopped.value.message
