@@ -41,6 +41,7 @@ from explain.fast_ig import integrated_gradients as fast_integrated_gradients
 from explain.kernel_shap import kernel_shap_estimate
 from explain.rng import seeded_rng
 from explain.shapley import ShapleyEstimate, permutation_design, shapley_estimate
+from explain.tree_ensembles import tree_shap_batch
 
 BASELINE_CHOICES = ("training", "zeros", "background")
 NO_BASELINE = "none"  # saliency and input x gradient: no reference input
@@ -459,8 +460,6 @@ def _tree_shap(call: MethodCall) -> MethodOutput:
     """Exact interventional Shapley values from the tree structure (each feature's
     one-hot columns one player), against the single baseline or the mean over the
     background rows: no sample, so no standard error."""
-    from explain.tree_shap import tree_shap_batch
-
     ensemble = getattr(call.model, "tree_ensemble", None)
     if ensemble is None:
         raise BadParameter("tree_shap needs a tree ensemble model.")

@@ -32,6 +32,7 @@ from explain.onnx_check import OnnxInfo, OnnxRefused, onnx_model_check
 from explain.onnx_runtime import OnnxRuntimeModel
 from explain.onnx_torch import OnnxTorchModel, convertible
 from explain.schema import FeatureSchema
+from explain.tree_ensembles import TreeEnsemble, onnx_tree_ensemble
 
 # largest |converted - onnxruntime| accepted, relative to max(1, |value|)
 CONVERSION_TOLERANCE = 1e-5
@@ -139,11 +140,11 @@ def onnx_model_plan(
         checks["torch_difference"] = difference
         if difference <= CONVERSION_TOLERANCE:
             return OnnxPlan("onnx_torch", NETWORK_METHODS, False, info, checks)
-    ensemble = _tree_ensemble(data)
-    if ensemble is not None:
-        from explain.onnx_trees import tree_ensemble_check
-
-        difference = tree_ensemble_check(ensemble, data, rows.numpy())
+    ensemble = onnx_tree_ensemble(data)
+    if ensemble is not None and _link_fits(ensemble, output_kind):
+        difference = _difference(
+            _declared(ensemble, rows.numpy(), output_kind), reference
+        )
         checks["trees_difference"] = difference
         if difference <= CONVERSION_TOLERANCE:
             runtime.tree_ensemble = ensemble
@@ -171,12 +172,19 @@ def scored_check(values: np.ndarray, output_kind: str) -> None:
         )
 
 
-def _tree_ensemble(data: bytes) -> Any:
-    try:
-        from explain.onnx_trees import onnx_tree_ensemble
-    except ImportError:  # pragma: no cover - the module ships with the engine
-        return None
-    return onnx_tree_ensemble(data)
+def _link_fits(ensemble: TreeEnsemble, output_kind: str) -> bool:
+    """The trees' margin is the engine's logit: a logistic classifier's margin with a
+    probability output, or a regressor's margin declared a logit."""
+    return (ensemble.link, output_kind) in (
+        ("logistic", "probability"),
+        ("identity", "logit"),
+    )
+
+
+def _declared(ensemble: TreeEnsemble, rows: np.ndarray, output_kind: str) -> np.ndarray:
+    """What the trees say the declared output is."""
+    margin = ensemble.margin(rows)
+    return 1.0 / (1.0 + np.exp(-margin)) if output_kind == "probability" else margin
 
 
 def onnx_model_load(
@@ -212,7 +220,7 @@ def onnx_model_load(
         time_limit_seconds=time_limit_seconds,
     )
     if tree_ensemble:
-        model.tree_ensemble = _tree_ensemble(data)
+        model.tree_ensemble = onnx_tree_ensemble(data)
         if model.tree_ensemble is None:
             raise ExplainError("The model's tree ensemble can no longer be read.")
     return model.eval()
