@@ -226,6 +226,9 @@ def _session(model: onnx.ModelProto) -> Any:
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
+    # errors only: exporters' declared shapes (e.g. a label of shape [1]) warn on
+    # every batch otherwise
+    options.log_severity_level = 3
     try:
         return ort.InferenceSession(
             model.SerializeToString(), options, providers=["CPUExecutionProvider"]

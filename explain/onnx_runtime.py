@@ -54,6 +54,9 @@ class OnnxRuntimeModel(nn.Module):
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        # errors only: exporters' declared shapes (e.g. a label of shape [1]) warn
+        # on every batch otherwise
+        options.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(
                 data, options, providers=["CPUExecutionProvider"]
