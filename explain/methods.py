@@ -459,7 +459,7 @@ def _kernel_shap(call: MethodCall) -> MethodOutput:
 def _tree_shap(call: MethodCall) -> MethodOutput:
     """Exact interventional Shapley values from the tree structure (each feature's
     one-hot columns one player), against the single baseline or the mean over the
-    background rows: no sample, so no standard error."""
+    background rows: no sample, so no standard error (a deterministic method)."""
     ensemble = getattr(call.model, "tree_ensemble", None)
     if ensemble is None:
         raise BadParameter("tree_shap needs a tree ensemble model.")
@@ -473,13 +473,10 @@ def _tree_shap(call: MethodCall) -> MethodOutput:
         call.baselines.reshape(-1, call.inputs.shape[1]).detach().cpu().numpy(),
         players=players,
     )
-    n, m = values.shape
     return MethodOutput(
         torch.from_numpy(values).to(call.inputs.dtype).to(call.inputs.device),
         None,
         grouped=True,
-        standard_errors=torch.zeros(n, m, dtype=torch.float64),
-        exact=torch.ones(n, dtype=torch.bool),
     )
 
 

@@ -5,10 +5,12 @@ refused with a 400 naming why; its dossier and notice issued like any other."""
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import numpy as np
+import pypdf
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -144,3 +146,29 @@ def test_a_lightgbm_model_is_explained_exactly_and_refuses_gradients(
         assert found["kernel_shap"].attributions[feature] == pytest.approx(
             value, abs=1e-3
         )
+
+    # its dossier and its notice are issued like any other decision's
+    client = api_as("client")
+    issued = client.post(f"/api/v1/decisions/{decision_id}/dossiers/")
+    assert issued.status_code == 202, issued.content
+    while jobs_process(kind="dossier", worker="tree-test", limit=2):
+        pass
+    job = client.get(f"/api/v1/jobs/{issued.json()['id']}/").json()
+    assert job["status"] == "done", job
+    dossier = client.get(f"/api/v1/dossiers/{job['dossier']}/").json()
+    text = "".join(
+        page.extract_text()
+        for page in pypdf.PdfReader(
+            io.BytesIO(client.get(f"/api/v1/dossiers/{dossier['id']}/pdf/").content)
+        ).pages
+    )
+    assert "tree_shap" in text and "ONNX model" in text
+    assert "onnxruntime" in text
+    notice = client.post(
+        f"/api/v1/decisions/{decision_id}/notices/", {"lang": "en"}, format="json"
+    )
+    assert notice.status_code == 202, notice.content
+    while jobs_process(kind="notice", worker="tree-test", limit=2):
+        pass
+    job = client.get(f"/api/v1/jobs/{notice.json()['id']}/").json()
+    assert job["status"] == "done", job
