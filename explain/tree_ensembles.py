@@ -61,38 +61,48 @@ def _float32(x: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class _Paths:
-    """Every leaf's path as conditions "lo < x[column] <= hi" grouped by player slot."""
+    """Every tree's edges by depth, and each leaf's player slots: a slot per player in
+    the order it first appears on the path from the root, so a node's slots extend
+    its parent's."""
 
     value: np.ndarray  # [L] leaf values
     valid: np.ndarray  # [L] int64: a bit per player slot of the leaf
     slot_player: np.ndarray  # [L, P] player of each slot (0 where unused)
-    columns: np.ndarray  # [C] column of each condition (sorted by leaf)
-    low: np.ndarray  # [C]
-    high: np.ndarray  # [C]
-    bit: np.ndarray  # [C] int64: the condition's slot bit
-    starts: np.ndarray  # [L] first condition of each leaf (every leaf has one)
+    leaf_node: np.ndarray  # [L] node index of each leaf
+    nodes: int
+    parent: np.ndarray  # [E] edges sorted by depth: parent node, child node
+    child: np.ndarray
+    column: np.ndarray  # [E] the split's column and float32 threshold
+    threshold: np.ndarray
+    left: np.ndarray  # [E] bool: x <= threshold takes this edge
+    bit: np.ndarray  # [E] int64: the slot bit of the split's player
+    levels: tuple[tuple[int, int], ...]  # edge ranges per depth
     slots: int  # P
 
-    def codes(self, x: np.ndarray, chunk: int = 128) -> np.ndarray:
-        """[N, L] int64: the slots whose conditions every column of ``x`` meets.
+    def codes(self, x: np.ndarray, chunk: int = 256) -> np.ndarray:
+        """[N, L] int64: the slots whose conditions on the leaf's path ``x`` meets.
 
-        Compared in float32 (the inputs and every bound are float32 numbers, so
-        nothing changes), conditions by rows in chunks of rows: most of the time
-        here is memory, and this layout keeps it small.
+        Top down, one depth at a time: a child's failed slots are its parent's plus
+        the split's slot when x does not take the edge; compared in float32 (the
+        inputs and thresholds are float32 numbers, so nothing changes).
         """
         columns = np.ascontiguousarray(np.asarray(x, dtype=np.float32).T)
-        low = self.low.astype(np.float32)[:, None]
-        high = self.high.astype(np.float32)[:, None]
+        threshold = self.threshold[:, None]
+        left = self.left[:, None]
         dtype = np.int32 if self.slots < 31 else np.int64
         bit = self.bit.astype(dtype)[:, None]
-        failed_slots = np.empty((len(self.value), columns.shape[1]), dtype=dtype)
+        found = np.empty((len(self.value), columns.shape[1]), dtype=np.int64)
         for start in range(0, columns.shape[1], chunk):
-            values = columns[self.columns, start : start + chunk]
-            failed = np.where((values > low) & (values <= high), 0, bit)
-            failed_slots[:, start : start + chunk] = np.bitwise_or.reduceat(
-                failed, self.starts, axis=0
-            )
-        return (self.valid[:, None] & ~failed_slots.astype(np.int64)).T
+            rows = columns[:, start : start + chunk]
+            failed = np.zeros((self.nodes, rows.shape[1]), dtype=dtype)
+            for first, last in self.levels:
+                below = rows[self.column[first:last]] <= threshold[first:last]
+                missed = np.where(below == left[first:last], 0, bit[first:last])
+                failed[self.child[first:last]] = (
+                    failed[self.parent[first:last]] | missed
+                )
+            found[:, start : start + chunk] = failed[self.leaf_node]
+        return (self.valid[:, None] & ~found).T
 
 
 # per (ensemble, players): the ensemble is kept with its paths, so its id is not reused
@@ -112,66 +122,61 @@ def _paths(ensemble: TreeEnsemble, players: Sequence[int] | None) -> _Paths:
 def _build_paths(ensemble: TreeEnsemble, players: Sequence[int] | None) -> _Paths:
     values: list[float] = []
     leaf_slots: list[list[int]] = []
-    conditions: list[tuple[int, int, float, float, int]] = []  # leaf, col, lo, hi, slot
+    leaf_node: list[int] = []
+    # edges: (depth, parent, child, column, threshold, left, slot)
+    edges: list[tuple[int, int, int, int, float, bool, int]] = []
+    nodes = 0
     for tree in ensemble.trees:
-        # (node, {column: [lo, hi]}) depth first
-        stack: list[tuple[int, dict[int, tuple[float, float]]]] = [(0, {})]
+        root = nodes
+        nodes += 1
+        # (tree node, our node, depth, players in order of first appearance)
+        stack: list[tuple[int, int, int, list[int]]] = [(0, root, 0, [])]
         while stack:
-            node, bounds = stack.pop()
+            node, ours, depth, order = stack.pop()
             feature = tree.feature[node]
             if feature < 0:
-                leaf = len(values)
                 values.append(float(tree.value[node]))
-                order: list[int] = []
-                for column in bounds:
-                    player = column if players is None else int(players[column])
-                    if player not in order:
-                        order.append(player)
-                if not bounds:  # a tree that is one leaf: always reached
-                    order, bounds = [-1], {-1: (-np.inf, np.inf)}
                 leaf_slots.append(order)
-                for column, (low, high) in bounds.items():
-                    player = (
-                        -1
-                        if column < 0
-                        else (column if players is None else int(players[column]))
-                    )
-                    conditions.append(
-                        (leaf, max(column, 0), low, high, order.index(player))
-                    )
+                leaf_node.append(ours)
                 continue
-            threshold = float(tree.threshold[node])
-            low, high = bounds.get(feature, (-np.inf, np.inf))
-            stack.append(
-                (tree.left[node], {**bounds, feature: (low, min(high, threshold))})
-            )
-            stack.append(
-                (tree.right[node], {**bounds, feature: (max(low, threshold), high)})
-            )
-    slots = max(len(s) for s in leaf_slots)
+            player = feature if players is None else int(players[feature])
+            extended = order if player in order else [*order, player]
+            slot = extended.index(player)
+            threshold = float(np.float32(tree.threshold[node]))
+            for child, left in ((tree.left[node], True), (tree.right[node], False)):
+                edges.append((depth, ours, nodes, feature, threshold, left, slot))
+                stack.append((child, nodes, depth + 1, extended))
+                nodes += 1
+    slots = max(1, max(len(s) for s in leaf_slots))
     if slots > MAX_PATH_PLAYERS:
         raise ValueError(f"A path with {slots} players is too deep for tree_shap.")
     slot_player = np.zeros((len(values), slots), dtype=np.int64)
     valid = np.zeros(len(values), dtype=np.int64)
     for leaf, order in enumerate(leaf_slots):
         for s, player in enumerate(order):
-            slot_player[leaf, s] = max(player, 0)
-            if player >= 0:
-                valid[leaf] |= 1 << s
-    leaves = np.array([c[0] for c in conditions])
-    bit = np.array([1 << c[4] for c in conditions], dtype=np.int64)
-    # a one-leaf tree's condition has no player: its bit is not valid, never fails
-    bit = np.where(valid[leaves] == 0, 0, bit)
-    starts = np.searchsorted(leaves, np.arange(len(values)))
+            slot_player[leaf, s] = player
+            valid[leaf] |= 1 << s
+    edges.sort(key=lambda e: e[0])
+    depths = np.array([e[0] for e in edges], dtype=np.int64)
+    bounds = np.flatnonzero(np.diff(depths)) + 1 if len(edges) else np.array([], int)
+    cuts = [0, *bounds.tolist(), len(edges)]
     return _Paths(
         value=np.array(values, dtype=np.float64),
         valid=valid,
         slot_player=slot_player,
-        columns=np.array([c[1] for c in conditions], dtype=np.int64),
-        low=np.array([c[2] for c in conditions], dtype=np.float64),
-        high=np.array([c[3] for c in conditions], dtype=np.float64),
-        bit=bit,
-        starts=starts,
+        leaf_node=np.array(leaf_node, dtype=np.int64),
+        nodes=nodes,
+        parent=np.array([e[1] for e in edges], dtype=np.int64),
+        child=np.array([e[2] for e in edges], dtype=np.int64),
+        column=np.array([e[3] for e in edges], dtype=np.int64),
+        threshold=np.array([e[4] for e in edges], dtype=np.float32),
+        left=np.array([e[5] for e in edges], dtype=bool),
+        bit=np.array([1 << e[6] for e in edges], dtype=np.int64),
+        levels=tuple(
+            (cuts[i], cuts[i + 1])
+            for i in range(len(cuts) - 1)
+            if cuts[i + 1] > cuts[i]
+        ),
         slots=slots,
     )
 
@@ -202,6 +207,32 @@ def _patterns(codes: np.ndarray, slots: int) -> tuple[np.ndarray, ...]:
     return unique >> slots, unique & ((1 << slots) - 1), counts, inverse
 
 
+def _one_pattern(
+    paths: _Paths, x: np.ndarray, pattern: np.ndarray, n_players: int
+) -> np.ndarray:
+    """``tree_shap_batch`` when every leaf has one reference pattern: each (row, leaf)
+    pair directly, only the reachable ones expanded."""
+    codes = paths.codes(x)  # [N, L]
+    valid = paths.valid[None, :]
+    x_only = codes & ~pattern[None, :] & valid
+    z_only = ~codes & pattern[None, :] & valid
+    alive = ((~codes & ~pattern[None, :] & valid) == 0) & ((x_only | z_only) != 0)
+    rows, leaf = np.nonzero(alive)
+    x_only, z_only = x_only[rows, leaf], z_only[rows, leaf]
+    a, b = np.bitwise_count(x_only), np.bitwise_count(z_only)
+    inside, outside = _coefficients(paths.slots)
+    gain = paths.value[leaf] * inside[a, b]
+    loss = paths.value[leaf] * outside[a, b]
+    phi = np.zeros(len(x) * n_players)
+    base = rows * n_players
+    for slot in range(paths.slots):
+        amount = gain * ((x_only >> slot) & 1) - loss * ((z_only >> slot) & 1)
+        phi += np.bincount(
+            base + paths.slot_player[leaf, slot], weights=amount, minlength=len(phi)
+        )
+    return phi.reshape(len(x), n_players)
+
+
 def tree_shap_batch(
     ensemble: TreeEnsemble,
     x: np.ndarray,
@@ -225,6 +256,8 @@ def tree_shap_batch(
     n_players = (x.shape[1] if players is None else max(players) + 1) or 1
     slots = paths.slots
     b_leaf, b_code, b_count, _ = _patterns(paths.codes(refs), slots)
+    if len(b_leaf) == len(paths.value):  # one pattern per leaf (one reference row)
+        return _one_pattern(paths, _float32(x), b_code, n_players)
     a_leaf, a_code, _, a_of = _patterns(paths.codes(x), slots)
     # pair every row pattern with every reference pattern of its leaf
     leaves = len(paths.value)
