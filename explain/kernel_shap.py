@@ -23,6 +23,7 @@ import itertools
 import math
 from collections.abc import Callable
 
+import numpy
 import torch
 
 from explain.shapley import Design, ShapleyEstimate, shapley_estimate
@@ -163,10 +164,15 @@ def _regression_operator(masks: torch.Tensor, weights: torch.Tensor) -> torch.Te
     z = masks[:, :-1] - masks[:, -1:]
     zw = z.T * weights
     gram = zw @ z
+    # a small system (players x players): LAPACK through numpy, one thread. torch's
+    # solve spreads it over its thread pool, which costs 0.08 ms idle but 5 ms per
+    # call on a busy 2-core machine (bench.models, Kernel SHAP)
+    gram_np, zw_np = gram.detach().cpu().numpy(), zw.detach().cpu().numpy()
     try:
-        operator: torch.Tensor = torch.linalg.solve(gram, zw)
-    except torch.linalg.LinAlgError:  # too few coalitions: the minimum-norm solution
-        operator = torch.linalg.pinv(gram) @ zw
+        solved = numpy.linalg.solve(gram_np, zw_np)
+    except numpy.linalg.LinAlgError:  # too few coalitions: the minimum-norm solution
+        solved = numpy.linalg.pinv(gram_np) @ zw_np
+    operator: torch.Tensor = torch.from_numpy(solved).to(zw)
     return operator
 
 
