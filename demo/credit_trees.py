@@ -102,7 +102,11 @@ def _scores(data: bytes, x: np.ndarray) -> np.ndarray:
     """P(bad) from onnxruntime (output 1, the [N, 2] probabilities)."""
     import onnxruntime
 
-    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # the exported label's declared shape warns
+    session = onnxruntime.InferenceSession(
+        data, options, providers=["CPUExecutionProvider"]
+    )
     return np.asarray(session.run(None, {"x": x.astype(np.float32)})[1])[:, 1]
 
 
