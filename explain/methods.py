@@ -463,16 +463,20 @@ def _tree_shap(call: MethodCall) -> MethodOutput:
     ensemble = getattr(call.model, "tree_ensemble", None)
     if ensemble is None:
         raise BadParameter("tree_shap needs a tree ensemble model.")
-    players = [0] * call.inputs.shape[1]
-    for g, cols in enumerate(call.groups):
-        for c in cols:
-            players[c] = g
-    values = tree_shap_batch(
-        ensemble,
-        call.inputs.detach().cpu().numpy(),
-        call.baselines.reshape(-1, call.inputs.shape[1]).detach().cpu().numpy(),
-        players=players,
-    )
+    inputs = call.inputs.detach().cpu().numpy()
+    references = call.baselines.reshape(-1, call.inputs.shape[1]).detach().cpu().numpy()
+    raw = getattr(call.model, "raw_features", None)
+    if raw is not None:  # trees over one column per feature: players are columns
+        from explain.onnx_runtime import raw_columns
+
+        inputs, references = raw_columns(inputs, raw), raw_columns(references, raw)
+        players = list(range(len(raw)))
+    else:
+        players = [0] * call.inputs.shape[1]
+        for g, cols in enumerate(call.groups):
+            for c in cols:
+                players[c] = g
+    values = tree_shap_batch(ensemble, inputs, references, players=players)
     return MethodOutput(
         torch.from_numpy(values).to(call.inputs.dtype).to(call.inputs.device),
         None,

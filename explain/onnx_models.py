@@ -29,7 +29,12 @@ from explain.errors import ExplainError, WeightsHashMismatch
 from explain.loading import sha256_hex
 from explain.methods import NETWORK_METHODS, methods_available
 from explain.onnx_check import OnnxInfo, OnnxRefused, onnx_model_check
-from explain.onnx_runtime import OnnxRuntimeModel
+from explain.onnx_runtime import (
+    OnnxRuntimeModel,
+    RawFeatures,
+    raw_columns,
+    raw_features_of,
+)
 from explain.onnx_torch import OnnxTorchModel, convertible
 from explain.schema import FeatureSchema
 from explain.tree_ensembles import TreeEnsemble, onnx_tree_ensemble
@@ -110,14 +115,18 @@ def onnx_model_plan(
     Raises:
         OnnxRefused: naming the problem (``code``) and how to fix it.
     """
-    baseline = _sample_rows(schema, limit=0)[0].tolist()
+    raw = raw_features_of(schema)
+    baseline_row = _sample_rows(schema, limit=0)
+    if raw is not None:
+        baseline_row = torch.from_numpy(raw_columns(baseline_row.numpy(), raw))
+    baseline = baseline_row[0].tolist()
     limits: dict[str, Any] = {}
     if max_bytes is not None:
         limits["max_bytes"] = max_bytes
     if smoke_seconds is not None:
         limits["smoke_seconds"] = smoke_seconds
     info = onnx_model_check(
-        data, width=schema.input_width, baseline_row=baseline, **limits
+        data, width=schema.model_width, baseline_row=baseline, **limits
     )
     _output_declaration_check(info, output_index, output_kind)
     rows = _sample_rows(schema)
@@ -126,13 +135,16 @@ def onnx_model_plan(
         output_index=output_index,
         output_kind=output_kind,  # type: ignore[arg-type]
         time_limit_seconds=smoke_seconds or BATCH_SECONDS,
+        raw_features=raw,
     )
     reference = runtime.declared_output(rows)
     scored_check(reference, output_kind)
     checks: dict[str, Any] = {"rows": int(rows.shape[0])}
     model = onnx.ModelProto()
     model.ParseFromString(data)
-    if convertible(model):
+    # a network converts to torch on encoded inputs only: a category's index is not
+    # differentiable, so a "raw"-input model runs in onnxruntime
+    if raw is None and convertible(model):
         converted = OnnxTorchModel(
             data, output_index=output_index, output_kind=output_kind
         )
@@ -142,9 +154,8 @@ def onnx_model_plan(
             return OnnxPlan("onnx_torch", NETWORK_METHODS, False, info, checks)
     ensemble = onnx_tree_ensemble(data)
     if ensemble is not None and _link_fits(ensemble, output_kind):
-        difference = _difference(
-            _declared(ensemble, rows.numpy(), output_kind), reference
-        )
+        inputs = rows.numpy() if raw is None else raw_columns(rows.numpy(), raw)
+        difference = _difference(_declared(ensemble, inputs, output_kind), reference)
         checks["trees_difference"] = difference
         if difference <= CONVERSION_TOLERANCE:
             runtime.tree_ensemble = ensemble
@@ -197,6 +208,7 @@ def onnx_model_load(
     expected_sha256: str | None,
     device: torch.device | str = "cpu",
     time_limit_seconds: float = BATCH_SECONDS,
+    raw_features: RawFeatures | None = None,
 ) -> nn.Module:
     """The model as its plan says, hash-checked; ``WeightsHashMismatch`` when the
     stored bytes changed."""
@@ -218,6 +230,7 @@ def onnx_model_load(
         output_index=output_index,
         output_kind=output_kind,  # type: ignore[arg-type]
         time_limit_seconds=time_limit_seconds,
+        raw_features=raw_features,
     )
     if tree_ensemble:
         model.tree_ensemble = onnx_tree_ensemble(data)

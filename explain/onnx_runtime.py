@@ -8,6 +8,7 @@ Kernel SHAP) run on it; gradient methods are refused for it (``methods_available
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -26,6 +27,29 @@ PERTURBATION_METHODS: tuple[str, ...] = (
     "kernel_shap",
 )
 OutputKind = Literal["logit", "probability"]
+# per feature of a "raw"-input model: its encoded columns and whether it is categorical
+RawFeatures = Sequence[tuple[Sequence[int], bool]]
+
+
+def raw_columns(rows: np.ndarray, features: RawFeatures) -> np.ndarray:
+    """Encoded rows [N, width] as one column per feature (a schema's ``model_input``
+    "raw"): a categorical feature's index of its one-hot column, any other feature's
+    own column."""
+    out = np.empty((rows.shape[0], len(features)), dtype=rows.dtype)
+    for f, (columns, categorical) in enumerate(features):
+        block = rows[:, list(columns)]
+        out[:, f] = np.argmax(block, axis=1) if categorical else block[:, 0]
+    return out
+
+
+def raw_features_of(schema: Any) -> list[tuple[list[int], bool]] | None:
+    """``RawFeatures`` of a parsed feature schema whose model input is "raw"."""
+    if getattr(schema, "model_input", "encoded") != "raw":
+        return None
+    kinds = {f.name: f.kind == "categorical" for f in schema.features}
+    return [(cols, kinds[name]) for name, cols in schema.column_groups().items()]
+
+
 _EPS = 1e-7
 
 
@@ -43,6 +67,7 @@ class OnnxRuntimeModel(nn.Module):
         output_kind: OutputKind = "logit",
         time_limit_seconds: float = 30.0,
         threads: int = 1,
+        raw_features: RawFeatures | None = None,
     ) -> None:
         super().__init__()
         import onnxruntime as ort
@@ -71,6 +96,8 @@ class OnnxRuntimeModel(nn.Module):
         self.output_index = output_index
         self.output_kind: OutputKind = output_kind
         self.time_limit_seconds = time_limit_seconds
+        # a "raw"-input model: encoded rows are turned into one column per feature
+        self.raw_features = raw_features
         # a tree ensemble read from the graph (explain.onnx_trees), checked against
         # this session by the caller: tree_shap reads it; None for anything else
         self.tree_ensemble: Any = None
@@ -80,6 +107,8 @@ class OnnxRuntimeModel(nn.Module):
         rows = x.detach().to("cpu").numpy().astype(self.dtype, copy=False)
         if rows.ndim == 1:
             rows = rows[None, :]
+        if self.raw_features is not None:
+            rows = raw_columns(rows, self.raw_features)
         outputs = run_limited(
             self.session, {self.input_name: rows}, self.time_limit_seconds
         )

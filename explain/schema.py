@@ -88,6 +88,9 @@ class FeatureSchema:
     proxies: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # plain words for the model's class labels per language: {"de": {"bad": "..."}}
     outcome_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    # what an ONNX model's input is: "encoded" (input_width columns, one-hot
+    # categories) or "raw" (one column per feature, a category as its index)
+    model_input: str = "encoded"
 
     @property
     def names(self) -> list[str]:
@@ -99,6 +102,11 @@ class FeatureSchema:
 
     def by_name(self) -> dict[str, FeatureSpec]:
         return {f.name: f for f in self.features}
+
+    @property
+    def model_width(self) -> int:
+        """The width of an ONNX model's input: encoded columns, or one per feature."""
+        return len(self.features) if self.model_input == "raw" else self.input_width
 
     def column_groups(self) -> dict[str, list[int]]:
         """Map each original feature to the model input columns it occupies."""
@@ -341,6 +349,14 @@ FEATURE_SCHEMA_JSON_SCHEMA: dict[str, Any] = {
                 "additionalProperties": _PERSON_TEXT,
             },
         },
+        "model_input": {
+            "enum": ["encoded", "raw"],
+            "description": (
+                "For an ONNX model: its input is the encoded columns (default: numeric "
+                "values, one-hot categories, in schema order) or 'raw', one column per "
+                "feature (a category as its index in 'categories', a binary as 0/1)."
+            ),
+        },
         "recourse": {
             "type": "object",
             "additionalProperties": False,
@@ -393,6 +409,7 @@ _FIELD_MESSAGES = {
         f"each a non-empty text of at most {MAX_PERSON_TEXT} characters."
     ),
     "margin": "Must be a number from 0 to below 0.5.",
+    "model_input": "Must be 'encoded' or 'raw'.",
 }
 _KEYWORD_MESSAGES = {
     ("features", "maxItems"): f"At most {MAX_FEATURES} features are supported.",
@@ -708,6 +725,7 @@ def _parse_feature_schema(data: Any) -> FeatureSchema:
             str(language): dict(labels)
             for language, labels in (data.get("outcome_labels") or {}).items()
         },
+        model_input=str(data.get("model_input", "encoded")),
     )
 
 

@@ -20,6 +20,7 @@ from compliance.audit import audit_event_append
 from compliance.models import ModelVersion
 from compliance.principals import SYSTEM_ACTOR
 from explain.onnx_models import onnx_model_load
+from explain.onnx_runtime import raw_features_of
 from explain.proxies import proxy_map
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ def _model_build(
             tree_ensemble="tree_shap" in model_version.methods,
             expected_sha256=model_version.weights_sha256,
             time_limit_seconds=float(settings.ONNX_BATCH_SECONDS),
+            raw_features=raw_features_of(schema),
         )
         return model.to(device)
     return explain.load_model(

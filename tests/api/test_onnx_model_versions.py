@@ -222,6 +222,12 @@ def test_every_hostile_file_is_refused_naming_its_problem(
         ({"output": json.dumps({"kind": "logit", "index": -1})}, "output.index"),
         ({"output": json.dumps(["logit"])}, "output"),
         ({"architecture": "mlp"}, "architecture"),
+        (
+            {"feature_schema": json.dumps({**SCHEMA, "model_input": "bytes"})},
+            "feature_schema.model_input",
+        ),
+        # an encoded-width model declared to take one column per feature
+        ({"feature_schema": json.dumps({**SCHEMA, "model_input": "raw"})}, "onnx"),
     ],
 )
 def test_bad_declarations_are_named(world, api_as, mlp, fields, field):

@@ -172,3 +172,69 @@ def test_a_lightgbm_model_is_explained_exactly_and_refuses_gradients(
         pass
     job = client.get(f"/api/v1/jobs/{notice.json()['id']}/").json()
     assert job["status"] == "done", job
+
+
+def test_a_raw_input_tree_model_is_explained_per_feature(world, api_as):
+    """A model trained on one column per feature (a category as its index), declared
+    in the schema as model_input "raw": run in onnxruntime on the raw columns, its
+    trees read and explained exactly, per feature."""
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    schema_json = {**SCHEMA, "model_input": "raw"}
+    schema = explain.parse_feature_schema(schema_json)
+    rng = np.random.default_rng(3)
+    x = np.stack(
+        [
+            rng.uniform(500, 9000, 400),
+            rng.integers(18, 80, 400),
+            rng.integers(0, 3, 400),  # purpose: car, education, other
+            rng.integers(0, 2, 400),
+        ],
+        axis=1,
+    ).astype(np.float32)
+    y = ((x[:, 0] < 3500) ^ (x[:, 2] == 1)).astype(int)
+    model = lgb.LGBMClassifier(
+        n_estimators=15, num_leaves=7, random_state=0, deterministic=True, verbose=-1
+    ).fit(x, y)
+    data = onnxmltools.convert_lightgbm(
+        model,
+        initial_types=[("x", FloatTensorType([None, 4]))],
+        zipmap=False,
+        target_opset=15,
+    ).SerializeToString()
+    response = api_as("admin").post(
+        URL,
+        {
+            "ai_system": world.ai_system.pk,
+            "version": "raw-trees",
+            "feature_schema": json.dumps(schema_json),
+            "class_labels": json.dumps(["good", "bad"]),
+            "favourable_class": "good",
+            "decision_threshold": "0.5",
+            "onnx": SimpleUploadedFile("raw.onnx", data),
+            "output": json.dumps({"kind": "probability", "index": 1}),
+        },
+        format="multipart",
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (
+        body["execution"] == "onnx_runtime" and "tree_shap" in body["available_methods"]
+    )
+    mv = ModelVersion.objects.get(pk=body["id"])
+    features = {**VALID_FEATURES, "income": 1500.0, "purpose": "education"}
+    raw = np.array([[1500.0, 35, 1, 0]], dtype=np.float32)
+    expected = float(model.predict_proba(raw)[0, 1])
+    assert score_reproduce(mv, features) == pytest.approx(expected, abs=1e-5)
+    decision_id, accepted = _explain(api_as, mv, ["tree_shap", "kernel_shap"])
+    assert accepted.status_code == 202, accepted.content
+    while jobs_process(kind="explanation", worker="tree-test", limit=4):
+        pass
+    found = {
+        e.method: e for e in Explanation.objects.filter(run__decision_id=decision_id)
+    }
+    assert set(found["tree_shap"].attributions) == set(schema.names)
+    for feature, value in found["tree_shap"].attributions.items():
+        assert found["kernel_shap"].attributions[feature] == pytest.approx(
+            value, abs=1e-3
+        )
