@@ -33,8 +33,12 @@ import onnx
 from onnx import helper
 
 from explain.tree_shap import Tree
+from explain.tree_shap_compiled import compiled_tree_shap, flatten
 
 MAX_PATH_PLAYERS = 62  # players on one path, as bits of an int64
+# up to this many reference rows each (row, reference) pair is walked, compiled
+# (explain.tree_shap_compiled); beyond, counting the leaf patterns is faster
+COMPILED_MAX_REFERENCES = 8
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,18 @@ def _paths(ensemble: TreeEnsemble, players: Sequence[int] | None) -> _Paths:
         if len(_PATHS_CACHE) > 32:
             _PATHS_CACHE.clear()
         found = _PATHS_CACHE[key] = (ensemble, _build_paths(ensemble, players))
+    return found[1]
+
+
+_FLAT_CACHE: dict[int, tuple[object, tuple[np.ndarray, ...]]] = {}
+
+
+def _flat(ensemble: TreeEnsemble) -> tuple[np.ndarray, ...]:
+    found = _FLAT_CACHE.get(id(ensemble))
+    if found is None or found[0] is not ensemble:
+        if len(_FLAT_CACHE) > 32:
+            _FLAT_CACHE.clear()
+        found = _FLAT_CACHE[id(ensemble)] = (ensemble, flatten(ensemble.trees))
     return found[1]
 
 
@@ -252,8 +268,18 @@ def tree_shap_batch(
     """
     x = _float32(x)
     refs = _float32(references)
-    paths = _paths(ensemble, players)
     n_players = (x.shape[1] if players is None else max(players) + 1) or 1
+    if len(refs) <= COMPILED_MAX_REFERENCES:
+        found = compiled_tree_shap(
+            _flat(ensemble),
+            x,
+            refs,
+            np.arange(x.shape[1]) if players is None else np.asarray(players),
+            n_players,
+        )
+        if found is not None:
+            return found
+    paths = _paths(ensemble, players)
     slots = paths.slots
     b_leaf, b_code, b_count, _ = _patterns(paths.codes(refs), slots)
     if len(b_leaf) == len(paths.value):  # one pattern per leaf (one reference row)

@@ -60,6 +60,23 @@ def test_equal_to_brute_force_over_players(seed, players):
     assert np.abs(found.sum(axis=1) - efficiency).max() < 1e-12
 
 
+@pytest.mark.parametrize("references", [1, 3])
+def test_the_compiled_walk_equals_the_pattern_counting(monkeypatch, references):
+    """Both ways of computing the same values (a few references: the compiled walk;
+    many: leaf patterns counted) agree to rounding."""
+    import explain.tree_ensembles as module
+
+    rng = np.random.default_rng(21)
+    ensemble = TreeEnsemble(tuple(_random_tree(rng, 7, depth=6) for _ in range(12)))
+    rows = rng.normal(size=(40, 7)).astype(np.float32)
+    background = rng.normal(size=(references, 7)).astype(np.float32)
+    players = [0, 1, 1, 2, 3, 3, 4]
+    compiled = tree_shap_batch(ensemble, rows, background, players)
+    monkeypatch.setattr(module, "COMPILED_MAX_REFERENCES", 0)
+    counted = tree_shap_batch(ensemble, rows, background, players)
+    assert np.abs(compiled - counted).max() < 1e-12
+
+
 def test_a_feature_equal_to_the_reference_gets_exactly_zero():
     rng = np.random.default_rng(3)
     ensemble = TreeEnsemble(tuple(_random_tree(rng, 4, 5) for _ in range(5)))
