@@ -26,6 +26,7 @@ install-dev: $(DEV_STAMP)
 demo: install
 	$(PY) manage.py migrate --noinput
 	$(PY) -m demo.train --out .data/demo_models
+	$(PY) -m demo.credit_trees --out .data/demo_models
 	$(PY) manage.py seed_demo --models .data/demo_models
 	$(PY) -m demo.pki --out .data/pki demo-bank:"Demo Bank AG" demo-clinic:"Demo Clinic"
 	$(PY) -m demo.serve

@@ -3,7 +3,8 @@ LightGBM ensemble trained deterministically on the same German Credit rows and s
 the credit MLP, exported to ONNX with onnxmltools the way a bank's data scientists
 would, and registered through the API (``demo.onnx_client``), not seeded.
 
-``write_tree_model(out)`` writes ``<out>/onnx/credit_trees.onnx`` and
+``python -m demo.credit_trees --out DIR`` (a step of ``make demo``, after
+``demo.train``) runs ``write_tree_model(out)``, which writes ``<out>/onnx/credit_trees.onnx`` and
 ``credit_trees.json`` (the organisation, the AI system, the model version with its
 output declaration, twelve held-out sample decisions scored by onnxruntime, and the
 methods the demo asks for).
@@ -11,6 +12,7 @@ methods the demo asks for).
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, roc_auc_score
 
 import explain
-from demo import credit
+from demo import credit, train
 from demo.training import BACKGROUND_ROWS, split_indices
 
 NAME = "credit_trees"
@@ -114,8 +116,6 @@ def tree_manifest(
     data: bytes, metrics: dict[str, Any], schema_data: Any, rows: list[dict[str, Any]]
 ) -> dict[str, Any]:
     """What ``demo.onnx_client`` registers and submits."""
-    from demo import train
-
     settings = credit.TRAINING
     threshold = settings.decision_threshold
     schema = explain.parse_feature_schema(schema_data)
@@ -184,3 +184,16 @@ def write_tree_model(out_dir: Path, *, force: bool = False) -> dict[str, Any]:
     )
     print(f"{NAME}: {json.dumps(metrics)} -> {onnx_path} ({len(data):,} bytes)")
     return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train the demo's tree model.")
+    parser.add_argument("--out", type=Path, default=Path(".data/demo_models"))
+    parser.add_argument("--force", action="store_true")
+    arguments = parser.parse_args(argv)
+    write_tree_model(arguments.out, force=arguments.force)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -290,10 +290,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     arguments = parser.parse_args(argv)
     write_demo_models(arguments.out, force=arguments.force)
-    # the bring-your-own-model demo: registered through the API by demo.serve
-    from demo.credit_trees import write_tree_model
-
-    write_tree_model(arguments.out, force=arguments.force)
     return 0
 
 

@@ -39,6 +39,7 @@ from torch import nn
 from explain.errors import BadParameter
 from explain.fast_ig import integrated_gradients as fast_integrated_gradients
 from explain.kernel_shap import kernel_shap_estimate
+from explain.raw_inputs import raw_columns
 from explain.rng import seeded_rng
 from explain.shapley import ShapleyEstimate, permutation_design, shapley_estimate
 from explain.tree_ensembles import tree_shap_batch
@@ -467,8 +468,6 @@ def _tree_shap(call: MethodCall) -> MethodOutput:
     references = call.baselines.reshape(-1, call.inputs.shape[1]).detach().cpu().numpy()
     raw = getattr(call.model, "raw_features", None)
     if raw is not None:  # trees over one column per feature: players are columns
-        from explain.onnx_runtime import raw_columns
-
         inputs, references = raw_columns(inputs, raw), raw_columns(references, raw)
         players = list(range(len(raw)))
     else:

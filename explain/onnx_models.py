@@ -29,13 +29,9 @@ from explain.errors import ExplainError, WeightsHashMismatch
 from explain.loading import sha256_hex
 from explain.methods import NETWORK_METHODS, methods_available
 from explain.onnx_check import OnnxInfo, OnnxRefused, onnx_model_check
-from explain.onnx_runtime import (
-    OnnxRuntimeModel,
-    RawFeatures,
-    raw_columns,
-    raw_features_of,
-)
+from explain.onnx_runtime import OnnxRuntimeModel
 from explain.onnx_torch import OnnxTorchModel, convertible
+from explain.raw_inputs import RawFeatures, raw_columns, raw_features_of
 from explain.schema import FeatureSchema
 from explain.tree_ensembles import TreeEnsemble, onnx_tree_ensemble
 

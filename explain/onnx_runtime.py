@@ -8,7 +8,6 @@ Kernel SHAP) run on it; gradient methods are refused for it (``methods_available
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -18,8 +17,15 @@ from torch import nn
 from explain.errors import ExplainError
 from explain.methods import methods_available
 from explain.onnx_check import run_limited
+from explain.raw_inputs import RawFeatures, raw_columns
 
-__all__ = ["PERTURBATION_METHODS", "OnnxRuntimeModel", "methods_available"]
+__all__ = [
+    "PERTURBATION_METHODS",
+    "OnnxRuntimeModel",
+    "RawFeatures",
+    "methods_available",
+    "raw_columns",
+]
 
 PERTURBATION_METHODS: tuple[str, ...] = (
     "feature_ablation",
@@ -27,29 +33,6 @@ PERTURBATION_METHODS: tuple[str, ...] = (
     "kernel_shap",
 )
 OutputKind = Literal["logit", "probability"]
-# per feature of a "raw"-input model: its encoded columns and whether it is categorical
-RawFeatures = Sequence[tuple[Sequence[int], bool]]
-
-
-def raw_columns(rows: np.ndarray, features: RawFeatures) -> np.ndarray:
-    """Encoded rows [N, width] as one column per feature (a schema's ``model_input``
-    "raw"): a categorical feature's index of its one-hot column, any other feature's
-    own column."""
-    out = np.empty((rows.shape[0], len(features)), dtype=rows.dtype)
-    for f, (columns, categorical) in enumerate(features):
-        block = rows[:, list(columns)]
-        out[:, f] = np.argmax(block, axis=1) if categorical else block[:, 0]
-    return out
-
-
-def raw_features_of(schema: Any) -> list[tuple[list[int], bool]] | None:
-    """``RawFeatures`` of a parsed feature schema whose model input is "raw"."""
-    if getattr(schema, "model_input", "encoded") != "raw":
-        return None
-    kinds = {f.name: f.kind == "categorical" for f in schema.features}
-    return [(cols, kinds[name]) for name, cols in schema.column_groups().items()]
-
-
 _EPS = 1e-7
 
 

@@ -26,14 +26,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from math import factorial
 
 import numpy as np
 import onnx
 from onnx import helper
 
 from explain.tree_shap import Tree
-from explain.tree_shap_compiled import compiled_tree_shap, flatten
+from explain.tree_shap_compiled import (
+    compiled_tree_shap,
+    flatten,
+    shapley_coefficients,
+)
 
 MAX_PATH_PLAYERS = 62  # players on one path, as bits of an int64
 # up to this many reference rows each (row, reference) pair is walked, compiled
@@ -197,21 +200,6 @@ def _build_paths(ensemble: TreeEnsemble, players: Sequence[int] | None) -> _Path
     )
 
 
-def _coefficients(slots: int) -> tuple[np.ndarray, np.ndarray]:
-    """[a, b] tables: (a-1)!b!/(a+b)! for each "in" player, a!(b-1)!/(a+b)! for each
-    "out" one (0 where there is none)."""
-    size = slots + 1
-    inside, outside = np.zeros((size, size)), np.zeros((size, size))
-    for a in range(size):
-        for b in range(size - a):
-            total = factorial(a + b)
-            if a:
-                inside[a, b] = factorial(a - 1) * factorial(b) / total
-            if b:
-                outside[a, b] = factorial(a) * factorial(b - 1) / total
-    return inside, outside
-
-
 def _patterns(codes: np.ndarray, slots: int) -> tuple[np.ndarray, ...]:
     """The distinct (leaf, pattern) pairs of ``codes`` [N, L], sorted by leaf: their
     leaf, pattern, count, and each (row, leaf)'s index among them."""
@@ -236,7 +224,7 @@ def _one_pattern(
     rows, leaf = np.nonzero(alive)
     x_only, z_only = x_only[rows, leaf], z_only[rows, leaf]
     a, b = np.bitwise_count(x_only), np.bitwise_count(z_only)
-    inside, outside = _coefficients(paths.slots)
+    inside, outside = shapley_coefficients(paths.slots + 1)
     gain = paths.value[leaf] * inside[a, b]
     loss = paths.value[leaf] * outside[a, b]
     phi = np.zeros(len(x) * n_players)
@@ -305,7 +293,7 @@ def tree_shap_batch(
         z_only[alive],
     )
     a, b = np.bitwise_count(x_only), np.bitwise_count(z_only)
-    inside, outside = _coefficients(slots)
+    inside, outside = shapley_coefficients(slots + 1)
     scale = b_count[b_idx[alive]] / len(refs) * paths.value[leaf]
     gain, loss = scale * inside[a, b], scale * outside[a, b]
     # per distinct row pattern, its value for each slot of its leaf

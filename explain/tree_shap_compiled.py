@@ -21,7 +21,9 @@ MAX_PLAYERS = 62
 STACK = 512  # pending nodes of one walk: at most twice the depth of a tree
 
 
-def _coefficients(size: int) -> tuple[np.ndarray, np.ndarray]:
+def shapley_coefficients(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """[a, b] tables for a leaf reached with a players that must be in and b that must
+    be out: (a-1)!b!/(a+b)! for each in, a!(b-1)!/(a+b)! for each out (0 if none)."""
     inside, outside = np.zeros((size, size)), np.zeros((size, size))
     for a in range(size):
         for b in range(size - a):
@@ -150,7 +152,7 @@ def compiled_tree_shap(
     walk = _kernel()
     if walk is None or n_players > MAX_PLAYERS:
         return None
-    inside, outside = _coefficients(n_players + 1)
+    inside, outside = shapley_coefficients(n_players + 1)
     phi: np.ndarray = walk(
         *flat,
         players.astype(np.int64),

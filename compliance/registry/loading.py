@@ -20,8 +20,8 @@ from compliance.audit import audit_event_append
 from compliance.models import ModelVersion
 from compliance.principals import SYSTEM_ACTOR
 from explain.onnx_models import onnx_model_load
-from explain.onnx_runtime import raw_features_of
 from explain.proxies import proxy_map
+from explain.raw_inputs import raw_features_of
 
 logger = logging.getLogger(__name__)
 

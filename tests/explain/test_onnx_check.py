@@ -11,10 +11,11 @@ pytest.importorskip("onnxruntime", reason="onnxruntime is pinned in requirements
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from explain.onnx_check import OnnxRefused, onnx_model_check  # noqa: E402
+from tests.hostile_onnx import build as hostile  # noqa: E402
 
-WIDTH = 4
-BASELINE = [0.5, -1.0, 2.0, 0.0]
-WEIGHTS = np.array([[0.3], [-0.2], [0.1], [0.4]], dtype=np.float32)
+WIDTH = hostile.WIDTH
+BASELINE = [0.5, -1.0, 2.0, 0.0, 1.0, 0.0]
+WEIGHTS = hostile.WEIGHTS
 
 
 def _model(
@@ -75,40 +76,16 @@ def test_a_well_formed_model_passes_with_its_facts():
 
 
 def test_external_data_pointing_at_a_server_file_is_refused():
-    weights = numpy_helper.from_array(WEIGHTS, "w")
-    weights.ClearField("raw_data")
-    weights.data_location = TensorProto.EXTERNAL
-    entry = weights.external_data.add()
-    entry.key, entry.value = "location", "/etc/passwd"
-    data = _model(
-        [
-            helper.make_node("MatMul", ["x", "w"], ["z"]),
-            helper.make_node("Sigmoid", ["z"], ["p"]),
-        ],
-        [weights],
-    )
-    refused = _refused(data, "external_data")
+    refused = _refused(hostile.external_data_etc_passwd(), "external_data")
     assert "/etc/passwd" in refused.message
 
 
 def test_a_custom_domain_operator_is_refused():
-    data = _model(
-        [helper.make_node("Exec", ["x"], ["p"], domain="com.evil")],
-        [],
-        opsets=[helper.make_opsetid("", 17), helper.make_opsetid("com.evil", 1)],
-    )
-    _refused(data, "custom_domain")
+    _refused(hostile.custom_domain_operator(), "custom_domain")
 
 
 def test_a_2gb_declared_initializer_in_a_small_file_is_refused():
-    huge = _raw_tensor("w", [2**29, 1], b"\x00" * 4)
-    data = _model(
-        [
-            helper.make_node("MatMul", ["x", "w"], ["z"]),
-            helper.make_node("Sigmoid", ["z"], ["p"]),
-        ],
-        [huge],
-    )
+    data = hostile.declared_2gb_initializer()
     assert len(data) < 1000
     _refused(data, "declared_too_large")
 
@@ -126,50 +103,17 @@ def test_an_initializer_holding_less_than_it_declares_is_refused():
 
 
 def test_a_loop_that_never_ends_is_stopped_by_the_time_limit():
-    true = helper.make_tensor("t", TensorProto.BOOL, [], [True])
-    body = helper.make_graph(
-        [
-            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
-            helper.make_node("Identity", ["v_in"], ["v_out"]),
-        ],
-        "body",
-        [
-            helper.make_tensor_value_info("i", TensorProto.INT64, []),
-            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_in", TensorProto.FLOAT, ["N", 1]),
-        ],
-        [
-            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("v_out", TensorProto.FLOAT, ["N", 1]),
-        ],
-    )
-    data = _model(
-        [
-            helper.make_node("MatMul", ["x", "w"], ["z"]),
-            helper.make_node("Constant", [], ["c"], value=true),
-            helper.make_node("Loop", ["", "c", "z"], ["p"], body=body),
-        ],
-        [numpy_helper.from_array(WEIGHTS, "w")],
-    )
-    refused = _refused(data, "time_limit", smoke_seconds=1.0)
+    refused = _refused(hostile.loop_never_ends(), "time_limit", smoke_seconds=1.0)
     assert "longer than 1 s" in refused.message
 
 
 def test_a_wrong_input_width_is_refused_naming_both():
-    refused = _refused(_logistic(width=5), "input_width")
-    assert "5" in refused.message and "4 columns" in refused.message
+    refused = _refused(hostile.wrong_input_width(), "input_width")
+    assert "9" in refused.message and "6 columns" in refused.message
 
 
 def test_a_nan_output_is_refused():
-    nan = numpy_helper.from_array(np.array([[np.nan]], dtype=np.float32), "n")
-    data = _model(
-        [
-            helper.make_node("MatMul", ["x", "w"], ["z"]),
-            helper.make_node("Add", ["z", "n"], ["p"]),
-        ],
-        [numpy_helper.from_array(WEIGHTS, "w"), nan],
-    )
-    _refused(data, "not_finite")
+    _refused(hostile.nan_output(), "not_finite")
 
 
 def test_garbage_and_oversized_files_are_refused():

@@ -4,8 +4,6 @@ same weights; gradient methods are not offered for it."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import pytest
 import torch
@@ -22,29 +20,8 @@ from explain.onnx_runtime import (  # noqa: E402
     methods_available,
 )
 from tests import factories  # noqa: E402
+from tests.explain.test_onnx_torch import export  # noqa: E402
 from tests.schemas import TINY_BASELINE, TINY_SCHEMA, VALID_FEATURES  # noqa: E402
-
-
-def _export(model: torch.nn.Module, width: int, *, probability: bool = False) -> bytes:
-    class Probability(torch.nn.Module):
-        def __init__(self, inner: torch.nn.Module) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return torch.sigmoid(self.inner(x)).unsqueeze(-1)
-
-    buffer = io.BytesIO()
-    torch.onnx.export(
-        Probability(model) if probability else model,
-        (torch.zeros(2, width),),
-        buffer,
-        dynamo=False,
-        input_names=["x"],
-        output_names=["score"],
-        dynamic_axes={"x": {0: "N"}, "score": {0: "N"}},
-    )
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +40,7 @@ def models() -> tuple[torch.nn.Module, explain.FeatureSchema]:
 @pytest.mark.parametrize("probability", [False, True])
 def test_perturbation_methods_match_the_torch_model(models, probability):
     torch_model, schema = models
-    data = _export(torch_model, schema.input_width, probability=probability)
+    data = export(torch_model, schema.input_width, probability=probability)
     baseline = (
         schema.encode([schema.baseline_row()])[0].tolist()
         if hasattr(schema, "baseline_row")
@@ -104,14 +81,14 @@ def test_perturbation_methods_match_the_torch_model(models, probability):
 
 def test_gradient_methods_are_not_offered_for_an_onnxruntime_model(models):
     torch_model, schema = models
-    runtime = OnnxRuntimeModel(_export(torch_model, schema.input_width))
+    runtime = OnnxRuntimeModel(export(torch_model, schema.input_width))
     assert methods_available(runtime) == PERTURBATION_METHODS
     assert "integrated_gradients" in methods_available(torch_model)
 
 
 def test_a_batch_of_any_size_runs(models):
     torch_model, schema = models
-    runtime = OnnxRuntimeModel(_export(torch_model, schema.input_width))
+    runtime = OnnxRuntimeModel(export(torch_model, schema.input_width))
     big = torch.rand(5000, schema.input_width)
     assert runtime(big).shape == (5000,)
     assert np.isfinite(runtime(big).numpy()).all()
