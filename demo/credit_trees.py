@@ -85,6 +85,13 @@ def train_tree_model() -> tuple[bytes, dict[str, Any], Any, list[dict[str, Any]]
         zipmap=False,
         target_opset=ONNX_OPSET,
     )
+    # the converter lists the opsets from a set: in hash order, which changes with
+    # every process (PYTHONHASHSEED); sorted, the bytes are the same every run
+    imports = sorted(onnx_model.opset_import, key=lambda o: o.domain)
+    copies = [(o.domain, o.version) for o in imports]
+    del onnx_model.opset_import[:]
+    for domain, version in copies:
+        onnx_model.opset_import.add(domain=domain, version=version)
     data = onnx_model.SerializeToString()
     scores = _scores(data, x[test])
     predictions = (scores >= settings.decision_threshold).astype(int)
