@@ -245,8 +245,11 @@ def model_type(mv: Any) -> str:
     )
     output = mv.hyperparameters.get("output", {})
     shown = ", ".join(operators[:8]) + (" ..." if len(operators) > 8 else "")
+    how = EXECUTION_TEXT.get(mv.execution, mv.execution)
+    if "tree_shap" in mv.methods:
+        how += ", and exact TreeSHAP read from its trees"
     return (
-        f"ONNX model ({shown}), {EXECUTION_TEXT.get(mv.execution, mv.execution)}; "
+        f"ONNX model ({shown}), {how}; "
         f"output {output.get('index', 0)} is the scored class's "
         f"{output.get('kind', 'value')}"
     )

@@ -163,7 +163,9 @@ def test_a_lightgbm_model_is_explained_exactly_and_refuses_gradients(
         ).pages
     )
     assert "tree_shap" in text and "ONNX model" in text
-    assert "onnxruntime" in text
+    # exact: the dossier does not call it sampled
+    assert "Method: TreeSHAP" in text and "sampled: each" not in text
+    assert "onnxruntime" in text and "exact TreeSHAP read from its trees" in text
     notice = client.post(
         f"/api/v1/decisions/{decision_id}/notices/", {"lang": "en"}, format="json"
     )
