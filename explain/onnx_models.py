@@ -141,20 +141,29 @@ def onnx_model_plan(
     # a network converts to torch on encoded inputs only: a category's index is not
     # differentiable, so a "raw"-input model runs in onnxruntime
     if raw is None and convertible(model):
-        converted = OnnxTorchModel(
-            data, output_index=output_index, output_kind=output_kind
-        )
-        difference = _difference(converted.declared_output(rows), reference)
-        checks["torch_difference"] = difference
-        if difference <= CONVERSION_TOLERANCE:
-            return OnnxPlan("onnx_torch", NETWORK_METHODS, False, info, checks)
+        try:
+            converted = OnnxTorchModel(
+                data, output_index=output_index, output_kind=output_kind
+            )
+            difference = _difference(converted.declared_output(rows), reference)
+        except Exception as exc:  # a graph torch cannot replay: onnxruntime runs it
+            checks["torch_error"] = str(exc)[:300]
+        else:
+            checks["torch_difference"] = difference
+            if difference <= CONVERSION_TOLERANCE:
+                return OnnxPlan("onnx_torch", NETWORK_METHODS, False, info, checks)
     ensemble = onnx_tree_ensemble(data)
     if ensemble is not None and _link_fits(ensemble, output_kind):
         inputs = rows.numpy() if raw is None else raw_columns(rows.numpy(), raw)
-        difference = _difference(_declared(ensemble, inputs, output_kind), reference)
-        checks["trees_difference"] = difference
-        if difference <= CONVERSION_TOLERANCE:
-            runtime.tree_ensemble = ensemble
+        try:
+            declared = _declared(ensemble, inputs, output_kind)
+        except (IndexError, ValueError) as exc:  # trees naming columns it lacks
+            checks["trees_error"] = str(exc)[:300]
+        else:
+            difference = _difference(declared, reference)
+            checks["trees_difference"] = difference
+            if difference <= CONVERSION_TOLERANCE:
+                runtime.tree_ensemble = ensemble
     return OnnxPlan(
         "onnx_runtime",
         methods_available(runtime),

@@ -16,7 +16,7 @@ from torch import nn
 
 from explain.errors import ExplainError
 from explain.methods import methods_available
-from explain.onnx_check import run_limited
+from explain.onnx_check import OnnxRefused, run_limited
 from explain.raw_inputs import RawFeatures, raw_columns
 
 __all__ = [
@@ -109,11 +109,20 @@ def _scored_column(value: Any, n: int) -> np.ndarray:
     """The positive (scored) class's column of an output: [N], [N, 1] or [N, 2]."""
     if isinstance(value, list):  # a ZipMap: [{label: probability}] per row
         return np.array([float(list(row.values())[-1]) for row in value])
-    array = np.asarray(value, dtype=np.float64)
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "f":
+        raise OnnxRefused(
+            "output_kind",
+            f"The declared output holds {raw.dtype} values (class labels?); declare "
+            "the output that holds the scored class's probability or logit.",
+        )
+    array = raw.astype(np.float64)
     if array.ndim == 1 and len(array) == n:
         return array
     if array.ndim == 2 and array.shape[0] == n and array.shape[1] in (1, 2):
         return array[:, -1]
-    raise ExplainError(
-        f"The model's output has shape {array.shape}; expected [N], [N, 1] or [N, 2]."
+    raise OnnxRefused(
+        "outputs",
+        f"The declared output has shape {list(array.shape)} for {n} rows; expected "
+        "[N], [N, 1] or [N, 2].",
     )

@@ -115,14 +115,19 @@ def onnx_plan_check(
     max_bytes = int(settings.MODEL_UPLOAD_MAX_BYTES)
     smoke = float(settings.ONNX_SMOKE_SECONDS)
     if not settings.MODEL_CHECK_ISOLATED:
-        plan = onnx_model_plan(
-            data,
-            schema=schema,
-            output_index=output["index"],
-            output_kind=output["kind"],
-            max_bytes=max_bytes,
-            smoke_seconds=smoke,
-        )
+        try:
+            plan = onnx_model_plan(
+                data,
+                schema=schema,
+                output_index=output["index"],
+                output_kind=output["kind"],
+                max_bytes=max_bytes,
+                smoke_seconds=smoke,
+            )
+        except OnnxRefused:
+            raise
+        except explain.ExplainError as exc:  # as the child answers it
+            raise OnnxRefused("invalid", str(exc)) from exc
         return plan.manifest()
     timeout = float(settings.MODEL_CHECK_TIMEOUT_SECONDS)
     memory = int(settings.MODEL_CHECK_MEMORY_BYTES)

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from django.core.files.storage import default_storage
@@ -242,3 +243,65 @@ def test_neither_weights_nor_onnx_is_a_400_naming_both(world, api_as):
     response = _register(api_as, _body(world, "nothing"))
     assert response.status_code == 400, response.content
     assert {"architecture", "weights"} <= set(response.json()["errors"])
+
+
+def _cast_model(width: int) -> bytes:
+    """A logistic model whose graph casts through int32 (a Cast torch replay here
+    does not take): valid for onnxruntime, so it runs there."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(
+        np.linspace(-0.001, 0.001, width, dtype=np.float32).reshape(width, 1), "w"
+    )
+    nodes = [
+        helper.make_node("Cast", ["x"], ["xi"], to=TensorProto.INT32),
+        helper.make_node("Cast", ["xi"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("MatMul", ["xf", "w"], ["z"]),
+        helper.make_node("Sigmoid", ["z"], ["p"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "cast",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", width])],
+        [helper.make_tensor_value_info("p", TensorProto.FLOAT, ["N", 1])],
+        [weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def test_a_graph_torch_cannot_replay_runs_in_onnxruntime(world, api_as):
+    data = _cast_model(explain.parse_feature_schema(SCHEMA).input_width)
+    response = _register(api_as, _onnx_body(world, "cast", data, kind="probability"))
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["execution"] == "onnx_runtime"
+    assert "Cast to ONNX type" in body["onnx_plan"]["checks"]["torch_error"]
+
+
+def test_a_label_output_declared_a_probability_is_refused(world, api_as, mlp):
+    """Output 0 of a classifier export is often the label: integers, refused."""
+    from onnx import TensorProto, helper
+
+    _, data = mlp
+    model = onnx_model(data)
+    model.graph.node.append(helper.make_node("Cast", ["score"], ["label"], to=7))
+    model.graph.output.insert(
+        0, helper.make_tensor_value_info("label", TensorProto.INT64, ["N"])
+    )
+    response = _register(
+        api_as,
+        _onnx_body(world, "label", model.SerializeToString(), kind="probability"),
+    )
+    assert response.status_code == 400, response.content
+    assert "(output_kind)" in response.json()["detail"]
+    assert "class labels" in response.json()["errors"]["onnx"][0]
+
+
+def onnx_model(data: bytes):
+    import onnx
+
+    model = onnx.ModelProto()
+    model.ParseFromString(data)
+    return model
