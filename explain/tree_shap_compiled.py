@@ -6,18 +6,26 @@ rows (the training baseline: the engine's default), where counting leaf patterns
 not pay; against a background of many rows the pattern counting is faster.
 
 Players are bits of an int64 (at most ``MAX_PLAYERS``). Compiled on first use and
-cached next to this file (``cache=True``) when the folder is writable.
+cached next to this file when the folder is writable (a read-only image compiles once
+per process). Without numba, or if compiling fails, the caller counts leaf patterns
+instead: the values are the same.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from functools import cache
 from math import factorial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+logger = logging.getLogger(__name__)
 MAX_PLAYERS = 62
+# numba's cache lives in this folder's __pycache__: only where it can be written
+CACHE = os.access(Path(__file__).resolve().parent, os.W_OK)
 STACK = 512  # pending nodes of one walk: at most twice the depth of a tree
 
 
@@ -43,7 +51,7 @@ def _kernel() -> Any:
     except ImportError:  # pragma: no cover - numba is pinned in requirements.txt
         return None
 
-    @numba.njit(cache=True)  # type: ignore[untyped-decorator, unused-ignore]
+    @numba.njit(cache=CACHE)  # type: ignore[untyped-decorator, unused-ignore]
     def spread(row: Any, mask: int, amount: float) -> None:
         while mask:
             low = mask & -mask
@@ -53,7 +61,7 @@ def _kernel() -> Any:
             row[bit] += amount
             mask ^= low
 
-    @numba.njit(cache=True)  # type: ignore[untyped-decorator, unused-ignore]
+    @numba.njit(cache=CACHE)  # type: ignore[untyped-decorator, unused-ignore]
     def popcount(mask: int) -> int:
         count = 0
         while mask:
@@ -61,7 +69,7 @@ def _kernel() -> Any:
             count += 1
         return count
 
-    @numba.njit(cache=True, parallel=True)  # type: ignore[untyped-decorator, unused-ignore]
+    @numba.njit(cache=CACHE, parallel=True)  # type: ignore[untyped-decorator, unused-ignore]
     def walk(
         feature: Any,
         threshold: Any,
@@ -153,13 +161,17 @@ def compiled_tree_shap(
     if walk is None or n_players > MAX_PLAYERS:
         return None
     inside, outside = shapley_coefficients(n_players + 1)
-    phi: np.ndarray = walk(
-        *flat,
-        players.astype(np.int64),
-        np.ascontiguousarray(x, dtype=np.float32),
-        np.ascontiguousarray(references, dtype=np.float32),
-        inside,
-        outside,
-        n_players,
-    )
+    try:
+        phi: np.ndarray = walk(
+            *flat,
+            players.astype(np.int64),
+            np.ascontiguousarray(x, dtype=np.float32),
+            np.ascontiguousarray(references, dtype=np.float32),
+            inside,
+            outside,
+            n_players,
+        )
+    except Exception:  # a compiler that fails here must not fail the explanation
+        logger.exception("The compiled TreeSHAP walk failed; counting leaf patterns")
+        return None
     return phi

@@ -235,3 +235,20 @@ def test_every_threshold_split_mode_matches_onnxruntime_at_its_ties(mode):
     ensemble = onnx_tree_ensemble(data)
     assert ensemble is not None
     assert ensemble.margin(x).tolist() == expected.ravel().tolist()
+
+
+def test_a_failing_compiler_falls_back_to_pattern_counting(monkeypatch):
+    """tree_shap never fails because numba does: the same values another way."""
+    import explain.tree_shap_compiled as compiled
+
+    rng = np.random.default_rng(8)
+    ensemble = TreeEnsemble(tuple(_random_tree(rng, 5, depth=4) for _ in range(6)))
+    rows = rng.normal(size=(10, 5)).astype(np.float32)
+    reference = rng.normal(size=(1, 5)).astype(np.float32)
+    expected = tree_shap_batch(ensemble, rows, reference)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(compiled, "_kernel", lambda: broken)
+    assert np.abs(tree_shap_batch(ensemble, rows, reference) - expected).max() < 1e-12
