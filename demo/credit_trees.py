@@ -22,7 +22,8 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 
 import explain
 from demo import credit, train
-from demo.training import BACKGROUND_ROWS, split_indices
+from demo.training import split_indices, training_schema
+from explain.onnx_check import session_new
 
 NAME = "credit_trees"
 MODEL_VERSION = "1.0.0"
@@ -63,18 +64,10 @@ def train_tree_model() -> tuple[bytes, dict[str, Any], Any, list[dict[str, Any]]
 
     rows, labels = credit.load_credit_rows()
     settings = credit.TRAINING
-    train, test = split_indices(labels, settings.split_seed)
-    train_rows = [rows[i] for i in train]
-    schema_data = credit.build_credit_schema(train_rows)
-    parsed = explain.parse_feature_schema(schema_data)
-    schema_data["baseline"] = explain.baseline_from_rows(parsed, train_rows)
-    # the MLP's background sample (same seed, same rows)
-    import random
-
-    schema_data["background"] = random.Random(settings.split_seed).sample(
-        train_rows, BACKGROUND_ROWS
+    # the credit MLP's split, schema, baseline and background (same rows, same seed)
+    train, test, schema_data, schema = training_schema(
+        rows, labels, credit.build_credit_schema, settings.split_seed
     )
-    schema = explain.parse_feature_schema(schema_data)
     x = schema.encode(rows).numpy()
     y = np.array(labels)
     model = lightgbm.LGBMClassifier(**PARAMETERS).fit(x[train], y[train])
@@ -109,13 +102,7 @@ def train_tree_model() -> tuple[bytes, dict[str, Any], Any, list[dict[str, Any]]
 
 def _scores(data: bytes, x: np.ndarray) -> np.ndarray:
     """P(bad) from onnxruntime (output 1, the [N, 2] probabilities)."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3  # the exported label's declared shape warns
-    session = onnxruntime.InferenceSession(
-        data, options, providers=["CPUExecutionProvider"]
-    )
+    session = session_new(data)
     return np.asarray(session.run(None, {"x": x.astype(np.float32)})[1])[:, 1]
 
 

@@ -93,6 +93,30 @@ def predict_scores(
     return [float(p) for p in explain.predict_proba(model.eval(), schema.encode(rows))]
 
 
+def training_schema(
+    rows: list[dict[str, Any]],
+    labels: list[int],
+    build_schema: Callable[[list[dict[str, Any]]], dict[str, Any]],
+    split_seed: int,
+) -> tuple[list[int], list[int], dict[str, Any], FeatureSchema]:
+    """The stratified split and the feature schema of its training rows, with the
+    reference rows for attributions: the median applicant and a small background
+    sample. Every demo model of a data set shares them."""
+    train_indices, test_indices = split_indices(labels, split_seed)
+    train_rows = [rows[i] for i in train_indices]
+    schema_data = build_schema(train_rows)
+    schema = explain.parse_feature_schema(schema_data)
+    schema_data["baseline"] = explain.baseline_from_rows(schema, train_rows)
+    background_rng = random.Random(split_seed)
+    schema_data["background"] = background_rng.sample(train_rows, BACKGROUND_ROWS)
+    return (
+        train_indices,
+        test_indices,
+        schema_data,
+        explain.parse_feature_schema(schema_data),
+    )
+
+
 def train_demo_model(
     rows: list[dict[str, Any]],
     labels: list[int],
@@ -117,16 +141,11 @@ def train_demo_model(
         >>> trained.performance_metrics["roc_auc"]
         0.78...
     """
-    train_indices, test_indices = split_indices(labels, settings.split_seed)
+    train_indices, test_indices, schema_data, schema = training_schema(
+        rows, labels, build_schema, settings.split_seed
+    )
     train_rows = [rows[i] for i in train_indices]
     test_rows = [rows[i] for i in test_indices]
-    schema_data = build_schema(train_rows)
-    schema = explain.parse_feature_schema(schema_data)
-    # reference rows for attributions: the median applicant and a small background sample
-    schema_data["baseline"] = explain.baseline_from_rows(schema, train_rows)
-    background_rng = random.Random(settings.split_seed)
-    schema_data["background"] = background_rng.sample(train_rows, BACKGROUND_ROWS)
-    schema = explain.parse_feature_schema(schema_data)
 
     with deterministic_torch(settings.torch_seed):
         inputs = schema.encode(train_rows)

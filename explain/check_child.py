@@ -30,28 +30,6 @@ def _limit(memory_bytes: int, cpu_seconds: int) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
 
 
-def _onnx_plan(request: dict, data: bytes) -> dict:  # type: ignore[type-arg]
-    import explain
-    from explain.onnx_check import OnnxRefused
-    from explain.onnx_models import onnx_model_plan
-
-    output = request["hyperparameters"]["output"]
-    try:
-        plan = onnx_model_plan(
-            data,
-            schema=explain.parse_feature_schema(request["feature_schema"]),
-            output_index=output["index"],
-            output_kind=output["kind"],
-            max_bytes=request.get("max_bytes"),
-            smoke_seconds=request.get("smoke_seconds"),
-        )
-    except OnnxRefused as exc:
-        return {"ok": False, "code": exc.code, "error": exc.message}
-    except explain.ExplainError as exc:
-        return {"ok": False, "code": "invalid", "error": str(exc)}
-    return {"ok": True, "plan": plan.manifest()}
-
-
 def main() -> int:
     stdin = sys.stdin.buffer
     request = json.loads(stdin.readline())
@@ -62,7 +40,9 @@ def main() -> int:
     import explain
 
     if request["architecture"] == "onnx":
-        answer = _onnx_plan(request, weights)
+        from explain.onnx_models import onnx_plan_answer
+
+        answer = onnx_plan_answer(request, weights)
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
         return 0

@@ -626,6 +626,10 @@ DEFAULT_METHOD = "integrated_gradients"
 NETWORK_METHODS: tuple[str, ...] = tuple(
     m for m in METHODS if not METHOD_SPECS[m].trees
 )
+# what any model offers, gradients or not, trees or not
+PERTURBATION_METHODS: tuple[str, ...] = tuple(
+    m for m, spec in METHOD_SPECS.items() if not spec.gradients and not spec.trees
+)
 
 
 def methods_available(model: nn.Module) -> tuple[str, ...]:

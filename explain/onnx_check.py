@@ -220,19 +220,18 @@ def run_limited(session: Any, feeds: dict[str, Any], seconds: float) -> list[Any
         timer.cancel()
 
 
-def _session(model: onnx.ModelProto) -> Any:
+def session_new(data: bytes, threads: int = 1) -> Any:
+    """An onnxruntime session on the CPU (``threads`` for one operator, one at a
+    time), logging errors only: exporters' declared shapes (a label of shape [1])
+    warn on every batch otherwise."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
+    options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    # errors only: exporters' declared shapes (e.g. a label of shape [1]) warn on
-    # every batch otherwise
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(
-            model.SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
     except Exception as exc:
         raise OnnxRefused(
             "load_failed", f"onnxruntime cannot load it ({exc})."
@@ -260,7 +259,7 @@ def onnx_model_check(
     input_name, outputs = _io_check(model, width)
     if len(baseline_row) != width:
         raise OnnxRefused("input_width", "The baseline row does not fit the width.")
-    session = _session(model)
+    session = session_new(data)
     declared = session.get_inputs()[0].type
     dtype = np.float64 if "double" in declared else np.float32
     row = np.asarray([baseline_row], dtype=dtype)

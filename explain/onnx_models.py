@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 
@@ -30,9 +29,9 @@ from explain.loading import sha256_hex
 from explain.methods import NETWORK_METHODS, methods_available
 from explain.onnx_check import OnnxInfo, OnnxRefused, onnx_model_check
 from explain.onnx_runtime import OnnxRuntimeModel
-from explain.onnx_torch import OnnxTorchModel, convertible
+from explain.onnx_torch import OnnxTorchModel, operators_convertible
 from explain.raw_inputs import RawFeatures, raw_columns, raw_features_of
-from explain.schema import FeatureSchema
+from explain.schema import FeatureSchema, parse_feature_schema
 from explain.tree_ensembles import TreeEnsemble, onnx_tree_ensemble
 
 # largest |converted - onnxruntime| accepted, relative to max(1, |value|)
@@ -136,11 +135,9 @@ def onnx_model_plan(
     reference = runtime.declared_output(rows)
     scored_check(reference, output_kind)
     checks: dict[str, Any] = {"rows": int(rows.shape[0])}
-    model = onnx.ModelProto()
-    model.ParseFromString(data)
     # a network converts to torch on encoded inputs only: a category's index is not
     # differentiable, so a "raw"-input model runs in onnxruntime
-    if raw is None and convertible(model):
+    if raw is None and operators_convertible(info.operators):
         try:
             converted = OnnxTorchModel(
                 data, output_index=output_index, output_kind=output_kind
@@ -171,6 +168,30 @@ def onnx_model_plan(
         info,
         checks,
     )
+
+
+def onnx_plan_answer(request: dict[str, Any], data: bytes) -> dict[str, Any]:
+    """The checker's answer for an ONNX upload (the same in its child process and in
+    process): ``{"ok": true, "plan": manifest}`` or ``{"ok": false, "code", "error"}``.
+
+    ``request`` holds ``feature_schema``, ``hyperparameters.output`` (``index``,
+    ``kind``) and optionally ``max_bytes`` and ``smoke_seconds``.
+    """
+    output = request["hyperparameters"]["output"]
+    try:
+        plan = onnx_model_plan(
+            data,
+            schema=parse_feature_schema(request["feature_schema"]),
+            output_index=output["index"],
+            output_kind=output["kind"],
+            max_bytes=request.get("max_bytes"),
+            smoke_seconds=request.get("smoke_seconds"),
+        )
+    except OnnxRefused as exc:
+        return {"ok": False, "code": exc.code, "error": exc.message}
+    except ExplainError as exc:
+        return {"ok": False, "code": "invalid", "error": str(exc)}
+    return {"ok": True, "plan": plan.manifest()}
 
 
 def scored_check(values: np.ndarray, output_kind: str) -> None:

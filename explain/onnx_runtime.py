@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from explain.errors import ExplainError
-from explain.methods import methods_available
-from explain.onnx_check import OnnxRefused, run_limited
+from explain.methods import PERTURBATION_METHODS, methods_available
+from explain.onnx_check import OnnxRefused, run_limited, session_new
 from explain.raw_inputs import RawFeatures, raw_columns
 
 __all__ = [
@@ -27,11 +27,6 @@ __all__ = [
     "raw_columns",
 ]
 
-PERTURBATION_METHODS: tuple[str, ...] = (
-    "feature_ablation",
-    "shapley_sampling",
-    "kernel_shap",
-)
 OutputKind = Literal["logit", "probability"]
 _EPS = 1e-7
 
@@ -53,24 +48,10 @@ class OnnxRuntimeModel(nn.Module):
         raw_features: RawFeatures | None = None,
     ) -> None:
         super().__init__()
-        import onnxruntime as ort
-
         # the engine reads the device (and sizes batches) from the parameters: the
         # session runs on the CPU, this empty one says so
         self.anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
-
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # errors only: exporters' declared shapes (e.g. a label of shape [1]) warn
-        # on every batch otherwise
-        options.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(
-                data, options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:
-            raise ExplainError(f"onnxruntime cannot load the model ({exc}).") from None
+        self.session = session_new(data, threads)
         declared = self.session.get_inputs()[0]
         self.input_name: str = declared.name
         self.dtype = np.float64 if "double" in declared.type else np.float32

@@ -18,7 +18,7 @@ contract for files from clients.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -182,13 +182,20 @@ ACTIVATION_MODULES: dict[str, Callable[[dict[str, Any]], nn.Module]] = {
 }
 
 
-def convertible(model: onnx.ModelProto) -> bool:
-    """Whether every node of the graph is an operator this module replays (default
-    domain only, no subgraphs)."""
+def operators_convertible(operators: Iterable[str]) -> bool:
+    """Whether every ``"domain:op_type"`` (as ``OnnxInfo.operators`` lists them, the
+    subgraphs' included) is an operator this module replays."""
     return all(
-        node.domain in ("", "ai.onnx")
-        and (node.op_type in DIFFERENTIABLE_OPERATORS or node.op_type == "Constant")
-        for node in model.graph.node
+        domain == "ai.onnx"
+        and (op_type in DIFFERENTIABLE_OPERATORS or op_type == "Constant")
+        for domain, _, op_type in (operator.partition(":") for operator in operators)
+    )
+
+
+def convertible(model: onnx.ModelProto) -> bool:
+    """Whether every node of the graph is an operator this module replays."""
+    return operators_convertible(
+        f"{node.domain or 'ai.onnx'}:{node.op_type}" for node in model.graph.node
     )
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import onnx
@@ -53,9 +54,24 @@ class TreeEnsemble:
     base_value: float = 0.0
     link: str = "logistic"  # "logistic": sigmoid(margin) is P(scored); "identity"
 
+    @cached_property
+    def flat(self) -> tuple[np.ndarray, ...]:
+        """The trees as one set of node arrays (``explain.tree_shap_compiled``)."""
+        return flatten(self.trees)
+
+    def paths(self, players: Sequence[int] | None) -> _Paths:
+        """The leaves' paths with their player slots, built once per ``players``."""
+        built: dict[tuple[int, ...] | None, _Paths] = self.__dict__.setdefault(
+            "_paths_by_players", {}
+        )
+        key = None if players is None else tuple(players)
+        if key not in built:
+            built[key] = _build_paths(self, players)
+        return built[key]
+
     def margin(self, x: np.ndarray) -> np.ndarray:
         """The margin of each row [N] (inputs compared in float32, like onnxruntime)."""
-        paths = _paths(self, None)
+        paths = self.paths(None)
         codes = paths.codes(_float32(x))
         reached = codes == paths.valid[None, :]
         margin: np.ndarray = self.base_value + reached.astype(np.float64) @ paths.value
@@ -112,32 +128,6 @@ class _Paths:
         return (self.valid[:, None] & ~found).T
 
 
-# per (ensemble, players): the ensemble is kept with its paths, so its id is not reused
-_PATHS_CACHE: dict[tuple[int, tuple[int, ...] | None], tuple[object, _Paths]] = {}
-
-
-def _paths(ensemble: TreeEnsemble, players: Sequence[int] | None) -> _Paths:
-    key = (id(ensemble), None if players is None else tuple(players))
-    found = _PATHS_CACHE.get(key)
-    if found is None or found[0] is not ensemble:
-        if len(_PATHS_CACHE) > 32:
-            _PATHS_CACHE.clear()
-        found = _PATHS_CACHE[key] = (ensemble, _build_paths(ensemble, players))
-    return found[1]
-
-
-_FLAT_CACHE: dict[int, tuple[object, tuple[np.ndarray, ...]]] = {}
-
-
-def _flat(ensemble: TreeEnsemble) -> tuple[np.ndarray, ...]:
-    found = _FLAT_CACHE.get(id(ensemble))
-    if found is None or found[0] is not ensemble:
-        if len(_FLAT_CACHE) > 32:
-            _FLAT_CACHE.clear()
-        found = _FLAT_CACHE[id(ensemble)] = (ensemble, flatten(ensemble.trees))
-    return found[1]
-
-
 def _build_paths(ensemble: TreeEnsemble, players: Sequence[int] | None) -> _Paths:
     values: list[float] = []
     leaf_slots: list[list[int]] = []
@@ -161,7 +151,7 @@ def _build_paths(ensemble: TreeEnsemble, players: Sequence[int] | None) -> _Path
             player = feature if players is None else int(players[feature])
             extended = order if player in order else [*order, player]
             slot = extended.index(player)
-            threshold = float(np.float32(tree.threshold[node]))
+            threshold = tree.leq_threshold(node)
             for child, left in ((tree.left[node], True), (tree.right[node], False)):
                 edges.append((depth, ours, nodes, feature, threshold, left, slot))
                 stack.append((child, nodes, depth + 1, extended))
@@ -259,7 +249,7 @@ def tree_shap_batch(
     n_players = (x.shape[1] if players is None else max(players) + 1) or 1
     if len(refs) <= COMPILED_MAX_REFERENCES:
         found = compiled_tree_shap(
-            _flat(ensemble),
+            ensemble.flat,
             x,
             refs,
             np.arange(x.shape[1]) if players is None else np.asarray(players),
@@ -267,7 +257,7 @@ def tree_shap_batch(
         )
         if found is not None:
             return found
-    paths = _paths(ensemble, players)
+    paths = ensemble.paths(players)
     slots = paths.slots
     b_leaf, b_code, b_count, _ = _patterns(paths.codes(refs), slots)
     if len(b_leaf) == len(paths.value):  # one pattern per leaf (one reference row)

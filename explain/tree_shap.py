@@ -45,6 +45,12 @@ class Tree:
         limit = float(self.threshold[node])
         return value <= limit if self.mode == "leq" else value < limit
 
+    def leq_threshold(self, node: int) -> float:
+        """The split as "x <= t goes left" on float32 inputs: the threshold in float32,
+        for "lt" the float32 just below it."""
+        t = np.float32(self.threshold[node])
+        return float(t if self.mode == "leq" else np.nextafter(t, np.float32(-np.inf)))
+
     def predict(self, row: np.ndarray, root: int = 0) -> float:
         node = root
         while self.feature[node] >= 0:

@@ -133,7 +133,7 @@ def flatten(trees: Any) -> tuple[np.ndarray, ...]:
     for tree in trees:
         roots.append(offset)
         feature += [int(f) for f in tree.feature]
-        threshold += [float(np.float32(t)) for t in tree.threshold]
+        threshold += [tree.leq_threshold(i) for i in range(len(tree.feature))]
         left += [c + offset if c >= 0 else -1 for c in tree.left]
         right += [c + offset if c >= 0 else -1 for c in tree.right]
         value += [float(v) for v in tree.value]

@@ -22,7 +22,7 @@ from django.conf import settings
 import explain
 from compliance.platform.child import ChildTimeout, child_run
 from explain.onnx_check import OnnxRefused
-from explain.onnx_models import onnx_model_plan
+from explain.onnx_models import onnx_plan_answer
 
 logger = logging.getLogger(__name__)
 # run as a script (-P: its folder is not put on sys.path), so that its limits are set
@@ -46,34 +46,36 @@ def _in_process(
     return None
 
 
-def _isolated(
-    architecture: str,
-    feature_schema: Any,
-    hyperparameters: dict[str, Any],
-    weights: bytes,
-) -> str | None:
-    timeout = float(settings.MODEL_CHECK_TIMEOUT_SECONDS)
+class _ChildDied(Exception):  # noqa: N818 (named for what happened)
+    """The checker child exited without an answer (out of memory, out of CPU time)."""
+
+    def __init__(self, returncode: int) -> None:
+        super().__init__(f"exit status {returncode}")
+        self.returncode = returncode
+
+
+def _limits() -> str:
     memory = int(settings.MODEL_CHECK_MEMORY_BYTES)
+    return (
+        f"{memory / 2**30:g} GiB of memory, "
+        f"{float(settings.MODEL_CHECK_TIMEOUT_SECONDS):g} s"
+    )
+
+
+def _child_answer(request: dict[str, Any], data: bytes) -> dict[str, Any]:
+    """The checker child's one-line JSON answer to ``request`` (its limits added)
+    and ``data``. Raises ChildTimeout, or _ChildDied when it gave no answer."""
+    timeout = float(settings.MODEL_CHECK_TIMEOUT_SECONDS)
     header = json.dumps(
         {
-            "architecture": architecture,
-            "feature_schema": feature_schema,
-            "hyperparameters": hyperparameters,
-            "memory_bytes": memory,
+            **request,
+            "memory_bytes": int(settings.MODEL_CHECK_MEMORY_BYTES),
             "cpu_seconds": int(timeout) + 1,
         }
     ).encode()
-    try:
-        result = child_run(
-            [sys.executable, "-P", str(CHILD)],
-            header + b"\n" + weights,
-            timeout=timeout,
-        )
-    except ChildTimeout:
-        return (
-            f"Building and checking the model took longer than {timeout:g} s "
-            "(MODEL_CHECK_TIMEOUT_SECONDS) and was stopped."
-        )
+    result = child_run(
+        [sys.executable, "-P", str(CHILD)], header + b"\n" + data, timeout=timeout
+    )
     line = result.stdout.split(b"\n", 1)[0]
     if result.returncode != 0 or not line:
         logger.warning(
@@ -82,12 +84,34 @@ def _isolated(
             result.seconds,
             result.last_error_line(),
         )
+        raise _ChildDied(result.returncode)
+    answer: dict[str, Any] = json.loads(line)
+    return answer
+
+
+def _isolated(
+    architecture: str,
+    feature_schema: Any,
+    hyperparameters: dict[str, Any],
+    weights: bytes,
+) -> str | None:
+    request = {
+        "architecture": architecture,
+        "feature_schema": feature_schema,
+        "hyperparameters": hyperparameters,
+    }
+    try:
+        answer = _child_answer(request, weights)
+    except ChildTimeout as exc:
         return (
-            "The model could not be built within the checker's limits "
-            f"({memory / 2**30:g} GiB of memory, {timeout:g} s; "
-            f"exit status {result.returncode})."
+            f"Building and checking the model took longer than {exc.seconds:g} s "
+            "(MODEL_CHECK_TIMEOUT_SECONDS) and was stopped."
         )
-    answer = json.loads(line)
+    except _ChildDied as exc:
+        return (
+            f"The model could not be built within the checker's limits ({_limits()}; "
+            f"exit status {exc.returncode})."
+        )
     return None if answer["ok"] else str(answer["error"])
 
 
@@ -107,66 +131,35 @@ def model_build_check(
 
 
 def onnx_plan_check(
-    *, schema: Any, feature_schema: Any, output: dict[str, Any], data: bytes
+    *, feature_schema: Any, output: dict[str, Any], data: bytes
 ) -> dict[str, Any]:
     """Check an uploaded ONNX model and plan how it runs (``explain.onnx_models``),
     in the child process like any other upload (a hostile graph can at worst exhaust
     the child); the plan's manifest, or ``OnnxRefused`` naming the rule it broke."""
-    max_bytes = int(settings.MODEL_UPLOAD_MAX_BYTES)
-    smoke = float(settings.ONNX_SMOKE_SECONDS)
+    request = {
+        "architecture": "onnx",
+        "feature_schema": feature_schema,
+        "hyperparameters": {"output": output},
+        "max_bytes": int(settings.MODEL_UPLOAD_MAX_BYTES),
+        "smoke_seconds": float(settings.ONNX_SMOKE_SECONDS),
+    }
     if not settings.MODEL_CHECK_ISOLATED:
+        answer = onnx_plan_answer(request, data)
+    else:
         try:
-            plan = onnx_model_plan(
-                data,
-                schema=schema,
-                output_index=output["index"],
-                output_kind=output["kind"],
-                max_bytes=max_bytes,
-                smoke_seconds=smoke,
-            )
-        except OnnxRefused:
-            raise
-        except explain.ExplainError as exc:  # as the child answers it
-            raise OnnxRefused("invalid", str(exc)) from exc
-        return plan.manifest()
-    timeout = float(settings.MODEL_CHECK_TIMEOUT_SECONDS)
-    memory = int(settings.MODEL_CHECK_MEMORY_BYTES)
-    header = json.dumps(
-        {
-            "architecture": "onnx",
-            "feature_schema": feature_schema,
-            "hyperparameters": {"output": output},
-            "memory_bytes": memory,
-            "cpu_seconds": int(timeout) + 1,
-            "max_bytes": max_bytes,
-            "smoke_seconds": smoke,
-        }
-    ).encode()
-    try:
-        result = child_run(
-            [sys.executable, "-P", str(CHILD)], header + b"\n" + data, timeout=timeout
-        )
-    except ChildTimeout:
-        raise OnnxRefused(
-            "time_limit",
-            f"Checking the model took longer than {timeout:g} s "
-            "(MODEL_CHECK_TIMEOUT_SECONDS) and was stopped.",
-        ) from None
-    line = result.stdout.split(b"\n", 1)[0]
-    if result.returncode != 0 or not line:
-        logger.warning(
-            "The ONNX check child exited with %s after %.1f s: %s",
-            result.returncode,
-            result.seconds,
-            result.last_error_line(),
-        )
-        raise OnnxRefused(
-            "resources",
-            "The model could not be checked within the checker's limits "
-            f"({memory / 2**30:g} GiB of memory, {timeout:g} s; exit status "
-            f"{result.returncode}).",
-        )
-    answer = json.loads(line)
+            answer = _child_answer(request, data)
+        except ChildTimeout as exc:
+            raise OnnxRefused(
+                "time_limit",
+                f"Checking the model took longer than {exc.seconds:g} s "
+                "(MODEL_CHECK_TIMEOUT_SECONDS) and was stopped.",
+            ) from None
+        except _ChildDied as exc:
+            raise OnnxRefused(
+                "resources",
+                "The model could not be checked within the checker's limits "
+                f"({_limits()}; exit status {exc.returncode}).",
+            ) from None
     if not answer["ok"]:
         raise OnnxRefused(str(answer["code"]), str(answer["error"]))
     return dict(answer["plan"])

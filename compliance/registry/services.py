@@ -343,7 +343,6 @@ def onnx_output_check(output: Any) -> dict[str, Any]:
 
 def _onnx_check(
     *,
-    schema: Any,
     feature_schema: Any,
     output: dict[str, Any],
     data: bytes,
@@ -352,9 +351,7 @@ def _onnx_check(
     """Check the ONNX file and plan how it runs (in the checker's child process);
     a refusal is a 400 on ``onnx`` naming its rule."""
     try:
-        plan = onnx_plan_check(
-            schema=schema, feature_schema=feature_schema, output=output, data=data
-        )
+        plan = onnx_plan_check(feature_schema=feature_schema, output=output, data=data)
     except OnnxRefused as exc:
         message = f"The ONNX model is refused ({exc.code}): {exc.message}"
         raise ValidationFailed(message, {"onnx": [message]}) from exc
@@ -371,6 +368,40 @@ def _onnx_check(
     return plan
 
 
+def _registry_model_errors(
+    *,
+    architecture: str,
+    hyperparameters: Any,
+    schema: Any,
+    feature_schema: Any,
+    weights: bytes,
+) -> dict[str, list[str]]:
+    """A registry architecture's own checks: known, sane hyperparameters, and the
+    weights build it (in the checker's child process)."""
+    errors: dict[str, list[str]] = {}
+    if architecture not in explain.ARCHITECTURES:
+        known = ", ".join(sorted(explain.ARCHITECTURES))
+        errors["architecture"] = [f"Unknown architecture; known: {known}."]
+    if not isinstance(hyperparameters, dict):
+        errors["hyperparameters"] = ["Must be a JSON object."]
+    if errors or schema is None:
+        return errors
+    # bound what the model would allocate before building anything
+    try:
+        explain.parameter_count(architecture, schema.input_width, hyperparameters)
+    except explain.ModelLoadError as exc:
+        return {"hyperparameters": [str(exc)]}
+    # built in a child process with its own memory and time limits (model_check)
+    problem = model_build_check(
+        architecture=architecture,
+        schema=schema,
+        feature_schema=feature_schema,
+        hyperparameters=hyperparameters,
+        weights=weights,
+    )
+    return {"weights": [problem]} if problem else {}
+
+
 def _model_version_check(
     *,
     architecture: str,
@@ -381,6 +412,8 @@ def _model_version_check(
     decision_threshold: float,
     weights: bytes,
 ) -> None:
+    """The schema, labels and threshold; for a registry architecture its weights too
+    (an ONNX file is checked on its own: ``_onnx_check``)."""
     errors: dict[str, list[str]] = {}
     schema = None
     try:
@@ -392,12 +425,6 @@ def _model_version_check(
         # a reason text may not name a quantity its feature does not measure
         for path, messages in reason_texts_check(schema).items():
             errors[f"feature_schema.{path}"] = messages
-    if architecture == ONNX:
-        pass  # the file is checked on its own (_onnx_check)
-    elif architecture not in explain.ARCHITECTURES:
-        errors["architecture"] = [
-            f"Unknown architecture; known: {', '.join(sorted(explain.ARCHITECTURES))}."
-        ]
     if (
         not isinstance(class_labels, list)
         or len(class_labels) != 2
@@ -415,32 +442,16 @@ def _model_version_check(
         and 0 < decision_threshold < 1
     ):
         errors["decision_threshold"] = ["Must be a number strictly between 0 and 1."]
-    if not isinstance(hyperparameters, dict):
-        errors["hyperparameters"] = ["Must be a JSON object."]
-    elif architecture == ONNX:
-        pass
-    elif schema is not None and "architecture" not in errors:
-        # bound what the model would allocate before building anything
-        try:
-            explain.parameter_count(architecture, schema.input_width, hyperparameters)
-        except explain.ModelLoadError as exc:
-            errors["hyperparameters"] = [str(exc)]
-    if (
-        schema is not None
-        and architecture != ONNX
-        and "architecture" not in errors
-        and "hyperparameters" not in errors
-    ):
-        # built in a child process with its own memory and time limits (model_check)
-        problem = model_build_check(
-            architecture=architecture,
-            schema=schema,
-            feature_schema=feature_schema,
-            hyperparameters=hyperparameters,
-            weights=weights,
+    if architecture != ONNX:
+        errors.update(
+            _registry_model_errors(
+                architecture=architecture,
+                hyperparameters=hyperparameters,
+                schema=schema,
+                feature_schema=feature_schema,
+                weights=weights,
+            )
         )
-        if problem:
-            errors["weights"] = [problem]
     if errors:
         raise ValidationFailed("The model version is invalid; see errors.", errors)
 
@@ -542,7 +553,6 @@ def model_version_register(
     plan: dict[str, Any] = {}
     if architecture == ONNX:
         plan = _onnx_check(
-            schema=parsed,
             feature_schema=feature_schema,
             output=hyperparameters["output"],
             data=weights,

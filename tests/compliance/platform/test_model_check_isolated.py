@@ -99,7 +99,7 @@ def test_an_onnx_model_is_checked_and_planned_in_the_child(db, isolated, monkeyp
     def refuse(*_, **__):
         raise AssertionError("the ONNX model was run in the web process")
 
-    monkeypatch.setattr(model_check, "onnx_model_plan", refuse)
+    monkeypatch.setattr(model_check, "onnx_plan_answer", refuse)
     isolated.ONNX_SMOKE_SECONDS = 1
     ai = factories.make_ai_system(factories.make_org())
     weights = hostile.WEIGHTS  # a well-formed logistic model of the same width
